@@ -1,0 +1,312 @@
+"""The public API: ``grad``, ``value_and_grad``, ``jvp``, ``vjp``, ``jacfwd``, ``jacrev``,
+``hessian``, ``jit``, ``show`` and ``show_ir``.
+
+This module holds no AD logic. A :class:`Transformed` remembers which transform to apply to
+which function; on a call it compiles (once per argument kinds: dtype and ndim of each leaf)
+the function to IR, applies the IR transforms from :mod:`chainrule.transforms.wrap`, generates
+source and runs it. Transforms nest (``grad(grad(f))``) by transforming transformed IR, and a
+transform called inside a compiled function is inlined into it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from .backend.codegen import generate
+from .backend.loader import load_source
+from .errors import ChainruleError, NonDifferentiableError
+from .frontend.compile import Compiled, compile_function, kinds_key, leaf_type
+from .frontend.values import flatten, rebuild
+from .ir.builder import Names
+from .ir.inline import inline
+from .ir.nodes import Function, Var, block_reads, block_writes
+from .ir.printer import format_function
+from .passes.cleanup import simplify
+from .transforms import wrap
+
+
+def _norm_argnums(argnums: Any) -> tuple[tuple, bool]:
+    if isinstance(argnums, int):
+        return (argnums,), False
+    if isinstance(argnums, (tuple, list)) and all(isinstance(a, int) for a in argnums):
+        return tuple(argnums), True
+    raise TypeError("argnums must be an int or a tuple of ints")
+
+
+def build_ir(fn: Any, args: tuple, names: Names) -> Compiled:
+    """Compile ``fn`` (a Python function or a Transformed) for ``args`` to IR."""
+    if isinstance(fn, Transformed):
+        return fn.build(args, names)
+    return compile_function(fn, args, names)
+
+
+class Transformed:
+    """A function with a transform attached; compiled lazily per argument kinds."""
+
+    __chainrule_transform__ = True
+
+    def __init__(self, kind: str, fn: Any, argnums: Any = 0, has_aux: bool = False):
+        if not callable(fn):
+            raise TypeError(f"{kind} expects a callable, got {type(fn).__name__}")
+        self.kind = kind
+        self.fn = fn
+        self.argnums, self.argnums_tuple = _norm_argnums(argnums)
+        self.has_aux = has_aux
+        self.__wrapped_fn__ = fn
+        self._cache: dict = {}
+        name = getattr(fn, "__name__", "f")
+        self.__name__ = f"{kind}({name})"
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    def __repr__(self) -> str:
+        return f"<chainrule {self.__name__}>"
+
+    # -- IR ----------------------------------------------------------------------------------
+    def build(self, args: tuple, names: Names) -> Compiled:
+        base = build_ir(self.fn, args, names)
+        return self.apply(base, names)
+
+    def apply(self, base: Compiled, names: Names) -> Compiled:
+        sig = wrap.Signature(base.arg_templates)
+        for k in self.argnums:
+            if self.kind != "jit" and not (0 <= k < len(sig.arg_templates)):
+                raise NonDifferentiableError(f"argnums {k} is out of range for "
+                                             f"{len(sig.arg_templates)} arguments")
+        kind = self.kind
+        if kind == "jit":
+            out = base
+        elif kind in ("grad", "value_and_grad"):
+            out = wrap.grad_ir(base, sig, self.argnums, self.has_aux, names,
+                               with_value=kind == "value_and_grad", as_tuple=self.argnums_tuple)
+        elif kind in ("jacfwd", "jacrev"):
+            if self.argnums_tuple:
+                raise NonDifferentiableError("jacfwd/jacrev take a single int argnums")
+            out = wrap.jacobian_ir(base, sig, self.argnums[0], kind[3:], names)
+        elif kind == "hessian":
+            inner = wrap.jacobian_ir(base, sig, self.argnums[0], "rev", names)
+            inner.arg_templates = base.arg_templates
+            out = wrap.jacobian_ir(inner, sig, self.argnums[0], "fwd", names)
+        else:
+            raise ValueError(kind)
+        out.arg_templates = base.arg_templates
+        out.fn = simplify(out.fn)
+        return out
+
+    # -- running -----------------------------------------------------------------------------
+    def executable(self, args: tuple) -> Executable:
+        key = kinds_key(args)
+        exe = self._cache.get(key)
+        if exe is None:
+            compiled = self.build(args, Names())
+            exe = Executable(compiled, copy_args=self.kind != "jit")
+            self._cache[key] = exe
+        return exe
+
+    def __call__(self, *args: Any) -> Any:
+        return self.executable(args)(args)
+
+    def lower_call(self, lw: Any, args: list, kwargs: dict, node: Any) -> Any:
+        """Inline this transform applied to ``args`` into the function being compiled."""
+        if kwargs:
+            raise ChainruleError("keyword arguments to a transformed function are not "
+                                 "supported inside compiled code", lw.b.loc)
+        b = lw.b
+        params: list[Var] = []
+
+        def fresh(v: Any) -> Any:
+            if isinstance(v, (Var,)) or hasattr(v, "type"):
+                p = Var(b.names.fresh("arg"), v.type)
+                params.append(p)
+                return p
+            return v
+
+        templates = [rebuild(a, [fresh(x) for _, x in flatten(a)]) for a in args]
+        block: list = []
+        with b.nested(block):
+            result = lw.call(self.fn, list(templates), {}, node)
+        leaves = [x for _, x in flatten(result)]
+        defined = {v.name for v in block_writes(block)} | {p.name for p in params}
+        free = [v for v in block_reads(block) if v.name not in defined]
+        free += [x for x in leaves if isinstance(x, Var) and x.name not in defined
+                 and all(x.name != f.name for f in free)]
+        sub = Function("inner", params + free, block, leaves)
+        base = Compiled(sub, rebuild(result, list(leaves)), templates)
+        out = self.apply(base, b.names)
+        actual = [x for a in args for _, x in flatten(a)]
+        res = inline(b, out.fn, actual + free)
+        return rebuild(out.out_template, res)
+
+
+class Executable:
+    """Generated source for one compiled function, loaded and ready to call."""
+
+    def __init__(self, compiled: Compiled, copy_args: bool):
+        self.compiled = compiled
+        self.source, consts = generate(compiled.fn)
+        self.py = load_source(compiled.fn.name, self.source, consts)
+        self.copy_args = copy_args
+
+    def leaves(self, args: tuple) -> list:
+        out: list = []
+
+        def walk(x: Any) -> None:
+            if isinstance(x, (tuple, list)):
+                for v in x:
+                    walk(v)
+            elif isinstance(x, dict):
+                for v in x.values():
+                    walk(v)
+            elif leaf_type(x) is not None:
+                if isinstance(x, np.ndarray) and self.copy_args:
+                    x = x.copy()
+                out.append(x)
+
+        walk(args)
+        return out
+
+    def run_flat(self, flat: list) -> Any:
+        res = self.py(*flat)
+        return rebuild(self.compiled.out_template, list(res))
+
+    def __call__(self, args: tuple) -> Any:
+        return self.run_flat(self.leaves(args))
+
+
+# -- public functions ------------------------------------------------------------------------
+def grad(fun: Any, argnums: Any = 0, has_aux: bool = False) -> Transformed:
+    """Gradient of a scalar-valued ``fun`` w.r.t. ``argnums`` (same structure as the args)."""
+    return Transformed("grad", fun, argnums, has_aux)
+
+
+def value_and_grad(fun: Any, argnums: Any = 0, has_aux: bool = False) -> Transformed:
+    """``(fun(*args), grad(fun)(*args))`` computed together."""
+    return Transformed("value_and_grad", fun, argnums, has_aux)
+
+
+def jit(fun: Any) -> Transformed:
+    """The compiled primal function."""
+    return Transformed("jit", fun)
+
+
+def jacfwd(fun: Any, argnums: int = 0) -> Transformed:
+    """Jacobian by forward mode (one JVP per input element); shape ``out.shape + in.shape``."""
+    return Transformed("jacfwd", fun, argnums)
+
+
+def jacrev(fun: Any, argnums: int = 0) -> Transformed:
+    """Jacobian by reverse mode (one VJP per output element); shape ``out.shape + in.shape``."""
+    return Transformed("jacrev", fun, argnums)
+
+
+def hessian(fun: Any, argnums: int = 0) -> Transformed:
+    """Hessian of a scalar function: ``jacfwd(jacrev(fun))``."""
+    return Transformed("hessian", fun, argnums)
+
+
+class _ModeCache:
+    """Compiled jvp/vjp functions per (function, argument kinds)."""
+
+    def __init__(self) -> None:
+        self.entries: dict = {}
+
+    def get(self, kind: str, fun: Any, args: tuple) -> tuple[Executable, list]:
+        key = (kind, id(fun), kinds_key(args))
+        hit = self.entries.get(key)
+        if hit is not None and hit[0] is fun:
+            return hit[1], hit[2]
+        names = Names()
+        base = build_ir(fun, args, names)
+        sig = wrap.Signature(base.arg_templates)
+        if kind == "jvp":
+            compiled, extra = wrap.jvp_ir(base, sig, names)
+        else:
+            compiled, extra = wrap.vjp_ir(base, sig, names)
+        compiled.fn = simplify(compiled.fn)
+        exe = Executable(compiled, copy_args=True)
+        self.entries[key] = (fun, exe, base)
+        return exe, base
+
+
+_MODES = _ModeCache()
+
+
+def _float_leaves(template: Any, values: Any) -> list:
+    """Values of ``values`` at the positions of ``template``'s float leaves."""
+    t_leaves = flatten(template)
+    v_leaves = _value_leaves(values)
+    if len(t_leaves) != len(v_leaves):
+        raise TypeError("tangent/cotangent structure does not match the primal structure")
+    out = []
+    for (_, t), v in zip(t_leaves, v_leaves):
+        if isinstance(t, Var) and t.type.is_float:
+            out.append(np.array(v, dtype=np.float64, copy=True) if np.ndim(v) else float(v))
+    return out
+
+
+def _value_leaves(x: Any) -> list:
+    if isinstance(x, (tuple, list)):
+        return [v for item in x for v in _value_leaves(item)]
+    if isinstance(x, dict):
+        return [v for item in x.values() for v in _value_leaves(item)]
+    return [x] if leaf_type(x) is not None else []
+
+
+def jvp(fun: Any, primals: tuple, tangents: tuple) -> tuple:
+    """Forward mode: ``(fun(*primals), J @ tangents)``."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    exe, base = _MODES.get("jvp", fun, primals)
+    flat = exe.leaves(primals)
+    tan = _float_leaves(list(base.arg_templates), list(tangents))
+    return exe.run_flat(flat + tan)
+
+
+def vjp(fun: Any, *primals: Any) -> tuple:
+    """Reverse mode: ``(fun(*primals), vjp_fn)`` with ``vjp_fn(ct)`` giving a tuple of
+    cotangents, one per primal."""
+    exe, base = _MODES.get("vjp", fun, primals)
+    flat = exe.leaves(primals)
+    out = jit(fun)(*primals) if not isinstance(fun, Transformed) else fun(*primals)
+
+    def vjp_fn(ct: Any) -> tuple:
+        cts = _float_leaves(base.out_template, ct)
+        _, grads = exe.run_flat(flat + cts)
+        return grads
+
+    return out, vjp_fn
+
+
+def _compiled_for(fun: Any, args: tuple) -> Compiled:
+    if isinstance(fun, Transformed):
+        return fun.executable(args).compiled
+    return jit(fun).executable(args).compiled
+
+
+def show(fun: Any, *args: Any) -> str:
+    """The generated Python source of ``fun`` (usually a transformed function) for ``args``."""
+    if isinstance(fun, Transformed):
+        return fun.executable(args).source
+    return jit(fun).executable(args).source
+
+
+def show_ir(fun: Any, *args: Any) -> str:
+    """The IR of ``fun`` (after transforms and clean-up) for ``args``, as text."""
+    return format_function(_compiled_for(fun, args).fn)
+
+
+__all__ = [
+    "Transformed",
+    "functools",
+    "grad",
+    "hessian",
+    "jacfwd",
+    "jacrev",
+    "jit",
+    "jvp",
+    "show",
+    "show_ir",
+    "value_and_grad",
+    "vjp",
+]

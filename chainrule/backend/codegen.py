@@ -1,0 +1,143 @@
+"""IR -> readable Python source.
+
+The output is deterministic: the same IR always gives the same text (golden tests rely on it).
+Each primitive's source comes from its ``emit`` rule; array constants become module globals
+``_k0, _k1, ...``; comments point at the user's source lines.
+"""
+
+from __future__ import annotations
+
+import linecache
+import math
+import os
+
+import numpy as np
+
+from ..ir.nodes import Assign, Const, Effect, ForRange, Function, If, Var, While
+
+INDENT = "    "
+
+
+class SourceWriter:
+    def __init__(self, registry, with_comments: bool = True):
+        self.prims = registry
+        self.lines: list[str] = []
+        self.consts: dict[str, object] = {}
+        self._const_ids: dict[int, str] = {}
+        self.with_comments = with_comments
+        self._last_line: tuple | None = None
+
+    # -- atoms ---------------------------------------------------------------------------
+    def atom(self, a) -> str:
+        if isinstance(a, Var):
+            return a.name
+        if isinstance(a, Const):
+            v = a.value
+            if isinstance(v, np.ndarray):
+                key = id(v)
+                if key not in self._const_ids:
+                    name = f"_k{len(self._const_ids)}"
+                    self._const_ids[key] = name
+                    self.consts[name] = v
+                return self._const_ids[key]
+            if isinstance(v, bool):
+                return repr(v)
+            if isinstance(v, int):
+                return f"({v})" if v < 0 else repr(v)
+            if isinstance(v, float):
+                if math.isnan(v):
+                    return "np.nan"
+                if math.isinf(v):
+                    return "np.inf" if v > 0 else "(-np.inf)"
+                text = repr(v)
+                if a.type.dtype == "float32":
+                    text = f"np.float32({text})"
+                return f"({text})" if v < 0 or text.startswith("-") else text
+            return repr(v)
+        raise TypeError(f"not an atom: {a!r}")
+
+    # -- statements ----------------------------------------------------------------------
+    def comment_for(self, stmt, depth: int) -> None:
+        loc = getattr(stmt, "loc", None)
+        if not self.with_comments or loc is None:
+            return
+        key = (loc.file, loc.line)
+        if key == self._last_line:
+            return
+        self._last_line = key
+        text = linecache.getline(loc.file, loc.line).strip()
+        where = f"{os.path.basename(loc.file)}:{loc.line}"
+        pad = INDENT * depth
+        self.lines.append(f"{pad}# {where}: {text}" if text else f"{pad}# {where}")
+
+    def block(self, stmts: list, depth: int) -> None:
+        if not stmts:
+            self.lines.append(INDENT * depth + "pass")
+            return
+        for s in stmts:
+            self.stmt(s, depth)
+
+    def stmt(self, s, depth: int) -> None:
+        pad = INDENT * depth
+        self.comment_for(s, depth)
+        if isinstance(s, Assign):
+            p = self.prims[s.prim]
+            expr = p.emit([self.atom(a) for a in s.args], **dict(s.params))
+            self.lines.append(f"{pad}{s.out.name} = {expr}")
+        elif isinstance(s, Effect):
+            p = self.prims[s.prim]
+            self.lines.append(pad + p.emit([self.atom(a) for a in s.args], **dict(s.params)))
+        elif isinstance(s, If):
+            self.lines.append(f"{pad}if {self.atom(s.cond)}:")
+            self.block(s.then, depth + 1)
+            if s.orelse:
+                self.lines.append(f"{pad}else:")
+                self.block(s.orelse, depth + 1)
+        elif isinstance(s, While):
+            if s.cond_body:
+                self.lines.append(f"{pad}while True:")
+                self.block(s.cond_body, depth + 1)
+                self.lines.append(f"{pad}{INDENT}if not {self.atom(s.cond)}:")
+                self.lines.append(f"{pad}{INDENT * 2}break")
+                for b in s.body:
+                    self.stmt(b, depth + 1)
+            else:
+                self.lines.append(f"{pad}while {self.atom(s.cond)}:")
+                self.block(s.body, depth + 1)
+        elif isinstance(s, ForRange):
+            start, stop, step = (self.atom(a) for a in (s.start, s.stop, s.step))
+            if step == "1":
+                rng = f"range({stop})" if start == "0" else f"range({start}, {stop})"
+            else:
+                rng = f"range({start}, {stop}, {step})"
+            self.lines.append(f"{pad}for {s.var.name} in {rng}:")
+            self.block(s.body, depth + 1)
+        else:
+            raise TypeError(f"unknown statement {s!r}")
+        self._last_line = self._last_line if isinstance(s, (Assign, Effect)) else None
+
+    def function(self, fn: Function) -> None:
+        params = ", ".join(p.name for p in fn.params)
+        self.lines.append(f"def {fn.name}({params}):")
+        doc = fn.meta.get("doc")
+        if doc:
+            self.lines.append(f'{INDENT}"""{doc}"""')
+        for s in fn.body:
+            self.stmt(s, 1)
+        res = ", ".join(self.atom(r) for r in fn.results)
+        self.lines.append(f"{INDENT}return ({res}{',' if len(fn.results) == 1 else ''})")
+
+
+HEADER = "import numpy as np\nimport math\nfrom chainrule import runtime as _rt\n"
+
+
+def generate(fn: Function, registry=None, with_comments: bool = True) -> tuple[str, dict]:
+    """Return (module source, constants) for ``fn``; the function is named ``fn.name``."""
+    if registry is None:
+        from ..rules import PRIMS
+
+        registry = PRIMS
+    w = SourceWriter(registry, with_comments)
+    w.function(fn)
+    src = HEADER + "\n\n" + "\n".join(w.lines) + "\n"
+    return src, w.consts

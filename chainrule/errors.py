@@ -1,0 +1,66 @@
+"""Exception types raised by chainrule, and source-location formatting.
+
+Every error a user can trigger is a subclass of :class:`ChainruleError`. Errors about the user's
+code carry a :class:`Loc` (file, line, column) and a hint saying what to do instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A position in the user's source code."""
+
+    file: str
+    line: int
+    col: int = 0
+    func: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col + 1}"
+        return f"{where} (in {self.func})" if self.func else where
+
+
+class ChainruleError(Exception):
+    """Base class of every error chainrule raises on purpose."""
+
+    def __init__(self, message: str, loc: Loc | None = None, hint: str | None = None):
+        self.message = message
+        self.loc = loc
+        self.hint = hint
+        text = message
+        if loc is not None:
+            text = f"{loc}: {message}"
+        if hint:
+            text += f"\n  hint: {hint}"
+        super().__init__(text)
+
+
+class UnsupportedSyntaxError(ChainruleError):
+    """The function uses a Python construct outside the supported subset."""
+
+
+class UnsupportedCallError(ChainruleError):
+    """The function calls an object chainrule cannot compile (unknown function or method)."""
+
+
+class MissingRuleError(ChainruleError):
+    """A primitive has no derivative rule for the requested transform."""
+
+
+class ChainruleTypeError(ChainruleError):
+    """Values of incompatible kinds meet (e.g. an array's ndim changes inside a loop)."""
+
+
+class NonDifferentiableError(ChainruleError):
+    """A derivative was requested for an integer/boolean argument or a non-scalar output."""
+
+
+class UnsupportedMutationError(ChainruleError):
+    """An in-place write chainrule cannot differentiate correctly (e.g. through an alias)."""
+
+
+class IRVerificationError(ChainruleError):
+    """Internal consistency check of the IR failed (a bug in chainrule, please report)."""

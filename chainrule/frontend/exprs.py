@@ -1,0 +1,413 @@
+"""Lowering of expressions: names, constants, operators, comparisons, indexing, literals and
+comprehensions. Operations on compile-time numbers are folded; everything else becomes IR.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from typing import Any
+
+import numpy as np
+
+from ..errors import ChainruleTypeError, UnsupportedSyntaxError
+from ..ir.builder import const
+from ..ir.nodes import Const, Var
+from .frames import MISSING
+from .stmts import RunLoop
+from .values import AstFunction, RangeVal, is_atom, static_number
+
+BINOPS = {
+    ast.Add: ("add", operator.add),
+    ast.Sub: ("sub", operator.sub),
+    ast.Mult: ("mul", operator.mul),
+    ast.Div: ("div", operator.truediv),
+    ast.FloorDiv: ("floordiv", operator.floordiv),
+    ast.Mod: ("mod", operator.mod),
+    ast.Pow: ("pow", operator.pow),
+    ast.MatMult: ("matmul", None),
+    ast.BitAnd: ("logical_and", operator.and_),
+    ast.BitOr: ("logical_or", operator.or_),
+}
+CMPOPS = {
+    ast.Lt: ("lt", operator.lt),
+    ast.LtE: ("le", operator.le),
+    ast.Gt: ("gt", operator.gt),
+    ast.GtE: ("ge", operator.ge),
+    ast.Eq: ("eq", operator.eq),
+    ast.NotEq: ("ne", operator.ne),
+}
+
+
+class ExprMixin:
+    def expr(self, node: ast.AST) -> Any:
+        method = getattr(self, "expr_" + type(node).__name__, None)
+        if method is None:
+            raise self.error_at(node, f"`{type(node).__name__}` expressions are not supported",
+                                "use arithmetic, calls, indexing and literals")
+        return method(node)
+
+    def as_atom(self, v: Any) -> Any:
+        if is_atom(v):
+            return v
+        if isinstance(v, (bool, int, float)):
+            return const(v)
+        if isinstance(v, (tuple, list)) and v and all(is_atom(x) or isinstance(x, (tuple, list))
+                                                      for x in v):
+            return self.pack(v)
+        raise ChainruleTypeError(f"expected a number or an array, got {_kind(v)}", self.b.loc)
+
+    def pack(self, items: Any) -> Any:
+        """``np.array`` of (nested) sequences of scalars/arrays."""
+        atoms = [self.pack(x) if isinstance(x, (tuple, list)) else self.as_atom(x) for x in items]
+        if all(a.type.ndim == 0 for a in atoms):
+            return self.b.pack(*atoms)
+        return self.b.stack(*atoms, axis=0)
+
+    # -- leaves --------------------------------------------------------------------------
+    def expr_Constant(self, node: ast.Constant) -> Any:
+        v = node.value
+        if isinstance(v, (bool, int, float)):
+            return const(v)
+        if v is None or v is Ellipsis or isinstance(v, str):
+            return v
+        raise self.error_at(node, f"constant {v!r} is not supported", "use int or float")
+
+    def expr_Name(self, node: ast.Name) -> Any:
+        return self.load_name(node.id, node)
+
+    def load_name(self, name: str, node: ast.AST) -> Any:
+        v = self.frame.lookup(name)
+        if v is MISSING:
+            raise self.error_at(node, f"name `{name}` is not defined (or not assigned on every "
+                                      "path before this use)", "assign it before the use")
+        return v
+
+    def expr_Tuple(self, node: ast.Tuple) -> Any:
+        return tuple(self._elts(node.elts))
+
+    def expr_List(self, node: ast.List) -> Any:
+        return list(self._elts(node.elts))
+
+    def _elts(self, elts: list) -> list:
+        out = []
+        for e in elts:
+            if isinstance(e, ast.Starred):
+                v = self.expr(e.value)
+                if not isinstance(v, (tuple, list)):
+                    raise self.error_at(e, "only tuples/lists can be unpacked with *",
+                                        "index the array instead")
+                out.extend(v)
+            else:
+                out.append(self.expr(e))
+        return out
+
+    def expr_Dict(self, node: ast.Dict) -> Any:
+        out = {}
+        for k, v in zip(node.keys, node.values):
+            if k is None:
+                out.update(self.expr(v))
+            else:
+                out[self.static_value(k)] = self.expr(v)
+        return out
+
+    def static_value(self, node: ast.AST) -> Any:
+        v = self.expr(node)
+        if isinstance(v, Const) and not isinstance(v.value, np.ndarray):
+            return v.value
+        if isinstance(v, (str, type(None))):
+            return v
+        raise self.error_at(node, "this must be known at compile time (a literal or a constant)",
+                            "use a literal value here")
+
+    def static_index(self, node: ast.AST) -> Any:
+        return self.static_value(node)
+
+    def expr_Lambda(self, node: ast.Lambda) -> Any:
+        defaults = [self.expr(d) for d in node.args.defaults]
+        return AstFunction(node, self.frame, defaults, "<lambda>")
+
+    def expr_NamedExpr(self, node: ast.NamedExpr) -> Any:
+        v = self.expr(node.value)
+        self.bind(node.target.id, v)
+        return v
+
+    # -- operators -----------------------------------------------------------------------
+    def expr_BinOp(self, node: ast.BinOp) -> Any:
+        return self.binop(node.op, self.expr(node.left), self.expr(node.right), node)
+
+    def binop(self, op: ast.AST, a: Any, b: Any, node: ast.AST) -> Any:
+        if type(op) not in BINOPS:
+            raise self.error_at(node, f"operator `{type(op).__name__}` is not supported",
+                                "use arithmetic operators or NumPy functions")
+        prim, pyop = BINOPS[type(op)]
+        if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+            return self._sequence_op(op, a, b, node)
+        if static_number(a) and static_number(b) and pyop is not None:
+            try:
+                return const(pyop(a.value, b.value))
+            except ZeroDivisionError:
+                raise ChainruleTypeError("division by zero in a constant expression",
+                                         self.b.loc) from None
+        a, b = self.as_atom(a), self.as_atom(b)
+        if prim in ("logical_and", "logical_or") and not (
+            a.type.dtype == "bool" and b.type.dtype == "bool"
+        ):
+            raise self.error_at(node, "bitwise & and | are supported on booleans only",
+                                "use np.logical_and / np.logical_or on comparisons")
+        if prim == "pow" and isinstance(b, Const) and b.value == 2 and a.type.is_float:
+            return self.b.mul(a, a) if a.type.ndim == 0 else self.b.square(a)
+        return self.b.emit(prim, a, b)
+
+    def _sequence_op(self, op: ast.AST, a: Any, b: Any, node: ast.AST) -> Any:
+        if isinstance(op, ast.Add) and isinstance(a, (tuple, list)) and type(a) is type(b):
+            return a + b
+        if isinstance(op, ast.Mult):
+            seq, n = (a, b) if isinstance(a, (tuple, list)) else (b, a)
+            if static_number(n) and isinstance(n.value, int):
+                return seq * n.value
+        raise self.error_at(node, "this operation on a tuple/list is not supported",
+                            "convert to an array with np.array(...) first")
+
+    def expr_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        v = self.expr(node.operand)
+        if isinstance(node.op, ast.Not):
+            t = self.truth(v, node.operand)
+            return const(not t.value) if isinstance(t, Const) else self.b.not_(t)
+        if static_number(v):
+            fn = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert}
+            return const(fn[type(node.op)](v.value))
+        v = self.as_atom(v)
+        if isinstance(node.op, ast.USub):
+            return self.b.neg(v)
+        if isinstance(node.op, ast.UAdd):
+            return v
+        if v.type.dtype == "bool":
+            return self.b.logical_not(v)
+        raise self.error_at(node, "`~` is supported on booleans only", "use np.logical_not")
+
+    def truth(self, v: Any, node: ast.AST) -> Any:
+        """A scalar boolean atom (or a Const) for use as a condition."""
+        if isinstance(v, Const) and not isinstance(v.value, np.ndarray):
+            return const(bool(v.value))
+        if v is None:
+            return const(False)
+        if isinstance(v, (tuple, list, dict)):
+            return const(bool(v))
+        if is_atom(v):
+            if v.type.ndim > 0:
+                raise self.error_at(node, "the truth value of an array is ambiguous",
+                                    "use np.any(...) or np.all(...), or compare a scalar")
+            if v.type.dtype == "bool":
+                return v
+            return self.b.ne(v, 0)
+        return const(True)
+
+    def as_bool_atom(self, v: Any) -> Any:
+        return v
+
+    def expr_BoolOp(self, node: ast.BoolOp) -> Any:
+        is_and = isinstance(node.op, ast.And)
+        result = None
+        for sub in node.values:
+            t = self.truth(self.expr(sub), sub)
+            if isinstance(t, Const):
+                if t.value != is_and:  # short-circuits: and-False / or-True
+                    if result is None:
+                        return t
+                    return self.b.and_(result, t) if is_and else self.b.or_(result, t)
+                continue
+            result = t if result is None else (self.b.and_(result, t) if is_and
+                                                else self.b.or_(result, t))
+        return result if result is not None else const(is_and)
+
+    def expr_Compare(self, node: ast.Compare) -> Any:
+        left = self.expr(node.left)
+        result = None
+        for op, right_node in zip(node.ops, node.comparators):
+            right = self.expr(right_node)
+            if type(op) in (ast.Is, ast.IsNot):
+                same = left is right or (left is None and right is None)
+                c = const(same if isinstance(op, ast.Is) else not same)
+            elif type(op) not in CMPOPS:
+                raise self.error_at(node, f"comparison `{type(op).__name__}` is not supported",
+                                    "use <, <=, >, >=, == or !=")
+            else:
+                prim, pyop = CMPOPS[type(op)]
+                if static_number(left) and static_number(right):
+                    c = const(bool(pyop(left.value, right.value)))
+                else:
+                    c = self.b.emit(prim, self.as_atom(left), self.as_atom(right))
+            if result is None:
+                result = c
+            elif isinstance(result, Const):
+                result = c if result.value else result
+            elif isinstance(c, Const):
+                result = result if c.value else c
+            else:
+                result = self.b.and_(result, c) if result.type.ndim == 0 else \
+                    self.b.logical_and(result, c)
+            left = right
+        return result
+
+    def expr_IfExp(self, node: ast.IfExp) -> Any:
+        cond = self.truth(self.expr(node.test), node.test)
+        if isinstance(cond, Const):
+            return self.expr(node.body if cond.value else node.orelse)
+        env = self.frame.env
+
+        def side(n):
+            def run():
+                self.frame.env["#ifexp"] = self.expr(n)
+                return False
+            return run
+
+        self.branch(cond, side(node.body), side(node.orelse))
+        value = self.frame.env.pop("#ifexp")
+        del env
+        return value
+
+    # -- attributes and indexing -----------------------------------------------------------
+    def expr_Attribute(self, node: ast.Attribute) -> Any:
+        base = self.expr(node.value)
+        return self.attribute(base, node.attr, node)
+
+    def expr_Subscript(self, node: ast.Subscript) -> Any:
+        base = self.expr(node.value)
+        if isinstance(base, (tuple, list)):
+            key = self.expr(node.slice)
+            if isinstance(node.slice, ast.Slice) or isinstance(key, slice):
+                return base[self._static_slice(node.slice)]
+            if static_number(key):
+                return base[key.value]
+            raise self.error_at(node, "tuples and lists can only be indexed by constants",
+                                "convert to an array with np.array(...) to index at run time")
+        if isinstance(base, dict):
+            return base[self.static_value(node.slice)]
+        if isinstance(base, RangeVal):
+            raise self.error_at(node, "indexing a range is not supported", "compute the value")
+        if not is_atom(base) or base.type.ndim == 0:
+            raise self.error_at(node, f"cannot index {_kind(base)}", "index arrays only")
+        spec, idx = self.index_spec(node.slice, base)
+        return self.b.getitem(base, *idx, spec=spec)
+
+    def _static_slice(self, node: ast.AST) -> slice:
+        parts = [None if p is None else self.static_value(p)
+                 for p in (node.lower, node.upper, node.step)]
+        return slice(*parts)
+
+    def index_spec(self, node: ast.AST, base: Any) -> tuple[tuple, list]:
+        elts = node.elts if isinstance(node, ast.Tuple) else [node]
+        spec: list = []
+        atoms: list = []
+        for e in elts:
+            if isinstance(e, ast.Slice):
+                flags = ""
+                for part in (e.lower, e.upper, e.step):
+                    if part is None:
+                        flags += "0"
+                        continue
+                    v = self.expr(part)
+                    if v is None:
+                        flags += "0"
+                        continue
+                    atoms.append(self._int_atom(v, part))
+                    flags += "1"
+                spec.append("s" + flags)
+                continue
+            v = self.expr(e)
+            if v is None:
+                spec.append("n")
+            elif v is Ellipsis:
+                spec.append("e")
+            elif isinstance(v, (tuple, list)):
+                atoms.append(self.pack(v))
+                spec.append("a")
+            elif is_atom(v) and v.type.ndim == 0:
+                atoms.append(self._int_atom(v, e))
+                spec.append("i")
+            elif is_atom(v) and v.type.dtype == "bool":
+                atoms.append(v)
+                spec.append("m")
+            elif is_atom(v) and v.type.dtype == "int64":
+                atoms.append(v)
+                spec.append("a")
+            else:
+                raise self.error_at(e, f"cannot index with {_kind(v)}",
+                                    "use integers, slices, None, integer or boolean arrays")
+        return tuple(spec), atoms
+
+    def _int_atom(self, v: Any, node: ast.AST) -> Any:
+        if is_atom(v) and v.type.ndim == 0 and v.type.dtype in ("int64", "bool"):
+            return v
+        raise self.error_at(node, f"indices must be integers, got {_kind(v)}",
+                            "convert with int(...)")
+
+    # -- comprehensions --------------------------------------------------------------------
+    def expr_ListComp(self, node: ast.ListComp) -> Any:
+        return self._comprehension(node, node.elt)
+
+    def expr_GeneratorExp(self, node: ast.GeneratorExp) -> Any:
+        return self._comprehension(node, node.elt)
+
+    def _comprehension(self, node: ast.AST, elt: ast.AST) -> list:
+        env0 = dict(self.frame.env)
+        out: list = []
+
+        def level(k: int) -> None:
+            if k == len(node.generators):
+                out.append(self.expr(elt))
+                return
+            gen = node.generators[k]
+            items = self.iterable(self.expr(gen.iter), gen.iter)
+            if isinstance(items, RunLoop):
+                items = self._static_range_items(items, gen.iter)
+            for item in items:
+                self.assign(gen.target, item, gen)
+                if all(self._static_true(c) for c in gen.ifs):
+                    level(k + 1)
+
+        level(0)
+        self.frame.env = env0
+        return out
+
+    def _static_range_items(self, it: tuple, node: ast.AST) -> list:
+        start, stop, step, getter = it
+        if all(isinstance(a, Const) for a in (start, stop, step)):
+            return [getter(const(i)) for i in range(start.value, stop.value, step.value)]
+        raise self.error_at(node, "comprehensions need a range known at compile time",
+                            "write a for loop that fills an array (y = np.zeros(n); y[i] = ...)")
+
+    def _static_true(self, node: ast.AST) -> bool:
+        t = self.truth(self.expr(node), node)
+        if not isinstance(t, Const):
+            raise self.error_at(node, "comprehension conditions must be known at compile time",
+                                "use np.where or a for loop")
+        return bool(t.value)
+
+    def expr_JoinedStr(self, node: ast.AST) -> Any:
+        raise self.error_at(node, "f-strings are not supported", "remove string formatting")
+
+    def expr_Yield(self, node: ast.AST) -> Any:
+        raise self.error_at(node, "`yield` is not supported (generators cannot be compiled)",
+                            "return a tuple or write results into an array")
+
+    expr_YieldFrom = expr_Yield
+
+    def expr_Await(self, node: ast.AST) -> Any:
+        raise self.error_at(node, "`await` is not supported", "use plain functions")
+
+    def expr_Starred(self, node: ast.AST) -> Any:
+        raise self.error_at(node, "`*` unpacking is not supported here",
+                            "pass the items explicitly")
+
+
+def _kind(v: Any) -> str:
+    if is_atom(v):
+        return f"a {v.type} value"
+    if isinstance(v, Var):
+        return str(v.type)
+    return type(v).__name__
+
+
+__all__ = ["ExprMixin", "UnsupportedSyntaxError"]

@@ -1,0 +1,189 @@
+"""Frames (one per inlined function activation), loop contexts, and join/carry machinery.
+
+A :class:`Frame` maps the function's local names to values and knows where to look names up
+outside (the enclosing frame of a nested ``def``, closure cells, module globals, builtins).
+:class:`JoinMixin` merges environments where control flow meets (after ``if``/``else``, around
+a loop's back edge) by copying each differing leaf into a fresh variable, converting types where
+NumPy would promote (int -> float), and raising a clear error where kinds cannot meet.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ChainruleTypeError, Loc, UnsupportedSyntaxError
+from ..ir.nodes import Const, Var
+from ..ir.types import Type, join_types
+from .values import from_python, is_atom, same_structure
+
+_MISSING = object()
+
+
+@dataclass
+class LoopCtx:
+    brk: Var | None = None
+    cont: Var | None = None
+
+
+@dataclass(eq=False)
+class Frame:
+    name: str
+    file: str
+    globals: dict
+    closure: dict = field(default_factory=dict)
+    lexical: Frame | None = None  # defining frame of a nested def / lambda
+    env: dict = field(default_factory=dict)
+    ret_flag: Var | None = None
+    ret_leaves: list | None = None  # slot variables for multi-return functions
+    ret_template: Any = None
+    ret_values: list | None = None  # collected during speculative lowering
+    result: Any = None
+    loops: list = field(default_factory=list)
+    node: Any = None  # the function's AST
+    dyn: int = 0  # how many run-time branches/loops of this frame are open
+
+    def lookup(self, name: str) -> Any:
+        frame: Frame | None = self
+        while frame is not None:
+            if name in frame.env:
+                return frame.env[name]
+            if name in frame.closure:
+                return from_python(frame.closure[name])
+            if frame.lexical is None and name in frame.globals:
+                return from_python(frame.globals[name])
+            frame = frame.lexical
+        if name in self.globals:
+            return from_python(self.globals[name])
+        if hasattr(builtins, name):
+            return getattr(builtins, name)
+        return _MISSING
+
+
+def typed_zero(b, typ: Type) -> Any:
+    """A placeholder value of ``typ`` for a variable not yet assigned on some path."""
+    if typ.ndim == 0:
+        return Const({"bool": False, "int64": 0}.get(typ.dtype, 0.0), typ)
+    return b.emit("adj_zero", dtype=typ.dtype, ndim=typ.ndim)
+
+
+class JoinMixin:
+    """Environment joins for if/else and loops; expects ``self.b`` (Builder)."""
+
+    def loc(self) -> Loc | None:
+        return self.b.loc
+
+    def convert(self, atom: Any, typ: Type, out: Var | None = None) -> Any:
+        """Emit ``out = atom`` converted to ``typ`` (returns the new atom)."""
+        if isinstance(atom, Const) and not isinstance(atom.value, np.ndarray) and out is None:
+            if atom.type == typ:
+                return atom
+            pyval = {"float64": float, "float32": float, "int64": int, "bool": bool}[typ.dtype]
+            return Const(pyval(atom.value), typ, atom.weak)
+        if atom.type.dtype != typ.dtype:
+            if typ.ndim == 0 and typ.dtype == "float64":
+                return self.b.emit("to_float", atom, out=out)
+            return self.b.emit("astype", atom, out=out, dtype=typ.dtype)
+        return self.b.emit("id", atom, out=out)
+
+    def join_leaf_type(self, name: str, a: Any, b: Any) -> Type:
+        t = join_types(a.type, b.type)
+        if t is None:
+            raise ChainruleTypeError(
+                f"`{name}` holds a {a.type} on one path and a {b.type} on another",
+                self.loc(),
+                "keep each variable's kind (scalar, or array of one ndim) the same in every "
+                "branch and loop iteration; use a new name for the other kind",
+            )
+        return t
+
+    def check_same_structure(self, name: str, a: Any, b: Any) -> None:
+        if not same_structure(a, b):
+            raise ChainruleTypeError(
+                f"`{name}` has different kinds of value on different paths "
+                f"({_describe(a)} vs {_describe(b)})",
+                self.loc(),
+                "give the variable the same structure on every path, or use separate names",
+            )
+
+    def join_envs(self, name_order: list, paths: list) -> dict:
+        """Merge environments ``paths`` = [(env, block)]; appends copies to each block."""
+        base = dict(paths[0][0])
+        if len(paths) == 1:
+            return base
+        keys = list(dict.fromkeys(k for env, _ in paths for k in env))
+        for key in keys:
+            vals = [env.get(key, _MISSING) for env, _ in paths]
+            if all(v is vals[0] for v in vals):
+                base[key] = vals[0]
+                continue
+            present = [v for v in vals if v is not _MISSING]
+            ref = present[0]
+            for v in present[1:]:
+                self.check_same_structure(key, ref, v)
+            if not _has_atoms(ref):
+                base[key] = ref
+                continue
+            base[key] = self._join_value(key, vals, [blk for _, blk in paths])
+        return base
+
+    def _join_value(self, key: str, vals: list, blocks: list) -> Any:
+        from .values import flatten, rebuild
+
+        present = [v for v in vals if v is not _MISSING]
+        leaves_per = [[a for _, a in flatten(v)] for v in present]
+        n = len(leaves_per[0])
+        out_leaves = []
+        for i in range(n):
+            column = [lv[i] for lv in leaves_per]
+            if all(c is column[0] or (isinstance(c, Var) and c == column[0]) for c in column) and (
+                len(present) == len(vals)
+            ):
+                out_leaves.append(column[0])
+                continue
+            typ = column[0].type
+            for c in column[1:]:
+                typ = self.join_leaf_type(key, Var("?", typ), c)
+            var = self.b.new_var(_base_name(key, i, n), typ)
+            out_leaves.append(var)
+            for v, blk in zip(vals, blocks):
+                with self.b.nested(blk):
+                    if v is _MISSING:
+                        self.b.emit("id", typed_zero(self.b, typ), out=var)
+                    else:
+                        self.convert(flatten(v)[i][1], typ, out=var)
+        return rebuild(present[0], list(out_leaves))
+
+
+def _has_atoms(v: Any) -> bool:
+    from .values import flatten
+
+    return bool(flatten(v))
+
+
+def _base_name(key: str, i: int, n: int) -> str:
+    base = key if key.isidentifier() and not key.startswith("#") else "v"
+    return base if n == 1 else f"{base}_{i}"
+
+
+def _describe(v: Any) -> str:
+    if is_atom(v):
+        return str(v.type)
+    if isinstance(v, tuple):
+        return f"tuple of {len(v)}"
+    if isinstance(v, list):
+        return f"list of {len(v)}"
+    if isinstance(v, dict):
+        return "dict"
+    return type(v).__name__
+
+
+def unsupported(node: Any, what: str, hint: str, file: str, func: str) -> UnsupportedSyntaxError:
+    loc = Loc(file, getattr(node, "lineno", 0), getattr(node, "col_offset", 0), func)
+    return UnsupportedSyntaxError(what, loc, hint)
+
+
+MISSING = _MISSING

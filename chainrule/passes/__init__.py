@@ -1,0 +1,1 @@
+"""IR -> IR clean-up and optimisation passes."""

@@ -1,0 +1,63 @@
+"""Dead-code elimination on the IR.
+
+An assignment whose variable is never read anywhere (and whose primitive has no side effect)
+is removed; an ``if`` left with two empty branches is removed; repeated to a fixpoint. Reads are
+counted flow-insensitively, which is safe for variables assigned in several places.
+"""
+
+from __future__ import annotations
+
+from ..ir.nodes import Assign, Effect, ForRange, Function, If, Var, While, stmt_reads, walk
+
+SIDE_EFFECTS = {"tape_pop"}
+
+
+def _reads(fn: Function) -> set[str]:
+    names = {r.name for r in fn.results if isinstance(r, Var)}
+    for s in walk(fn.body):
+        for a in stmt_reads(s):
+            if isinstance(a, Var):
+                names.add(a.name)
+        if isinstance(s, Effect):
+            names.add(s.args[0].name)
+    return names
+
+
+def _prune(stmts: list, live: set[str]) -> tuple[list, bool]:
+    out = []
+    changed = False
+    for s in stmts:
+        if isinstance(s, Assign):
+            if s.out.name not in live and s.prim not in SIDE_EFFECTS:
+                changed = True
+                continue
+        elif isinstance(s, If):
+            s.then, c1 = _prune(s.then, live)
+            s.orelse, c2 = _prune(s.orelse, live)
+            changed |= c1 or c2
+            if not s.then and not s.orelse:
+                changed = True
+                continue
+        elif isinstance(s, While):
+            s.cond_body, c1 = _prune(s.cond_body, live)
+            s.body, c2 = _prune(s.body, live)
+            changed |= c1 or c2
+        elif isinstance(s, ForRange):
+            s.body, c1 = _prune(s.body, live)
+            changed |= c1
+        out.append(s)
+    return out, changed
+
+
+def dead_code(fn: Function) -> Function:
+    body = fn.body
+    while True:
+        body, changed = _prune(body, _reads(Function(fn.name, fn.params, body, fn.results)))
+        if not changed:
+            break
+    return Function(fn.name, fn.params, body, fn.results, fn.loc, fn.meta)
+
+
+def simplify(fn: Function) -> Function:
+    """The clean-up pipeline run on every function before code generation."""
+    return dead_code(fn)

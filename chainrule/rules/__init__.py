@@ -1,0 +1,18 @@
+"""The primitive table, assembled explicitly from the rule families.
+
+``PRIMS`` is the single registry every transform and the code generator consult.
+"""
+
+from __future__ import annotations
+
+from . import arith, elementwise, indexing, internal, linalg, reductions, shapes
+from .registry import Primitive, Registry
+
+FAMILIES = [
+    arith.PRIMS, elementwise.PRIMS, reductions.PRIMS, linalg.PRIMS, shapes.PRIMS, indexing.PRIMS,
+    internal.PRIMS,
+]
+
+PRIMS = Registry(FAMILIES)
+
+__all__ = ["PRIMS", "Primitive", "Registry"]

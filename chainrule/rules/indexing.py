@@ -1,0 +1,179 @@
+"""Indexing primitives: ``getitem``, the array writes ``setitem``/``additem``, ``copy``,
+``zeros_like`` and the shape queries ``shape``/``size``.
+
+An index is described statically by ``spec``, a tuple with one code per index entry, and
+dynamically by the atoms that follow the array (and the value, for writes) in ``args``:
+
+* ``"i"`` an integer (one atom) -- removes the axis
+* ``"sXYZ"`` a slice; X, Y, Z are ``1`` when start, stop, step are given (one atom each)
+* ``"n"`` ``None``/``np.newaxis`` -- adds an axis;   ``"e"`` ``...``
+* ``"a"`` an integer array (one atom) -- gather;     ``"m"`` a boolean mask (one atom)
+"""
+
+from __future__ import annotations
+
+from ..errors import ChainruleTypeError
+from ..ir.types import Type
+from .common import template
+from .registry import Primitive
+
+
+def index_atoms_count(spec: tuple) -> int:
+    n = 0
+    for code in spec:
+        if code in ("i", "a", "m"):
+            n += 1
+        elif code[0] == "s":
+            n += code[1:].count("1")
+    return n
+
+
+def index_result_ndim(ndim: int, spec: tuple, idx_types: list[Type]) -> int:
+    """ndim of ``x[index]`` for an ``x`` of ``ndim`` dimensions."""
+    consumed = 0
+    out = 0
+    k = 0
+    adv = 0
+    for code in spec:
+        if code == "i":
+            consumed += 1
+            k += 1
+        elif code[0] == "s":
+            consumed += 1
+            out += 1
+            k += code[1:].count("1")
+        elif code == "n":
+            out += 1
+        elif code == "a":
+            consumed += 1
+            adv = max(adv, idx_types[k].ndim)
+            k += 1
+        elif code == "m":
+            consumed += idx_types[k].ndim
+            adv = max(adv, 1)
+            k += 1
+    if "e" not in spec and consumed > ndim:
+        raise ChainruleTypeError(f"too many indices for an array of ndim {ndim}")
+    return out + adv + max(ndim - consumed, 0)
+
+
+def index_source(srcs: list[str], spec: tuple, as_tuple: bool = False) -> str:
+    """Source of the index expression (inside the brackets), e.g. ``i, 1:n, None``."""
+    parts = []
+    k = 0
+    for code in spec:
+        if code in ("i", "a", "m"):
+            parts.append(srcs[k])
+            k += 1
+        elif code == "n":
+            parts.append("None")
+        elif code == "e":
+            parts.append("...")
+        else:
+            bits = []
+            for flag in code[1:]:
+                if flag == "1":
+                    bits.append(srcs[k])
+                    k += 1
+                else:
+                    bits.append("None" if as_tuple else "")
+            if as_tuple:
+                parts.append(f"slice({', '.join(bits)})")
+            else:
+                text = ":".join(bits)
+                parts.append(text[:-1] if text.endswith(":") and code[3] == "0" else text)
+    if not parts:
+        return "()" if as_tuple else "..."
+    if as_tuple:
+        return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+    return ", ".join(parts)
+
+
+def _getitem_type(types, spec, **_):
+    x = types[0]
+    return Type(x.dtype, index_result_ndim(x.ndim, spec, types[1:]))
+
+
+def _getitem_emit(srcs, spec, **_):
+    return f"{srcs[0]}[{index_source(srcs[1:], spec)}]"
+
+
+def _getitem_jvp(b, args, tans, out, spec, **_):
+    if tans[0] is None:
+        return None
+    return b.getitem(tans[0], *args[1:], spec=spec)
+
+
+def _getitem_vjp(b, args, out, g, spec, **_):
+    z = b.zeros_like(args[0])
+    b.effect("additem", z, g, *args[1:], spec=spec)
+    return [z]
+
+
+def _getitem_accumulate(b, args, out, g, adj, spec, **_):
+    """Reverse of ``y = x[idx]`` straight into the adjoint array of ``x``."""
+    b.effect("additem", adj, g, *args[1:], spec=spec)
+
+
+def _write_type(types, spec, **_):
+    target, value = types[0], types[1]
+    if target.ndim == 0:
+        raise ChainruleTypeError("cannot assign into a scalar by index")
+    if value.ndim > index_result_ndim(target.ndim, spec, types[2:]):
+        raise ChainruleTypeError("value has more dimensions than the indexed region")
+    return target
+
+
+def _setitem_emit(srcs, spec, **_):
+    return f"{srcs[0]}[{index_source(srcs[2:], spec)}] = {srcs[1]}"
+
+
+def _additem_emit(srcs, spec, **_):
+    if "a" in spec or "m" in spec:
+        return f"np.add.at({srcs[0]}, {index_source(srcs[2:], spec, as_tuple=True)}, {srcs[1]})"
+    return f"{srcs[0]}[{index_source(srcs[2:], spec)}] += {srcs[1]}"
+
+
+def _copy_emit(srcs, **_):
+    return f"np.copy({srcs[0]})"
+
+
+def _copy_type(types, **_):
+    return types[0]
+
+
+def _identity_jvp(b, args, tans, out, **_):
+    return None if tans[0] is None else b.copy(tans[0])
+
+
+def _identity_vjp(b, args, out, g, **_):
+    return [g]
+
+
+def _int_type(types, **_):
+    return Type("int64")
+
+
+def _shape_emit(srcs, axis, **_):
+    return f"{srcs[0]}.shape[{axis}]"
+
+
+PRIMS = [
+    Primitive(
+        "getitem",
+        _getitem_type,
+        _getitem_emit,
+        _getitem_jvp,
+        _getitem_vjp,
+        diff_args=(0,),
+        extra={"accumulate": _getitem_accumulate},
+        doc="x[index]; basic slices are views, as in NumPy",
+    ),
+    Primitive("setitem", _write_type, _setitem_emit, effect=True, doc="x[index] = v"),
+    Primitive("additem", _write_type, _additem_emit, effect=True,
+              doc="x[index] += v (repeated integer-array indices accumulate)"),
+    Primitive("copy", _copy_type, _copy_emit, _identity_jvp, _identity_vjp, doc="np.copy(x)"),
+    Primitive("zeros_like", _copy_type, template("np.zeros_like({0})"), nondiff=True),
+    Primitive("shape", _int_type, _shape_emit, nondiff=True, doc="x.shape[axis]"),
+    Primitive("size", _int_type, template("{0}.size"), nondiff=True, doc="x.size"),
+]

@@ -1,0 +1,233 @@
+"""Reductions and scans: ``sum mean prod amax amin argmax argmin cumsum``.
+
+Params: ``axis`` (None, an int, or for ``sum mean prod amax amin`` a tuple of ints; negative
+axes count from the end) and ``keepdims`` (bool; not for ``cumsum``, whose ``axis=None`` scans
+the flattened array). The type rules check the axes against the operand's ndim and compute the
+result's ndim. Rules normalise axes with :func:`norm_axes`. ``prod`` never divides by an
+element, so its derivative is exact where elements are zero; ``amax``/``amin`` split the cotangent
+evenly among tied maxima.
+"""
+
+from __future__ import annotations
+
+from ..errors import ChainruleTypeError
+from ..ir.types import Type, float_dtype
+from .registry import Primitive
+
+
+def norm_axes(ndim: int, axis) -> tuple[int, ...]:
+    """The reduced axes as sorted non-negative ints (all axes for ``axis=None``)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, int) or not -ndim <= a < ndim:
+            raise ChainruleTypeError(f"axis {a!r} is out of bounds for an array of ndim {ndim}")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ChainruleTypeError(f"repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def _reduced_ndim(t: Type, axis, keepdims: bool) -> int:
+    if t.tape:
+        raise ChainruleTypeError("cannot reduce a tape")
+    axes = norm_axes(t.ndim, axis)
+    return t.ndim if keepdims else t.ndim - len(axes)
+
+
+def _sum_dtype(dtype: str) -> str:
+    return "int64" if dtype == "bool" else dtype
+
+
+def _sum_type(types, axis=None, keepdims=False, **_):
+    return Type(_sum_dtype(types[0].dtype), _reduced_ndim(types[0], axis, keepdims))
+
+
+def _mean_type(types, axis=None, keepdims=False, **_):
+    return Type(float_dtype(types[0].dtype), _reduced_ndim(types[0], axis, keepdims))
+
+
+def _extreme_type(types, axis=None, keepdims=False, **_):
+    return Type(types[0].dtype, _reduced_ndim(types[0], axis, keepdims))
+
+
+def _arg_type(types, axis=None, keepdims=False, **_):
+    if axis is not None and not isinstance(axis, int):
+        raise ChainruleTypeError("argmax/argmin take a single int axis or None")
+    return Type("int64", _reduced_ndim(types[0], axis, keepdims))
+
+
+def _cumsum_type(types, axis=None, **_):
+    x = types[0]
+    if axis is None:
+        return Type(_sum_dtype(x.dtype), 1)
+    if not isinstance(axis, int):
+        raise ChainruleTypeError("cumsum takes a single int axis or None")
+    norm_axes(x.ndim, axis)
+    return Type(_sum_dtype(x.dtype), x.ndim)
+
+
+def _reduce_emit(fn: str):
+    def emit(srcs, axis=None, keepdims=False, **_):
+        opts = "" if axis is None else f", axis={axis!r}"
+        opts += ", keepdims=True" if keepdims else ""
+        return f"{fn}({srcs[0]}{opts})"
+
+    return emit
+
+
+def _cumsum_emit(srcs, axis=None, **_):
+    return f"np.cumsum({srcs[0]})" if axis is None else f"np.cumsum({srcs[0]}, axis={axis})"
+
+
+def expand_reduced(b, g, ndim: int, axis, keepdims: bool):
+    """Re-insert the reduced axes into ``g`` so that it broadcasts against the operand."""
+    axes = norm_axes(ndim, axis)
+    if keepdims or len(axes) == ndim:  # nothing removed, or a scalar that broadcasts anyway
+        return g
+    for a in axes:
+        g = b.expand_dims(g, axis=a)
+    return g
+
+
+def _spread(b, g, x, axis, keepdims):
+    """A cotangent of the reduced shape spread back over every element of ``x``."""
+    if x.type.ndim == 0:
+        return g
+    return b.broadcast_like(expand_reduced(b, g, x.type.ndim, axis, keepdims), x)
+
+
+# -- sum / mean --------------------------------------------------------------------------------
+
+
+def _sum_jvp(b, args, tans, out, axis=None, keepdims=False, **_):
+    return None if tans[0] is None else b.sum(tans[0], axis=axis, keepdims=keepdims)
+
+
+def _sum_vjp(b, args, out, g, axis=None, keepdims=False, **_):
+    return [_spread(b, g, args[0], axis, keepdims)]
+
+
+def _count(b, x, axis):
+    """Number of elements reduced into each result element (an int atom)."""
+    if axis is None:
+        return b.size(x)
+    n = None
+    for a in norm_axes(x.type.ndim, axis):
+        n = b.shape(x, axis=a) if n is None else b.mul(n, b.shape(x, axis=a))
+    return 1 if n is None else n
+
+
+def _mean_jvp(b, args, tans, out, axis=None, keepdims=False, **_):
+    return None if tans[0] is None else b.mean(tans[0], axis=axis, keepdims=keepdims)
+
+
+def _mean_vjp(b, args, out, g, axis=None, keepdims=False, **_):
+    x = args[0]
+    if x.type.ndim == 0:
+        return [g]
+    return [b.div(_spread(b, g, x, axis, keepdims), _count(b, x, axis))]
+
+
+# -- prod --------------------------------------------------------------------------------------
+
+
+def _prod_others(b, x, axis):
+    """For each element, the product of the *other* elements of its reduction, without division.
+
+    With ``nz`` the zero elements: ``P`` the product of the non-zero ones, ``Z`` the product of
+    the zero ones (0, or 1 if there are none). A non-zero element gets ``P / x * Z``; a zero one
+    gets ``P`` if it is the only zero, ``P * (the other zero)`` if there are two, else 0. Values
+    are exact, and so are their derivatives (so second derivatives of ``prod`` are right too).
+    """
+    nz = b.eq(x, 0.0)
+    xs = b.where(nz, 1.0, x)
+    big_p = b.prod(xs, axis=axis, keepdims=True)
+    big_z = b.prod(b.where(nz, x, 1.0), axis=axis, keepdims=True)
+    zeros = b.sum(nz, axis=axis, keepdims=True)
+    other_zero = b.sub(b.sum(b.where(nz, x, 0.0), axis=axis, keepdims=True), x)
+    at_zero = b.where(b.eq(zeros, 1), 1.0, b.where(b.eq(zeros, 2), other_zero, 0.0))
+    return b.where(nz, b.mul(big_p, at_zero), b.mul(b.div(big_p, xs), big_z))
+
+
+def _prod_jvp(b, args, tans, out, axis=None, keepdims=False, **_):
+    x, t = args[0], tans[0]
+    if t is None or x.type.ndim == 0:
+        return t
+    return b.sum(b.mul(t, _prod_others(b, x, axis)), axis=axis, keepdims=keepdims)
+
+
+def _prod_vjp(b, args, out, g, axis=None, keepdims=False, **_):
+    x = args[0]
+    if x.type.ndim == 0:
+        return [g]
+    return [b.mul(expand_reduced(b, g, x.type.ndim, axis, keepdims), _prod_others(b, x, axis))]
+
+
+# -- amax / amin -------------------------------------------------------------------------------
+
+
+def _ties(b, x, out, axis, keepdims):
+    """(mask of the elements equal to the extremum, number of them with keepdims=True)."""
+    mask = b.eq(x, expand_reduced(b, out, x.type.ndim, axis, keepdims))
+    count = b.astype(b.sum(mask, axis=axis, keepdims=True), dtype=x.type.dtype)
+    return mask, count
+
+
+def _extreme_jvp(b, args, tans, out, axis=None, keepdims=False, **_):
+    x, t = args[0], tans[0]
+    if t is None or x.type.ndim == 0:
+        return t
+    mask, count = _ties(b, x, out, axis, keepdims)
+    share = b.div(b.where(mask, t, 0.0), count)
+    return b.sum(share, axis=axis, keepdims=keepdims)
+
+
+def _extreme_vjp(b, args, out, g, axis=None, keepdims=False, **_):
+    x = args[0]
+    if x.type.ndim == 0:
+        return [g]
+    mask, count = _ties(b, x, out, axis, keepdims)
+    share = b.div(expand_reduced(b, g, x.type.ndim, axis, keepdims), count)
+    return [b.where(mask, share, 0.0)]
+
+
+# -- cumsum ------------------------------------------------------------------------------------
+
+
+def _cumsum_jvp(b, args, tans, out, axis=None, **_):
+    return None if tans[0] is None else b.cumsum(tans[0], axis=axis)
+
+
+def _cumsum_vjp(b, args, out, g, axis=None, **_):
+    x = args[0]
+    rev = b.flip(b.cumsum(b.flip(g, axis=axis), axis=axis), axis=axis)
+    if axis is None and x.type.ndim != 1:
+        shape = [b.shape(x, axis=a) for a in range(x.type.ndim)]
+        rev = b.reshape(rev, *shape, ndim=x.type.ndim)
+    return [rev]
+
+
+_EXTREME_KINK = (
+    "ties: the cotangent is split evenly among all elements equal to the extremum (the "
+    "minimum-norm element of the Clarke gradient); the tangent is the mean of their tangents"
+)
+
+PRIMS = [
+    Primitive("sum", _sum_type, _reduce_emit("np.sum"), _sum_jvp, _sum_vjp),
+    Primitive("mean", _mean_type, _reduce_emit("np.mean"), _mean_jvp, _mean_vjp),
+    Primitive("prod", _sum_type, _reduce_emit("np.prod"), _prod_jvp, _prod_vjp,
+              doc="the derivative is computed without dividing by elements, exact at zeros"),
+    Primitive("amax", _extreme_type, _reduce_emit("np.max"), _extreme_jvp, _extreme_vjp,
+              kink=_EXTREME_KINK, doc="np.max / np.amax / x.max()"),
+    Primitive("amin", _extreme_type, _reduce_emit("np.min"), _extreme_jvp, _extreme_vjp,
+              kink=_EXTREME_KINK, doc="np.min / np.amin / x.min()"),
+    Primitive("argmax", _arg_type, _reduce_emit("np.argmax"), nondiff=True),
+    Primitive("argmin", _arg_type, _reduce_emit("np.argmin"), nondiff=True),
+    Primitive("cumsum", _cumsum_type, _cumsum_emit, _cumsum_jvp, _cumsum_vjp,
+              doc="axis=None scans the flattened array (result 1-D)"),
+]
+
+__all__ = ["PRIMS", "expand_reduced", "norm_axes"]

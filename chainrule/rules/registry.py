@@ -1,0 +1,90 @@
+"""The primitive table: one :class:`Primitive` record per primitive, holding all of its rules.
+
+A primitive bundles, in one place, its type rule, its Python/NumPy source emission, its
+forward-mode (JVP) rule, its reverse-mode (VJP) rule, and its convention at kinks. Rules build IR
+with a :class:`~chainrule.ir.builder.Builder`, so derivative code is itself IR and can be
+differentiated again. The table is assembled explicitly from the family modules listed in
+:mod:`chainrule.rules` (no registration by import side effects).
+
+Rule signatures::
+
+    infer(arg_types: list[Type], **params) -> Type
+    emit(arg_srcs: list[str], **params) -> str          # a Python expression (or statement
+                                                        # for effects)
+    jvp(b, args, tangents, out, **params) -> Atom | None      # tangents[i] None means zero
+    vjp(b, args, out, g, **params) -> list[Atom | None]       # cotangent per arg, shaped like it
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import MissingRuleError
+
+
+@dataclass
+class Primitive:
+    name: str
+    infer: Callable[..., Any]
+    emit: Callable[..., str]
+    jvp: Callable[..., Any] | None = None
+    vjp: Callable[..., Any] | None = None
+    # The derivative is identically zero (piecewise constant, integer or boolean valued).
+    nondiff: bool = False
+    # Mutates args[0] instead of producing a value.
+    effect: bool = False
+    # Only used by generated code (tapes, adjoint bookkeeping), never by user code.
+    internal: bool = False
+    # Which arguments are differentiable (default: all float arguments).
+    diff_args: tuple | None = None
+    # Convention at non-differentiable points, in words (documented in docs/nonsmooth.md).
+    kink: str = ""
+    doc: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def has_jvp(self) -> bool:
+        return self.nondiff or self.jvp is not None
+
+    def has_vjp(self) -> bool:
+        return self.nondiff or self.vjp is not None
+
+
+class Registry:
+    """Name -> Primitive, with coverage reporting."""
+
+    def __init__(self, families: list[list[Primitive]]):
+        self._table: dict[str, Primitive] = {}
+        for family in families:
+            for p in family:
+                if p.name in self._table:
+                    raise ValueError(f"primitive {p.name!r} defined twice")
+                self._table[p.name] = p
+
+    def __getitem__(self, name: str) -> Primitive:
+        try:
+            return self._table[name]
+        except KeyError:
+            raise MissingRuleError(f"unknown primitive {name!r}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._table
+
+    def names(self) -> list[str]:
+        return sorted(self._table)
+
+    def all(self) -> list[Primitive]:
+        return [self._table[n] for n in self.names()]
+
+    def coverage(self) -> dict[str, list[str]]:
+        """Primitives missing a JVP or a VJP rule (and not marked non-differentiable)."""
+        missing: dict[str, list[str]] = {"jvp": [], "vjp": []}
+        for p in self.all():
+            if p.effect or (p.internal and p.name.startswith("tape_")):
+                continue
+            if not p.has_jvp():
+                missing["jvp"].append(p.name)
+            if not p.has_vjp():
+                missing["vjp"].append(p.name)
+        return missing

@@ -1,0 +1,365 @@
+"""Reverse mode (VJP) as an IR -> IR transform, with tapes for loops and overwrites.
+
+``vjp_function(fn, wrt)`` returns a function taking ``(params..., cotangents of the float
+results...)`` and returning ``(results..., cotangents of the wrt params...)``. Its body is a
+forward sweep followed by a reverse sweep:
+
+* forward sweep: the primal statements, plus tape pushes of what later statements destroy --
+  the old value of a variable assigned again (loops, joins), the old contents of the array slots
+  an in-place write overwrites (only those slots: O(data overwritten)) -- and of control:
+  each ``if``'s condition, each ``while``'s trip count, each ``for``'s range.
+* reverse sweep: the statements in reverse order. Reversing ``x = f(a)`` pops ``x``'s previous
+  value back, then adds ``f``'s VJP of ``bx`` into ``ba``; reversing ``a[i] = v`` moves ``ba[i]``
+  into ``bv``, zeroes it and restores the old slots. Loops run backwards the recorded number of
+  times; nothing is unrolled.
+
+Invariant: when the reverse of a statement runs, every variable holds the value it had right
+after that statement ran in the forward sweep. Tapes are ordinary IR variables, so a second
+transform (forward or reverse) can differentiate this code again.
+"""
+
+from __future__ import annotations
+
+from ..errors import MissingRuleError, UnsupportedMutationError
+from ..ir.builder import Builder, Names
+from ..ir.nodes import Assign, Const, Effect, ForRange, Function, If, Var, While, block_writes, walk
+from ..ir.types import BOOL, I64, Type
+from .activity import active_vars
+from .aliases import check_writes
+
+_VIEW_FREE = ("getitem",)
+
+
+class _Reverse:
+    def __init__(self, fn: Function, wrt: list[bool], names: Names | None, prims,
+                 diff_results: list[bool]):
+        self.fn = fn
+        self.diff_results = diff_results
+        self.prims = prims
+        self.b = Builder(names or _names_of(fn), prims)
+        self.seeds = [p for p, w in zip(fn.params, wrt) if w]
+        targets = [r for r, d in zip(fn.results, diff_results) if d]
+        self.active = active_vars(fn, self.seeds, prims, targets)
+        self.adj: dict[str, Var] = {}
+        self.tapes: dict[tuple, Var] = {}
+        self.init: list = []  # statements run first: tape creation, placeholders
+        self.saved = self._reassigned(fn)
+        check_writes(fn, self.active, prims)
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def _reassigned(self, fn: Function) -> set[str]:
+        """Variables whose value may be destroyed by a later assignment (loops, joins)."""
+        counts: dict[str, int] = {}
+
+        def visit(stmts, in_loop):
+            for s in stmts:
+                if isinstance(s, Assign):
+                    k = 2 if in_loop else 1
+                    counts[s.out.name] = counts.get(s.out.name, 0) + k
+                elif isinstance(s, If):
+                    visit(s.then, in_loop)
+                    visit(s.orelse, in_loop)
+                elif isinstance(s, While):
+                    visit(s.cond_body, True)
+                    visit(s.body, True)
+                elif isinstance(s, ForRange):
+                    visit(s.body, True)
+
+        visit(fn.body, False)
+        params = {p.name for p in fn.params}
+        return {n for n, c in counts.items() if c > 1 or n in params}
+
+    def adj_var(self, v: Var) -> Var:
+        a = self.adj.get(v.name)
+        if a is None:
+            a = Var(self.b.names.fresh("b" + v.name), v.type)
+            self.adj[v.name] = a
+        return a
+
+    def tape(self, typ: Type) -> Var:
+        key = (typ.dtype, typ.ndim)
+        t = self.tapes.get(key)
+        if t is None:
+            short = {"float64": "f", "float32": "f32", "int64": "i", "bool": "b"}[typ.dtype]
+            t = Var(self.b.names.fresh(f"tape_{short}{typ.ndim}" if typ.ndim else f"tape_{short}"),
+                    typ.tape_of())
+            self.tapes[key] = t
+            with self.b.nested(self.init):
+                self.b.emit("tape_new", out=t, dtype=typ.dtype, ndim=typ.ndim)
+        return t
+
+    def zero(self, v: Var):
+        if v.type.ndim == 0:
+            return Const(0.0, Type(v.type.dtype), weak=True)
+        return self.b.emit("adj_zero", dtype=v.type.dtype, ndim=v.type.ndim)
+
+    def is_active(self, a) -> bool:
+        return isinstance(a, Var) and a.name in self.active
+
+    def accumulate(self, arg, contrib) -> None:
+        if contrib is None or not self.is_active(arg):
+            return
+        ba = self.adj_var(arg)
+        if isinstance(contrib, Const) and arg.type.ndim > 0:
+            contrib = self.b.broadcast_like(contrib, arg)
+        self.b.emit("acc", ba, contrib, out=ba)
+
+    # -- forward sweep -----------------------------------------------------------------------
+    def fwd_block(self, stmts: list) -> list:
+        out: list = []
+        with self.b.nested(out):
+            for s in stmts:
+                self.fwd(s)
+        return out
+
+    def fwd(self, s) -> None:
+        b = self.b
+        b.loc = getattr(s, "loc", None)
+        if isinstance(s, Assign):
+            if s.out.name in self.saved and not s.out.type.tape:
+                b.effect("tape_push", self.tape(s.out.type), s.out)
+            b.append(s)
+        elif isinstance(s, Effect):
+            if s.prim in ("setitem", "additem"):
+                old = b.getitem(s.args[0], *s.args[2:], **dict(s.params))
+                if old.type.ndim > 0:
+                    old = b.copy(old)
+                b.effect("tape_push", self.tape(old.type), old)
+            b.append(s)
+        elif isinstance(s, If):
+            cond = s.cond
+            if isinstance(cond, Var) and any(v == cond for v in block_writes(s.then + s.orelse)):
+                cond = b.emit("id", cond)
+            b.append(If(cond, self.fwd_block(s.then), self.fwd_block(s.orelse), s.loc))
+            if isinstance(cond, Var):
+                b.effect("tape_push", self.tape(BOOL), cond)
+        elif isinstance(s, While):
+            n = b.new_var("trips", I64)
+            b.emit("id", 0, out=n)
+            body = self.fwd_block(s.body)
+            with b.nested(body):
+                b.emit("add", n, 1, out=n)
+            b.append(While(self.fwd_block(s.cond_body), s.cond, body, s.loc))
+            b.effect("tape_push", self.tape(I64), n)
+        elif isinstance(s, ForRange):
+            start = b.emit("id", s.start)
+            step = b.emit("id", s.step)
+            n = b.new_var("trips", I64)
+            b.emit("id", 0, out=n)
+            body = self.fwd_block(s.body)
+            with b.nested(body):
+                b.emit("add", n, 1, out=n)
+            b.append(ForRange(s.var, start, s.stop, step, body, s.loc))
+            ti = self.tape(I64)
+            for v in (start, step, n):
+                b.effect("tape_push", ti, v)
+        else:
+            raise TypeError(s)
+
+    # -- reverse sweep -----------------------------------------------------------------------
+    def rev_block(self, stmts: list) -> list:
+        out: list = []
+        with self.b.nested(out):
+            for s in reversed(stmts):
+                self.rev(s)
+        return out
+
+    def rev(self, s) -> None:
+        b = self.b
+        b.loc = getattr(s, "loc", None)
+        if isinstance(s, Assign):
+            self.rev_assign(s)
+        elif isinstance(s, Effect):
+            self.rev_effect(s)
+        elif isinstance(s, If):
+            cond = s.cond
+            if isinstance(cond, Var):
+                cond = b.tape_pop(self.tape(BOOL))
+            b.append(If(cond, self.rev_block(s.then), self.rev_block(s.orelse), s.loc))
+        elif isinstance(s, While):
+            n = b.tape_pop(self.tape(I64))
+            for st in self.rev_block(s.cond_body):
+                b.append(st)
+            k = b.new_var("k", I64)
+            body = self.rev_block(s.body) + self.rev_block(s.cond_body)
+            b.append(ForRange(k, Const(0, I64, True), n, Const(1, I64, True), body, s.loc))
+        elif isinstance(s, ForRange):
+            ti = self.tape(I64)
+            n = b.tape_pop(ti)
+            step = b.tape_pop(ti)
+            start = b.tape_pop(ti)
+            k = b.new_var("k", I64)
+            body: list = []
+            with b.nested(body):
+                # i = start + (n - 1 - k) * step
+                back = b.sub(b.sub(n, 1), k)
+                b.emit("add", start, b.mul(back, step), out=s.var)
+            body += self.rev_block(s.body)
+            b.append(ForRange(k, Const(0, I64, True), n, Const(1, I64, True), body, s.loc))
+        else:
+            raise TypeError(s)
+
+    def rev_assign(self, s: Assign) -> None:
+        b = self.b
+        out = s.out
+        active = out.name in self.active
+        saved = out.name in self.saved and not out.type.tape
+        if s.prim == "tape_pop":
+            self.rev_tape_pop(s, active, saved)
+            return
+        if s.prim == "tape_new":
+            return
+        if not active:
+            if saved:
+                b.emit("tape_pop", self.tape(out.type), out=out)
+            return
+        bout = self.adj_var(out)
+        g = b.emit("id", bout)
+        b.emit("id", self.zero(out), out=bout)
+        value = out
+        if saved:
+            # Restore the value ``out`` had before; rules see the new one through ``value``.
+            value = b.emit("id", out)
+            b.emit("tape_pop", self.tape(out.type), out=out)
+        prim = self.prims[s.prim]
+        if prim.nondiff or not any(self.is_active(a) for a in s.args):
+            return
+        acc_rule = prim.extra.get("accumulate")
+        if acc_rule is not None and self.is_active(s.args[0]):
+            x = s.args[0]
+            bx = self.adj_var(x)
+            b.emit("materialize", bx, x, out=bx)
+            acc_rule(b, list(s.args), value, g, bx, **dict(s.params))
+            return
+        if prim.vjp is None:
+            raise MissingRuleError(f"primitive `{s.prim}` has no reverse-mode (VJP) rule", s.loc)
+        contribs = prim.vjp(b, list(s.args), value, g, **dict(s.params))
+        for a, c in zip(s.args, contribs):
+            self.accumulate(a, c)
+
+    def rev_tape_pop(self, s: Assign, active: bool, saved: bool) -> None:
+        b = self.b
+        tape = s.args[0]
+        value = s.out
+        if active:
+            bout = self.adj_var(s.out)
+            b.effect("tape_push", self.adj_var(tape), bout)
+            b.emit("id", self.zero(s.out), out=bout)
+        b.effect("tape_push", tape, value)  # put the value back for earlier pops
+        if saved:
+            b.emit("tape_pop", self.tape(s.out.type), out=s.out)
+
+    def rev_effect(self, s: Effect) -> None:
+        b = self.b
+        target = s.args[0]
+        if s.prim == "tape_push":
+            b.emit("tape_pop", target)  # undo the push
+            if target.name in self.active:
+                g = b.tape_pop(self.adj_var(target))
+                self.accumulate(s.args[1], g)
+            return
+        value, idx, params = s.args[1], s.args[2:], dict(s.params)
+        if target.name in self.active:
+            bt = self.adj_var(target)
+            b.emit("materialize", bt, target, out=bt)
+            if self.is_active(value):
+                gv = b.getitem(bt, *idx, **params)
+                if gv.type.ndim > 0 and s.prim == "setitem":
+                    gv = b.copy(gv)
+                self.accumulate(value, self.unbroadcast(gv, value))
+            if s.prim == "setitem":
+                b.effect("setitem", bt, Const(0.0, Type(bt.type.dtype), weak=True), *idx,
+                         **params)
+        old = b.tape_pop(self.tape(b.infer("getitem", [target, *idx], params)))
+        b.effect("setitem", target, old, *idx, **params)
+
+    def unbroadcast(self, g, like):
+        if like.type.ndim == 0:
+            return g if g.type.ndim == 0 else self.b.sum(g, axis=None, keepdims=False)
+        return self.b.unbroadcast(g, like)
+
+    # -- driver ------------------------------------------------------------------------------
+    def run(self) -> Function:
+        fn = self.fn
+        b = self.b
+        for p in self.seeds:
+            self.adj_var(p)
+        flagged = [r for r, d in zip(fn.results, self.diff_results) if d and r.type.is_float]
+        cts = [Var(b.names.fresh("ct"), r.type) for r in flagged]
+        fwd = self.fwd_block(fn.body)
+        # Reverse sweep: seed the adjoints of the results.
+        rev: list = []
+        with b.nested(rev):
+            b.loc = None
+            seed_stmts: list = []
+            with b.nested(seed_stmts):
+                for r, ct in zip(flagged, cts):
+                    if self.is_active(r):
+                        self.accumulate(r, ct)
+            body = self.rev_block(fn.body)
+            b.loc = None
+            results = []
+            for p in self.seeds:
+                if p.name in self.active:
+                    results.append(self.adj_var(p))
+                else:
+                    results.append(self.zero_result(p))
+        # Adjoints start at zero; saved variables start with a placeholder of their type.
+        zeros: list = []
+        with b.nested(zeros):
+            for a in self.adj.values():
+                if a.type.tape:
+                    b.emit("tape_new", out=a, dtype=a.type.dtype, ndim=a.type.ndim)
+                else:
+                    b.emit("id", self.zero(a), out=a)
+            for v in _saved_vars(fn, self.saved):
+                if not v.type.tape and v.name not in {p.name for p in fn.params}:
+                    b.emit("id", _placeholder(b, v.type), out=v)
+        body_all = self.init + zeros + fwd + seed_stmts + body + rev
+        return Function(fn.name + "_vjp", list(fn.params) + cts, body_all,
+                        list(fn.results) + results, fn.loc, dict(fn.meta))
+
+    def zero_result(self, p: Var):
+        if p.type.ndim == 0:
+            return Const(0.0, Type("float64"), weak=True)
+        return self.b.zeros_like(p)
+
+
+def _placeholder(b: Builder, typ: Type):
+    if typ.ndim == 0:
+        return Const({"bool": False, "int64": 0}.get(typ.dtype, 0.0), typ, weak=True)
+    return b.emit("adj_zero", dtype=typ.dtype, ndim=typ.ndim)
+
+
+def _saved_vars(fn: Function, saved: set[str]) -> list:
+    seen: dict = {}
+    for s in walk(fn.body):
+        if isinstance(s, Assign) and s.out.name in saved:
+            seen.setdefault(s.out.name, s.out)
+    return list(seen.values())
+
+
+def _names_of(fn: Function) -> Names:
+    taken = {p.name for p in fn.params} | {v.name for v in block_writes(fn.body)}
+    return Names(taken)
+
+
+def vjp_function(fn: Function, wrt: list[bool], names: Names | None = None, prims=None,
+                 diff_results: list[bool] | None = None) -> Function:
+    """Reverse-mode derivative of ``fn`` w.r.t. the params flagged in ``wrt``.
+
+    The new function's params are ``fn.params`` followed by one cotangent per float result
+    (per flagged result when ``diff_results`` is given); its results are ``fn.results``
+    followed by one cotangent per flagged param.
+    """
+    if prims is None:
+        from ..rules import PRIMS
+
+        prims = PRIMS
+    if diff_results is None:
+        diff_results = [True] * len(fn.results)
+    rv = _Reverse(fn, wrt, names, prims, diff_results)
+    return rv.run()
+
+
+__all__ = ["UnsupportedMutationError", "vjp_function"]
