@@ -49,7 +49,7 @@ class Transformed:
     __chainrule_transform__ = True
 
     def __init__(self, kind: str, fn: Any, argnums: Any = 0, has_aux: bool = False):
-        if not callable(fn):
+        if not callable(fn) and not hasattr(fn, "node"):
             raise TypeError(f"{kind} expects a callable, got {type(fn).__name__}")
         self.kind = kind
         self.fn = fn
@@ -85,6 +85,8 @@ class Transformed:
             if self.argnums_tuple:
                 raise NonDifferentiableError("jacfwd/jacrev take a single int argnums")
             out = wrap.jacobian_ir(base, sig, self.argnums[0], kind[3:], names)
+        elif kind == "jvp":
+            out, _ = wrap.jvp_ir(base, sig, names)
         elif kind == "hessian":
             inner = wrap.jacobian_ir(base, sig, self.argnums[0], "rev", names)
             inner.arg_templates = base.arg_templates
@@ -108,8 +110,9 @@ class Transformed:
     def __call__(self, *args: Any) -> Any:
         return self.executable(args)(args)
 
-    def lower_call(self, lw: Any, args: list, kwargs: dict, node: Any) -> Any:
-        """Inline this transform applied to ``args`` into the function being compiled."""
+    def lower_call(self, lw: Any, args: list, kwargs: dict, node: Any, extra: list = ()) -> Any:
+        """Inline this transform applied to ``args`` into the function being compiled
+        (``extra``: values for the parameters the transform adds, e.g. tangents)."""
         if kwargs:
             raise ChainruleError("keyword arguments to a transformed function are not "
                                  "supported inside compiled code", lw.b.loc)
@@ -136,8 +139,39 @@ class Transformed:
         base = Compiled(sub, rebuild(result, list(leaves)), templates)
         out = self.apply(base, b.names)
         actual = [x for a in args for _, x in flatten(a)]
-        res = inline(b, out.fn, actual + free)
+        res = inline(b, out.fn, actual + free + list(extra))
         return rebuild(out.out_template, res)
+
+
+def lower_jvp(lw: Any, args: list, kwargs: dict, node: Any) -> Any:
+    """``chainrule.jvp(f, primals, tangents)`` called inside a compiled function."""
+    f, primals, tangents = (list(args) + [kwargs.get(k) for k in ("fun", "primals",
+                                                                   "tangents")])[:3]
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise ChainruleError("jvp(f, primals, tangents) needs tuples of primals and tangents",
+                             lw.b.loc)
+    tans = []
+    for (_, p), (_, t) in zip(_flat_pairs(primals), _flat_pairs(tangents)):
+        if hasattr(p, "type") and p.type.is_float:
+            tans.append(lw.as_atom(t))
+    return Transformed("jvp", f).lower_call(lw, list(primals), {}, node, extra=tans)
+
+
+def transform_in_code(lw: Any, api_fn: Any, args: list, kwargs: dict) -> Transformed:
+    """``chainrule.grad(f, ...)`` (and friends) written inside a compiled function."""
+
+    def static(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return tuple(static(x) for x in v)
+        if hasattr(v, "value") and not isinstance(v.value, np.ndarray):
+            return v.value
+        return v
+
+    return api_fn(*[static(a) for a in args], **{k: static(v) for k, v in kwargs.items()})
+
+
+def _flat_pairs(v: Any) -> list:
+    return flatten(v)
 
 
 class Executable:
@@ -204,6 +238,9 @@ def jacrev(fun: Any, argnums: int = 0) -> Transformed:
 def hessian(fun: Any, argnums: int = 0) -> Transformed:
     """Hessian of a scalar function: ``jacfwd(jacrev(fun))``."""
     return Transformed("hessian", fun, argnums)
+
+
+TRANSFORMS = (grad, value_and_grad, jit, jacfwd, jacrev, hessian)
 
 
 class _ModeCache:

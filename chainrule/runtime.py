@@ -14,6 +14,8 @@ def acc(a, c):
         return a + c
     if a.size == 0 and np.size(c) != 0:
         return np.array(c, dtype=a.dtype, copy=True) if np.ndim(c) == a.ndim else a + c
+    if np.size(c) == 0 and a.size != 0:
+        return a.copy()
     return a + c
 
 

@@ -38,10 +38,13 @@ _LIB_DIRS = tuple(
 
 def _is_library_function(fn: types.FunctionType) -> bool:
     mod = (getattr(fn, "__module__", "") or "").split(".")[0]
-    if mod in ("numpy", "scipy", "math", "chainrule", "numba", "builtins"):
-        return mod != "chainrule" or fn.__module__.startswith("chainrule.examples")
+    if mod == "chainrule":
+        return not fn.__module__.startswith("chainrule.examples")
+    if mod in ("numpy", "scipy", "math", "numba", "builtins"):
+        return True
     file = fn.__code__.co_filename
-    return any(file.startswith(d) for d in _LIB_DIRS) and "site-packages" in file and "chainrule" not in file
+    in_lib = any(file.startswith(d) for d in _LIB_DIRS) and "site-packages" in file
+    return in_lib and "chainrule" not in file
 
 
 class CallMixin:
@@ -80,12 +83,20 @@ class CallMixin:
             return self.inline(func, args, kwargs, node)
         if getattr(func, "__chainrule_transform__", False):
             return func.lower_call(self, args, kwargs, node)
+        from .. import api
+
+        if func is api.jvp:
+            return api.lower_jvp(self, args, kwargs, node)
+        if func in api.TRANSFORMS:
+            return api.transform_in_code(self, func, args, kwargs)
         if isinstance(func, types.FunctionType) and not _is_library_function(func):
             return self.inline(func, args, kwargs, node)
         name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
         mod = getattr(func, "__module__", None)
         full = f"{mod}.{name}" if mod and mod != "builtins" else name
-        if (mod and mod.split(".")[0] == "numpy") or isinstance(func, np.ufunc):
+        is_np_ufunc = isinstance(func, np.ufunc) and getattr(np, func.__name__, None) is func
+        if (mod and mod.split(".")[0] == "numpy") or is_np_ufunc:
+            full = f"numpy.{name}" if is_np_ufunc else full
             raise MissingRuleError(
                 f"NumPy function `{full}` has no derivative rule in chainrule",
                 self.b.loc,

@@ -206,6 +206,18 @@ class StmtMixin:
             raise self.error_at(target, f"cannot assign to `{type(target).__name__}`",
                                 "assign to names, tuples of names or array elements")
 
+    def unpack(self, value: Any, n: int, node: ast.AST) -> list:
+        """Items of ``value`` for ``a, b, ... = value`` with ``n`` targets."""
+        if isinstance(value, (tuple, list)):
+            if len(value) != n:
+                raise self.error_at(node, f"cannot unpack {len(value)} values into {n} names",
+                                    "match the number of names to the number of values")
+            return list(value)
+        if is_atom(value) and value.type.ndim > 0:
+            return [self.b.getitem(value, const(i), spec=("i",)) for i in range(n)]
+        raise self.error_at(node, "only tuples, lists and arrays can be unpacked",
+                            "unpack a tuple or an array")
+
     def store(self, arr: Any, spec: tuple, idx: list, value: Any) -> None:
         if not (isinstance(arr, Var) and arr.type.ndim > 0):
             raise ChainruleTypeError("item assignment needs an array created in the function "

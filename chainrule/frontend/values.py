@@ -82,6 +82,10 @@ def from_python(obj: Any) -> Any:
         return const(obj)
     if isinstance(obj, tuple):
         return tuple(from_python(o) for o in obj)
+    if isinstance(obj, list):
+        return [from_python(o) for o in obj]
+    if isinstance(obj, dict):
+        return {k: from_python(v) for k, v in obj.items()}
     return obj
 
 

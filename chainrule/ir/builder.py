@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import Loc
+from ..errors import IRVerificationError, Loc
 from .nodes import Assign, Atom, Const, Effect, Var, make_params
 from .types import BOOL, F64, I64, Type
 
@@ -133,7 +133,11 @@ class Builder:
         if out is None:
             out = self.temp(typ)
         elif out.type != typ:
-            out = Var(out.name, typ) if out.type.ndim == typ.ndim else out
+            if out.type.ndim != typ.ndim or out.type.tape != typ.tape:
+                raise IRVerificationError(
+                    f"internal: {prim} gives {typ} but its target {out.name} is {out.type}",
+                    self.loc)
+            out = Var(out.name, typ)
         self.block.append(Assign(out, prim, atoms, make_params(**params), self.loc))
         return out
 

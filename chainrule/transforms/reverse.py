@@ -214,7 +214,7 @@ class _Reverse:
                 b.emit("tape_pop", self.tape(out.type), out=out)
             return
         bout = self.adj_var(out)
-        g = b.emit("id", bout)
+        g = b.emit("materialize", bout, out) if out.type.ndim > 0 else b.emit("id", bout)
         b.emit("id", self.zero(out), out=bout)
         value = out
         if saved:
@@ -287,6 +287,16 @@ class _Reverse:
         flagged = [r for r, d in zip(fn.results, self.diff_results) if d and r.type.is_float]
         cts = [Var(b.names.fresh("ct"), r.type) for r in flagged]
         fwd = self.fwd_block(fn.body)
+        # The reverse sweep restores overwritten values: keep the results as they are now.
+        written = {s.args[0].name for s in walk(fn.body) if isinstance(s, Effect)}
+        primal_results = []
+        with b.nested(fwd):
+            for r in fn.results:
+                if isinstance(r, Var) and r.name in written and r.type.ndim > 0:
+                    r = b.copy(r)
+                elif isinstance(r, Var) and r.name in self.saved:
+                    r = b.emit("id", r)
+                primal_results.append(r)
         # Reverse sweep: seed the adjoints of the results.
         rev: list = []
         with b.nested(rev):
@@ -317,7 +327,7 @@ class _Reverse:
                     b.emit("id", _placeholder(b, v.type), out=v)
         body_all = self.init + zeros + fwd + seed_stmts + body + rev
         return Function(fn.name + "_vjp", list(fn.params) + cts, body_all,
-                        list(fn.results) + results, fn.loc, dict(fn.meta))
+                        primal_results + results, fn.loc, dict(fn.meta))
 
     def zero_result(self, p: Var):
         if p.type.ndim == 0:

@@ -109,7 +109,8 @@ def _result_index(fn: Function, atom: Any) -> int:
 def jvp_ir(base: Compiled, sig: Signature, names: Names) -> tuple[Compiled, list]:
     """Forward mode w.r.t. every float leaf; returns the function and the tangent params."""
     fn = base.fn
-    wrt = [p.type.is_float for p in fn.params]
+    arg_leaves = {x.name for t in sig.arg_templates for _, x in flatten(t) if isinstance(x, Var)}
+    wrt = [p.type.is_float and p.name in arg_leaves for p in fn.params]
     j = jvp_function(fn, wrt, names)
     nres = len(fn.results)
     tangents = j.results[nres:]
@@ -130,7 +131,8 @@ def _zero_for(r):
 def vjp_ir(base: Compiled, sig: Signature, names: Names) -> tuple[Compiled, list]:
     """Reverse mode w.r.t. every float leaf; returns the function and the cotangent params."""
     fn = base.fn
-    wrt = [p.type.is_float for p in fn.params]
+    arg_leaves = {x.name for t in sig.arg_templates for _, x in flatten(t) if isinstance(x, Var)}
+    wrt = [p.type.is_float and p.name in arg_leaves for p in fn.params]
     v = vjp_function(fn, wrt, names)
     nres = len(fn.results)
     grads = dict(zip([p.name for p, w in zip(fn.params, wrt) if w], v.results[nres:]))
