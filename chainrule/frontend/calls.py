@@ -39,7 +39,7 @@ _LIB_DIRS = tuple(
 def _is_library_function(fn: types.FunctionType) -> bool:
     mod = (getattr(fn, "__module__", "") or "").split(".")[0]
     if mod == "chainrule":
-        return not fn.__module__.startswith("chainrule.examples")
+        return not fn.__module__.startswith(("chainrule.examples", "chainrule.testing"))
     if mod in ("numpy", "scipy", "math", "numba", "builtins"):
         return True
     file = fn.__code__.co_filename

@@ -142,8 +142,10 @@ def _neg_vjp(b, args, out, g, **params):
 
 
 PRIMS = [
-    Primitive("add", same_type, template("{0} + {1}"), _linear_jvp(1.0), _linear_vjp(1.0)),
-    Primitive("sub", same_type, template("{0} - {1}"), _linear_jvp(-1.0), _linear_vjp(-1.0)),
+    Primitive("add", same_type, template("{0} + {1}"), _linear_jvp(1.0), _linear_vjp(1.0),
+              linear=True),
+    Primitive("sub", same_type, template("{0} - {1}"), _linear_jvp(-1.0), _linear_vjp(-1.0),
+              linear=True),
     binary("mul", "{0} * {1}", lambda b, x, y, o: y, lambda b, x, y, o: x, infer=same_type),
     binary(
         "div",
@@ -151,8 +153,8 @@ PRIMS = [
         lambda b, x, y, o: b.div(1.0, y),
         lambda b, x, y, o: b.neg(b.div(o, y)),
     ),
-    Primitive("neg", same_type, template("-{0}"), _neg_jvp, _neg_vjp),
-    Primitive("id", same_type, template("{0}"), _id_jvp, _id_vjp, doc="y = x"),
+    Primitive("neg", same_type, template("-{0}"), _neg_jvp, _neg_vjp, linear=True),
+    Primitive("id", same_type, template("{0}"), _id_jvp, _id_vjp, doc="y = x", linear=True),
     binary("pow", "{0} ** {1}", _pow_dx, _pow_dy, infer=same_type,
            kink="d/dy x**y is taken as 0 where x <= 0"),
     zero_derivative("floordiv", "{0} // {1}", same_type),
@@ -173,7 +175,7 @@ PRIMS = [
     Primitive("where", _where_type, template("np.where({0}, {1}, {2})"), _where_jvp, _where_vjp,
               diff_args=(1, 2)),
     Primitive("to_float", _cast_type("float64"), _float_emit, _to_float_jvp, _to_float_vjp,
-              doc="float(x) of a scalar"),
+              doc="float(x) of a scalar", linear=True),
     zero_derivative("to_int", "int({0})", _cast_type("int64"), doc="int(x) of a scalar"),
     zero_derivative("to_bool", "bool({0})", _cast_type("bool"), doc="bool(x) of a scalar"),
     Primitive("astype", _astype_type, _astype_emit, _astype_jvp, _astype_vjp),

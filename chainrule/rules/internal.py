@@ -91,7 +91,7 @@ PRIMS = [
               internal=True),
     Primitive("tape_pop", _tape_pop_type, template("{0}.pop()"), internal=True),
     Primitive("adj_zero", _adj_zero_type, _adj_zero_emit, nondiff=True, internal=True),
-    Primitive("acc", _first_type, _acc_emit, _acc_jvp, _acc_vjp, internal=True,
+    Primitive("acc", _first_type, _acc_emit, _acc_jvp, _acc_vjp, internal=True, linear=True,
               doc="adjoint accumulation a + c, where an empty array stands for zero"),
     Primitive("materialize", _first_type, template("_rt.materialize({0}, {1})"),
               _materialize_jvp, _materialize_vjp, internal=True,

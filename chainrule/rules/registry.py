@@ -37,6 +37,9 @@ class Primitive:
     effect: bool = False
     # Only used by generated code (tapes, adjoint bookkeeping), never by user code.
     internal: bool = False
+    # The VJP reads no primal values, only the cotangent (add, sub, neg, copies): reverse mode
+    # then need not save overwritten scalar arguments of this primitive.
+    linear: bool = False
     # Which arguments are differentiable (default: all float arguments).
     diff_args: tuple | None = None
     # Convention at non-differentiable points, in words (documented in docs/nonsmooth.md).

@@ -43,7 +43,7 @@ class _Reverse:
         self.adj: dict[str, Var] = {}
         self.tapes: dict[tuple, Var] = {}
         self.init: list = []  # statements run first: tape creation, placeholders
-        self.saved = self._reassigned(fn)
+        self.saved = self._reassigned(fn) & (self._reverse_reads(fn) | _arrays(fn))
         check_writes(fn, self.active, prims)
 
     # -- bookkeeping -----------------------------------------------------------------------
@@ -68,6 +68,23 @@ class _Reverse:
         visit(fn.body, False)
         params = {p.name for p in fn.params}
         return {n for n, c in counts.items() if c > 1 or n in params}
+
+    def _reverse_reads(self, fn: Function) -> set[str]:
+        """Variables whose values the reverse sweep reads (rules, indices, popped values).
+        Scalars outside this set need not be saved when overwritten."""
+        reads: set[str] = set()
+        for s in walk(fn.body):
+            if isinstance(s, Assign):
+                if s.prim == "tape_pop":
+                    reads.add(s.out.name)
+                    continue
+                p = self.prims[s.prim]
+                if s.out.name in self.active and not p.nondiff and not p.linear:
+                    reads.add(s.out.name)
+                    reads.update(a.name for a in s.args if isinstance(a, Var))
+            elif isinstance(s, Effect) and s.prim in ("setitem", "additem"):
+                reads.update(a.name for a in s.args[2:] if isinstance(a, Var))
+        return reads
 
     def adj_var(self, v: Var) -> Var:
         a = self.adj.get(v.name)
@@ -333,6 +350,10 @@ class _Reverse:
         if p.type.ndim == 0:
             return Const(0.0, Type("float64"), weak=True)
         return self.b.zeros_like(p)
+
+
+def _arrays(fn: Function) -> set[str]:
+    return {v.name for v in block_writes(fn.body) if v.type.ndim > 0 or v.type.tape}
 
 
 def _placeholder(b: Builder, typ: Type):
