@@ -67,17 +67,14 @@ def _rebuild(like, leaves):
 
 def _leaves_like(tree, like, what):
     """Leaves of ``tree`` at the leaf positions of ``like`` (None where ``tree`` has nothing)."""
-    if isinstance(like, dict):
-        if tree is not None and (not isinstance(tree, dict) or set(tree) != set(like)):
-            raise GradCheckError(f"{what}: expected a dict with keys {sorted(like)}, got {tree!r}")
-        return [x for k in sorted(like)
-                for x in _leaves_like(None if tree is None else tree[k], like[k], what)]
-    if isinstance(like, (tuple, list)):
-        if tree is not None and (not isinstance(tree, (tuple, list)) or len(tree) != len(like)):
-            raise GradCheckError(f"{what}: expected a sequence of {len(like)}, got {tree!r}")
-        return [x for i, c in enumerate(like)
-                for x in _leaves_like(None if tree is None else tree[i], c, what)]
-    return [tree]
+    if not isinstance(like, (dict, tuple, list)):
+        return [tree]
+    keys = sorted(like) if isinstance(like, dict) else range(len(like))
+    kind = dict if isinstance(like, dict) else (tuple, list)
+    if tree is not None and (not isinstance(tree, kind) or len(tree) != len(like)
+                             or (kind is dict and set(tree) != set(like))):
+        raise GradCheckError(f"check_grads: {what} {tree!r} does not match the structure {like!r}")
+    return [x for k in keys for x in _leaves_like(None if tree is None else tree[k], like[k], what)]
 
 
 def _is_float(x) -> bool:
@@ -186,9 +183,8 @@ def numerical_grad(f, args, argnum=0, eps=1e-6):
 def _compare(what, got, want, rtol, atol, context):
     """Raise GradCheckError unless every leaf of ``got`` is close to the matching ``want``."""
     worst = None
-    scale = max([0.0] + [float(np.max(np.abs(w), initial=0.0)) for w in want]
-                + [float(np.max(np.abs(np.asarray(g, dtype=np.float64)), initial=0.0))
-                   for g in got])
+    scale = max([0.0] + [float(np.max(np.abs(np.asarray(x, dtype=np.float64)), initial=0.0))
+                         for x in [*want, *got]])
     allowed = atol + rtol * scale
     for k, (g, w) in enumerate(zip(got, want)):
         g = np.asarray(g, dtype=np.float64)

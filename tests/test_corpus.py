@@ -321,3 +321,18 @@ def test_check_grads_detects_a_wrong_derivative(monkeypatch):
     monkeypatch.setattr(cr, "jvp", bad_jvp)
     with pytest.raises(GradCheckError, match="jvp"):
         check_grads(prog, (np.array([0.3, 1.2, -0.4]),), order=1, modes=("fwd",))
+
+
+def test_check_grads_detects_a_wrong_cotangent(monkeypatch):
+    def prog(x, y):
+        return {"a": np.sin(x) * y, "b": np.sum(x * x)}
+
+    real_vjp = cr.vjp
+
+    def bad_vjp(fun, *primals):
+        out, vjp_fn = real_vjp(fun, *primals)
+        return out, lambda ct: tuple(np.asarray(c) * 0.99 for c in vjp_fn(ct))
+
+    monkeypatch.setattr(cr, "vjp", bad_vjp)
+    with pytest.raises(GradCheckError, match="reverse"):
+        check_grads(prog, (np.array([0.3, 1.2, -0.4]), 0.7), order=1, modes=("rev",))
