@@ -139,7 +139,7 @@ class Transformed:
         base = Compiled(sub, rebuild(result, list(leaves)), templates)
         out = self.apply(base, b.names)
         actual = [x for a in args for _, x in flatten(a)]
-        res = inline(b, out.fn, actual + free + list(extra))
+        res = inline(b, out.fn, actual + free + list(extra), rename=False)
         return rebuild(out.out_template, res)
 
 

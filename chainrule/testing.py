@@ -19,8 +19,6 @@ leaf is held fixed and is given a zero tangent of its own type (``0``, ``False``
 
 from __future__ import annotations
 
-import linecache
-
 import numpy as np
 
 cr = None  # the chainrule API module, bound by _api() on first use (keeps this import cheap)
@@ -271,31 +269,16 @@ def _check_once(fun, args, modes, eps, rtol, atol, rng, what):
     return out
 
 
-_WRAPPER_FILE = "<chainrule.testing: directional derivative>"
-_WRAPPER_SOURCE = """\
-def make(f, tangents):
+def _directional(f, tangents):
+    """``primals -> jvp(f, primals, tangents)[1]``, taking the primals as one tuple argument.
+
+    chainrule compiles this wrapper like user code (it inlines functions of chainrule.testing).
+    """
+
     def directional_derivative(primals):
         return cr.jvp(f, primals, tangents)[1]
 
     return directional_derivative
-"""
-_make_directional = None
-
-
-def _directional(f, tangents):
-    """``primals -> jvp(f, primals, tangents)[1]``, taking the primals as one tuple argument.
-
-    chainrule must compile this wrapper like user code, but it treats functions of its own
-    package as library code, so the wrapper is built from source under a name outside it.
-    """
-    global _make_directional
-    if _make_directional is None:
-        lines = _WRAPPER_SOURCE.splitlines(keepends=True)
-        linecache.cache[_WRAPPER_FILE] = (len(_WRAPPER_SOURCE), None, lines, _WRAPPER_FILE)
-        namespace = {"__name__": "chainrule_check_grads_wrapper", "cr": _api()}
-        exec(compile(_WRAPPER_SOURCE, _WRAPPER_FILE, "exec"), namespace)
-        _make_directional = namespace["make"]
-    return _make_directional(f, tangents)
 
 
 def check_grads(f, args, order=2, modes=("fwd", "rev"), eps=None, rtol=None, atol=None, seed=0):

@@ -38,11 +38,15 @@ class Renamer:
         raise TypeError(s)
 
 
-def inline(b, fn: Function, args: list) -> list:
-    """Emit ``fn(*args)`` into ``b``'s current block; return the result atoms."""
+def inline(b, fn: Function, args: list, rename: bool = True) -> list:
+    """Emit ``fn(*args)`` into ``b``'s current block; return the result atoms.
+
+    With ``rename=False`` the body keeps its variable names (for a function built with the
+    same ``Names`` as the caller, whose names are already unique)."""
     mapping: dict[str, Var] = {}
-    for v in block_writes(fn.body):
-        mapping[v.name] = Var(b.names.fresh(_base(v.name)), v.type)
+    if rename:
+        for v in block_writes(fn.body):
+            mapping[v.name] = Var(b.names.fresh(_base(v.name)), v.type)
     for p, a in zip(fn.params, args):
         if isinstance(a, Var) and p.name not in mapping:
             mapping[p.name] = a
