@@ -95,6 +95,10 @@ class Builder:
         self.names = names or Names()
         self.blocks: list[list] = [[]]
         self.loc: Loc | None = None
+        # Set by the transforms before calling a rule: which arguments carry derivatives, and
+        # transform options rules may consult (e.g. "directional" forward mode at kinks).
+        self.arg_active: tuple = ()
+        self.options: dict = {}
 
     @property
     def block(self) -> list:

@@ -100,6 +100,7 @@ class _Forward:
             return
         if prim.jvp is None:
             raise MissingRuleError(f"primitive `{s.prim}` has no forward-mode (JVP) rule", s.loc)
+        b.arg_active = tuple(t is not None for t in tans)
         overwrites = any(isinstance(a, Var) and a == s.out for a in s.args)
         if not overwrites:
             b.append(s)
@@ -157,8 +158,8 @@ def _names_of(fn: Function) -> Names:
     return Names(taken)
 
 
-def jvp_function(fn: Function, wrt: list[bool], names: Names | None = None, prims=None
-                 ) -> Function:
+def jvp_function(fn: Function, wrt: list[bool], names: Names | None = None, prims=None,
+                 options: dict | None = None) -> Function:
     """Forward-mode derivative of ``fn`` w.r.t. the params flagged in ``wrt``.
 
     The new function's params are ``fn.params`` followed by one tangent per flagged param;
@@ -169,4 +170,5 @@ def jvp_function(fn: Function, wrt: list[bool], names: Names | None = None, prim
 
         prims = PRIMS
     fw = _Forward(fn, wrt, names, prims)
+    fw.b.options = dict(options or {})
     return fw.run([p for p, w in zip(fn.params, wrt) if w])

@@ -250,6 +250,7 @@ class _Reverse:
             return
         if prim.vjp is None:
             raise MissingRuleError(f"primitive `{s.prim}` has no reverse-mode (VJP) rule", s.loc)
+        b.arg_active = tuple(self.is_active(a) for a in s.args)
         contribs = prim.vjp(b, list(s.args), value, g, **dict(s.params))
         for a, c in zip(s.args, contribs):
             self.accumulate(a, c)
