@@ -16,7 +16,7 @@ def _float_var(a) -> bool:
                                                        ("float32", "float64")))
 
 
-def _diff_args(prims, s) -> list:
+def diff_args(prims, s) -> list:
     p = prims[s.prim]
     if p.nondiff:
         return []
@@ -35,7 +35,7 @@ def varied_vars(fn: Function, seeds: list, prims) -> set[str]:
             if isinstance(s, Assign):
                 if s.out.name in varied or not _float_var(s.out):
                     continue
-                if any(isinstance(a, Var) and a.name in varied for a in _diff_args(prims, s)):
+                if any(isinstance(a, Var) and a.name in varied for a in diff_args(prims, s)):
                     varied.add(s.out.name)
                     changed = True
             else:
@@ -60,7 +60,7 @@ def useful_vars(fn: Function, prims, targets: list | None = None) -> set[str]:
             if isinstance(s, Assign):
                 if s.out.name not in useful:
                     continue
-                reads = _diff_args(prims, s)
+                reads = diff_args(prims, s)
             else:
                 if s.args[0].name not in useful:
                     continue

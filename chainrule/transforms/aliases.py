@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from ..errors import UnsupportedMutationError
 from ..ir.nodes import Assign, Effect, ForRange, Function, If, Var, While
+from .activity import diff_args
 
 # Primitives whose result may share memory with their first argument.
 VIEW_PRIMS = {"id", "reshape", "ravel", "transpose", "squeeze", "expand_dims", "broadcast_to"}
@@ -32,8 +33,9 @@ def _is_view(s: Assign) -> bool:
 
 
 class _Sim:
-    def __init__(self, active: set[str]):
+    def __init__(self, active: set[str], prims):
         self.active = active
+        self.prims = prims
         self.time = 0
         self.gen: dict[int, int] = {}
         # name -> {buffer: time the name was bound to it}
@@ -68,7 +70,8 @@ class _Sim:
 
     def stmt(self, s) -> None:
         if isinstance(s, Assign):
-            for a in s.args:
+            # Only reads whose values carry derivatives matter (not shapes, not indices).
+            for a in diff_args(self.prims, s):
                 if isinstance(a, Var) and a.type.ndim > 0:
                     self.read(a.name)
             if s.out.type.ndim == 0 or s.out.type.tape:
@@ -106,7 +109,11 @@ class _Sim:
 def check_writes(fn: Function, active: set[str], prims=None) -> None:
     """Raise UnsupportedMutationError for writes through aliases that reverse mode would get
     wrong; a no-op for programs without such writes."""
-    sim = _Sim(active)
+    if prims is None:
+        from ..rules import PRIMS
+
+        prims = PRIMS
+    sim = _Sim(active, prims)
     for p in fn.params:
         if p.type.ndim > 0:
             sim.binding[p.name] = {("param", p.name): 0}
