@@ -44,3 +44,27 @@ def unbroadcast(g, like):
 def broadcast_like(g, like):
     """A new array: ``g`` broadcast to the shape of ``like``."""
     return np.broadcast_to(g, np.shape(like)).copy()
+
+
+class CountingTape(list):
+    """A tape that records how much it held at most (``chainrule.testing.tape_stats``)."""
+
+    registry: list = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pushes = 0
+        self.elements = 0
+        self.max_elements = 0
+        CountingTape.registry.append(self)
+
+    def append(self, x) -> None:
+        super().append(x)
+        self.pushes += 1
+        self.elements += int(np.size(x))
+        self.max_elements = max(self.max_elements, self.elements)
+
+    def pop(self):
+        x = super().pop()
+        self.elements -= int(np.size(x))
+        return x

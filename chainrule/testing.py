@@ -324,3 +324,25 @@ def _check_upto(f, args, order, modes, eps, rtol, atol, seed, what, low=False):
     if argnums:
         _check_upto(cr.grad(f, argnums=argnums), args, order - 1, modes, eps, rtol, atol,
                     seed + 2, f"grad({what}, argnums={argnums})")
+
+
+def tape_stats(transformed, *args) -> dict:
+    """Run a transformed function once and report its tapes: ``pushes`` (values recorded),
+    ``max_elements`` (most scalars held at once, array elements counted one by one, summed over
+    tapes) and ``tapes`` (how many tapes were created)."""
+    from .backend.codegen import generate
+    from .backend.loader import load_source
+    from .runtime import CountingTape
+
+    exe = transformed.executable(tuple(args))
+    src, consts = generate(exe.compiled.fn, tape_factory="_rt.CountingTape")
+    fn = load_source(exe.compiled.fn.name, src, consts)
+    CountingTape.registry = []
+    fn(*exe.leaves(tuple(args)))
+    tapes = CountingTape.registry
+    CountingTape.registry = []
+    return {
+        "pushes": sum(t.pushes for t in tapes),
+        "max_elements": sum(t.max_elements for t in tapes),
+        "tapes": len(tapes),
+    }

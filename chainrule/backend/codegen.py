@@ -19,8 +19,9 @@ INDENT = "    "
 
 
 class SourceWriter:
-    def __init__(self, registry, with_comments: bool = True):
+    def __init__(self, registry, with_comments: bool = True, tape_factory: str | None = None):
         self.prims = registry
+        self.tape_factory = tape_factory
         self.lines: list[str] = []
         self.consts: dict[str, object] = {}
         self._const_ids: dict[int, str] = {}
@@ -80,7 +81,9 @@ class SourceWriter:
     def stmt(self, s, depth: int) -> None:
         pad = INDENT * depth
         self.comment_for(s, depth)
-        if isinstance(s, Assign):
+        if isinstance(s, Assign) and s.prim == "tape_new" and self.tape_factory:
+            self.lines.append(f"{pad}{s.out.name} = {self.tape_factory}()")
+        elif isinstance(s, Assign):
             p = self.prims[s.prim]
             expr = p.emit([self.atom(a) for a in s.args], **dict(s.params))
             self.lines.append(f"{pad}{s.out.name} = {expr}")
@@ -131,13 +134,17 @@ class SourceWriter:
 HEADER = "import numpy as np\nimport math\nfrom chainrule import runtime as _rt\n"
 
 
-def generate(fn: Function, registry=None, with_comments: bool = True) -> tuple[str, dict]:
-    """Return (module source, constants) for ``fn``; the function is named ``fn.name``."""
+def generate(fn: Function, registry=None, with_comments: bool = True,
+             tape_factory: str | None = None) -> tuple[str, dict]:
+    """Return (module source, constants) for ``fn``; the function is named ``fn.name``.
+
+    ``tape_factory`` replaces the empty-list tapes by calls to that expression (used to
+    measure tapes)."""
     if registry is None:
         from ..rules import PRIMS
 
         registry = PRIMS
-    w = SourceWriter(registry, with_comments)
+    w = SourceWriter(registry, with_comments, tape_factory)
     w.function(fn)
     src = HEADER + "\n\n" + "\n".join(w.lines) + "\n"
     return src, w.consts
