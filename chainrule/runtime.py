@@ -5,6 +5,8 @@ These are the only run-time support the generated source needs besides NumPy and
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 
@@ -49,7 +51,7 @@ def broadcast_like(g, like):
 class CountingTape(list):
     """A tape that records how much it held at most (``chainrule.testing.tape_stats``)."""
 
-    registry: list = []
+    registry: ClassVar[list] = []
 
     def __init__(self) -> None:
         super().__init__()
