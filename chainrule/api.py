@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend.codegen import generate
-from .backend.loader import load_source
+from .backend.executable import Executable
 from .errors import ChainruleError, NonDifferentiableError
 from .frontend.compile import Compiled, compile_function, kinds_key, leaf_type
 from .frontend.values import flatten, rebuild
@@ -48,13 +47,15 @@ class Transformed:
 
     __chainrule_transform__ = True
 
-    def __init__(self, kind: str, fn: Any, argnums: Any = 0, has_aux: bool = False):
+    def __init__(self, kind: str, fn: Any, argnums: Any = 0, has_aux: bool = False,
+                 backend: str | None = None):
         if not callable(fn) and not hasattr(fn, "node"):
             raise TypeError(f"{kind} expects a callable, got {type(fn).__name__}")
         self.kind = kind
         self.fn = fn
         self.argnums, self.argnums_tuple = _norm_argnums(argnums)
         self.has_aux = has_aux
+        self.backend = backend
         self.__wrapped_fn__ = fn
         self._cache: dict = {}
         name = getattr(fn, "__name__", "f")
@@ -103,7 +104,7 @@ class Transformed:
         exe = self._cache.get(key)
         if exe is None:
             compiled = self.build(args, Names())
-            exe = Executable(compiled, copy_args=self.kind != "jit")
+            exe = Executable(compiled, copy_args=self.kind != "jit", backend=self.backend)
             self._cache[key] = exe
         return exe
 
@@ -174,70 +175,35 @@ def _flat_pairs(v: Any) -> list:
     return flatten(v)
 
 
-class Executable:
-    """Generated source for one compiled function, loaded and ready to call."""
-
-    def __init__(self, compiled: Compiled, copy_args: bool):
-        self.compiled = compiled
-        self.source, consts = generate(compiled.fn)
-        self.py = load_source(compiled.fn.name, self.source, consts)
-        self.copy_args = copy_args
-
-    def leaves(self, args: tuple) -> list:
-        out: list = []
-
-        def walk(x: Any) -> None:
-            if isinstance(x, (tuple, list)):
-                for v in x:
-                    walk(v)
-            elif isinstance(x, dict):
-                for v in x.values():
-                    walk(v)
-            elif leaf_type(x) is not None:
-                if isinstance(x, np.ndarray) and self.copy_args:
-                    x = x.copy()
-                out.append(x)
-
-        walk(args)
-        return out
-
-    def run_flat(self, flat: list) -> Any:
-        res = self.py(*flat)
-        return rebuild(self.compiled.out_template, list(res))
-
-    def __call__(self, args: tuple) -> Any:
-        return self.run_flat(self.leaves(args))
-
-
 # -- public functions ------------------------------------------------------------------------
-def grad(fun: Any, argnums: Any = 0, has_aux: bool = False) -> Transformed:
+def grad(fun: Any, argnums: Any = 0, has_aux: bool = False, backend: str | None = None) -> Transformed:
     """Gradient of a scalar-valued ``fun`` w.r.t. ``argnums`` (same structure as the args)."""
-    return Transformed("grad", fun, argnums, has_aux)
+    return Transformed("grad", fun, argnums, has_aux, backend=backend)
 
 
-def value_and_grad(fun: Any, argnums: Any = 0, has_aux: bool = False) -> Transformed:
+def value_and_grad(fun: Any, argnums: Any = 0, has_aux: bool = False, backend: str | None = None) -> Transformed:
     """``(fun(*args), grad(fun)(*args))`` computed together."""
-    return Transformed("value_and_grad", fun, argnums, has_aux)
+    return Transformed("value_and_grad", fun, argnums, has_aux, backend=backend)
 
 
-def jit(fun: Any) -> Transformed:
+def jit(fun: Any, backend: str | None = None) -> Transformed:
     """The compiled primal function."""
-    return Transformed("jit", fun)
+    return Transformed("jit", fun, backend=backend)
 
 
-def jacfwd(fun: Any, argnums: int = 0) -> Transformed:
+def jacfwd(fun: Any, argnums: int = 0, backend: str | None = None) -> Transformed:
     """Jacobian by forward mode (one JVP per input element); shape ``out.shape + in.shape``."""
-    return Transformed("jacfwd", fun, argnums)
+    return Transformed("jacfwd", fun, argnums, backend=backend)
 
 
-def jacrev(fun: Any, argnums: int = 0) -> Transformed:
+def jacrev(fun: Any, argnums: int = 0, backend: str | None = None) -> Transformed:
     """Jacobian by reverse mode (one VJP per output element); shape ``out.shape + in.shape``."""
-    return Transformed("jacrev", fun, argnums)
+    return Transformed("jacrev", fun, argnums, backend=backend)
 
 
-def hessian(fun: Any, argnums: int = 0) -> Transformed:
+def hessian(fun: Any, argnums: int = 0, backend: str | None = None) -> Transformed:
     """Hessian of a scalar function: ``jacfwd(jacrev(fun))``."""
-    return Transformed("hessian", fun, argnums)
+    return Transformed("hessian", fun, argnums, backend=backend)
 
 
 TRANSFORMS = (grad, value_and_grad, jit, jacfwd, jacrev, hessian)
@@ -249,8 +215,9 @@ class _ModeCache:
     def __init__(self) -> None:
         self.entries: dict = {}
 
-    def get(self, kind: str, fun: Any, args: tuple) -> tuple[Executable, list]:
-        key = (kind, id(fun), kinds_key(args))
+    def get(self, kind: str, fun: Any, args: tuple, backend: str | None = None
+            ) -> tuple[Executable, list]:
+        key = (kind, id(fun), kinds_key(args), backend)
         hit = self.entries.get(key)
         if hit is not None and hit[0] is fun:
             return hit[1], hit[2]
@@ -262,7 +229,7 @@ class _ModeCache:
         else:
             compiled, extra = wrap.vjp_ir(base, sig, names)
         compiled.fn = simplify(compiled.fn)
-        exe = Executable(compiled, copy_args=True)
+        exe = Executable(compiled, copy_args=True, backend=backend)
         self.entries[key] = (fun, exe, base)
         return exe, base
 
@@ -291,21 +258,21 @@ def _value_leaves(x: Any) -> list:
     return [x] if leaf_type(x) is not None else []
 
 
-def jvp(fun: Any, primals: tuple, tangents: tuple) -> tuple:
+def jvp(fun: Any, primals: tuple, tangents: tuple, backend: str | None = None) -> tuple:
     """Forward mode: ``(fun(*primals), J @ tangents)``."""
     primals, tangents = tuple(primals), tuple(tangents)
-    exe, base = _MODES.get("jvp", fun, primals)
+    exe, base = _MODES.get("jvp", fun, primals, backend)
     flat = exe.leaves(primals)
     tan = _float_leaves(list(base.arg_templates), list(tangents))
     return exe.run_flat(flat + tan)
 
 
-def vjp(fun: Any, *primals: Any) -> tuple:
+def vjp(fun: Any, *primals: Any, backend: str | None = None) -> tuple:
     """Reverse mode: ``(fun(*primals), vjp_fn)`` with ``vjp_fn(ct)`` giving a tuple of
     cotangents, one per primal."""
-    exe, base = _MODES.get("vjp", fun, primals)
+    exe, base = _MODES.get("vjp", fun, primals, backend)
     flat = exe.leaves(primals)
-    out = jit(fun)(*primals) if not isinstance(fun, Transformed) else fun(*primals)
+    out = jit(fun, backend)(*primals) if not isinstance(fun, Transformed) else fun(*primals)
 
     def vjp_fn(ct: Any) -> tuple:
         cts = _float_leaves(base.out_template, ct)

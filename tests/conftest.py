@@ -1,15 +1,20 @@
-"""Shared pytest configuration: the ``slow`` marker and an isolated chainrule cache directory.
+"""Shared pytest configuration: the ``slow`` marker, an isolated chainrule cache directory, and
+the NumPy backend as the default for correctness tests.
 
 Tests marked ``slow`` are deselected by the default ``-m 'not slow'`` in pyproject.toml; run them
-with ``pytest -m slow``.
+with ``pytest -m slow``. Most tests run the generated code with the NumPy backend (fast to
+start); tests of the Numba backend pass ``backend="numba"`` explicitly.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+os.environ.setdefault("CHAINRULE_BACKEND", "numpy")
 
 _ROOT = Path(__file__).resolve().parent.parent
 if str(_ROOT) not in sys.path:

@@ -19,9 +19,11 @@ INDENT = "    "
 
 
 class SourceWriter:
-    def __init__(self, registry, with_comments: bool = True, tape_factory: str | None = None):
+    def __init__(self, registry, with_comments: bool = True, tape_factory: str | None = None,
+                 overrides: dict | None = None):
         self.prims = registry
         self.tape_factory = tape_factory
+        self.overrides = overrides or {}
         self.lines: list[str] = []
         self.consts: dict[str, object] = {}
         self._const_ids: dict[int, str] = {}
@@ -84,12 +86,12 @@ class SourceWriter:
         if isinstance(s, Assign) and s.prim == "tape_new" and self.tape_factory:
             self.lines.append(f"{pad}{s.out.name} = {self.tape_factory}()")
         elif isinstance(s, Assign):
-            p = self.prims[s.prim]
-            expr = p.emit([self.atom(a) for a in s.args], **dict(s.params))
+            emit = self.overrides.get(s.prim) or self.prims[s.prim].emit
+            expr = emit([self.atom(a) for a in s.args], **dict(s.params))
             self.lines.append(f"{pad}{s.out.name} = {expr}")
         elif isinstance(s, Effect):
-            p = self.prims[s.prim]
-            self.lines.append(pad + p.emit([self.atom(a) for a in s.args], **dict(s.params)))
+            emit = self.overrides.get(s.prim) or self.prims[s.prim].emit
+            self.lines.append(pad + emit([self.atom(a) for a in s.args], **dict(s.params)))
         elif isinstance(s, If):
             self.lines.append(f"{pad}if {self.atom(s.cond)}:")
             self.block(s.then, depth + 1)
@@ -135,7 +137,8 @@ HEADER = "import numpy as np\nimport math\nfrom chainrule import runtime as _rt\
 
 
 def generate(fn: Function, registry=None, with_comments: bool = True,
-             tape_factory: str | None = None) -> tuple[str, dict]:
+             tape_factory: str | None = None, header: str = HEADER,
+             overrides: dict | None = None) -> tuple[str, dict]:
     """Return (module source, constants) for ``fn``; the function is named ``fn.name``.
 
     ``tape_factory`` replaces the empty-list tapes by calls to that expression (used to
@@ -144,7 +147,7 @@ def generate(fn: Function, registry=None, with_comments: bool = True,
         from ..rules import PRIMS
 
         registry = PRIMS
-    w = SourceWriter(registry, with_comments, tape_factory)
+    w = SourceWriter(registry, with_comments, tape_factory, overrides)
     w.function(fn)
-    src = HEADER + "\n\n" + "\n".join(w.lines) + "\n"
+    src = header + "\n\n" + "\n".join(w.lines) + "\n"
     return src, w.consts

@@ -119,7 +119,7 @@ class _Reverse:
         ba = self.adj_var(arg)
         if isinstance(contrib, Const) and arg.type.ndim > 0:
             contrib = self.b.broadcast_like(contrib, arg)
-        self.b.emit("acc", ba, contrib, out=ba)
+        self.b.emit("acc" if arg.type.ndim > 0 else "add", ba, contrib, out=ba)
 
     # -- forward sweep -----------------------------------------------------------------------
     def fwd_block(self, stmts: list) -> list:
