@@ -176,12 +176,14 @@ def _flat_pairs(v: Any) -> list:
 
 
 # -- public functions ------------------------------------------------------------------------
-def grad(fun: Any, argnums: Any = 0, has_aux: bool = False, backend: str | None = None) -> Transformed:
+def grad(fun: Any, argnums: Any = 0, has_aux: bool = False,
+         backend: str | None = None) -> Transformed:
     """Gradient of a scalar-valued ``fun`` w.r.t. ``argnums`` (same structure as the args)."""
     return Transformed("grad", fun, argnums, has_aux, backend=backend)
 
 
-def value_and_grad(fun: Any, argnums: Any = 0, has_aux: bool = False, backend: str | None = None) -> Transformed:
+def value_and_grad(fun: Any, argnums: Any = 0, has_aux: bool = False,
+                   backend: str | None = None) -> Transformed:
     """``(fun(*args), grad(fun)(*args))`` computed together."""
     return Transformed("value_and_grad", fun, argnums, has_aux, backend=backend)
 
