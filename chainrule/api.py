@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .backend.executable import Executable
+from .cache import disk as disk_cache
 from .errors import ChainruleError, NonDifferentiableError
 from .frontend.compile import Compiled, compile_function, kinds_key, leaf_type
 from .frontend.values import flatten, rebuild
@@ -35,11 +36,11 @@ def _norm_argnums(argnums: Any) -> tuple[tuple, bool]:
     raise TypeError("argnums must be an int or a tuple of ints")
 
 
-def build_ir(fn: Any, args: tuple, names: Names) -> Compiled:
+def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
     """Compile ``fn`` (a Python function or a Transformed) for ``args`` to IR."""
     if isinstance(fn, Transformed):
-        return fn.build(args, names)
-    return compile_function(fn, args, names)
+        return fn.build(args, names, deps)
+    return compile_function(fn, args, names, deps)
 
 
 class Transformed:
@@ -66,8 +67,8 @@ class Transformed:
         return f"<chainrule {self.__name__}>"
 
     # -- IR ----------------------------------------------------------------------------------
-    def build(self, args: tuple, names: Names) -> Compiled:
-        base = build_ir(self.fn, args, names)
+    def build(self, args: tuple, names: Names, deps: Any = None) -> Compiled:
+        base = build_ir(self.fn, args, names, deps)
         return self.apply(base, names)
 
     def apply(self, base: Compiled, names: Names) -> Compiled:
@@ -103,8 +104,8 @@ class Transformed:
         key = kinds_key(args)
         exe = self._cache.get(key)
         if exe is None:
-            compiled = self.build(args, Names())
-            exe = Executable(compiled, copy_args=self.kind != "jit", backend=self.backend)
+            exe = disk_cache.executable_for(self, args, copy_args=self.kind != "jit",
+                                            backend=self.backend)
             self._cache[key] = exe
         return exe
 
@@ -285,9 +286,12 @@ def vjp(fun: Any, *primals: Any, backend: str | None = None) -> tuple:
 
 
 def _compiled_for(fun: Any, args: tuple) -> Compiled:
-    if isinstance(fun, Transformed):
-        return fun.executable(args).compiled
-    return jit(fun).executable(args).compiled
+    """The IR of ``fun`` for ``args`` (rebuilt when the code came from the disk cache)."""
+    fun = fun if isinstance(fun, Transformed) else jit(fun)
+    exe = fun.executable(args)
+    if exe.compiled is None:
+        exe.compiled = fun.build(args, Names())
+    return exe.compiled
 
 
 def show(fun: Any, *args: Any) -> str:

@@ -52,6 +52,20 @@ def _version(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("cache", arg("action", choices=["info", "clear"], help="info: where and how big; "
+                                                                 "clear: delete every entry"))
+def _cache(args: argparse.Namespace) -> int:
+    """Show or clear the on-disk cache of generated code."""
+    from chainrule import cache
+
+    if args.action == "clear":
+        print(f"removed {cache.clear()} files")
+        return 0
+    for key, value in cache.info().items():
+        print(f"{key:10s} {value}")
+    return 0
+
+
 def _installed_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 

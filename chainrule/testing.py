@@ -334,9 +334,12 @@ def tape_stats(transformed, *args) -> dict:
     from .backend.loader import load_source
     from .runtime import CountingTape
 
+    from .api import _compiled_for
+
     exe = transformed.executable(tuple(args))
-    src, consts = generate(exe.compiled.fn, tape_factory="_rt.CountingTape")
-    fn = load_source(exe.compiled.fn.name, src, consts)
+    compiled = _compiled_for(transformed, tuple(args))
+    src, consts = generate(compiled.fn, tape_factory="_rt.CountingTape")
+    fn = load_source(compiled.fn.name, src, consts)
     CountingTape.registry = []
     fn(*exe.leaves(tuple(args)))
     tapes = CountingTape.registry

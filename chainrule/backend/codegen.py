@@ -86,12 +86,10 @@ class SourceWriter:
         if isinstance(s, Assign) and s.prim == "tape_new" and self.tape_factory:
             self.lines.append(f"{pad}{s.out.name} = {self.tape_factory}()")
         elif isinstance(s, Assign):
-            emit = self.overrides.get(s.prim) or self.prims[s.prim].emit
-            expr = emit([self.atom(a) for a in s.args], **dict(s.params))
+            expr = self.emit(s)
             self.lines.append(f"{pad}{s.out.name} = {expr}")
         elif isinstance(s, Effect):
-            emit = self.overrides.get(s.prim) or self.prims[s.prim].emit
-            self.lines.append(pad + emit([self.atom(a) for a in s.args], **dict(s.params)))
+            self.lines.append(pad + self.emit(s))
         elif isinstance(s, If):
             self.lines.append(f"{pad}if {self.atom(s.cond)}:")
             self.block(s.then, depth + 1)
@@ -120,6 +118,14 @@ class SourceWriter:
         else:
             raise TypeError(f"unknown statement {s!r}")
         self._last_line = self._last_line if isinstance(s, (Assign, Effect)) else None
+
+    def emit(self, s) -> str:
+        """Source of one primitive application; backend overrides also see the arg types."""
+        srcs = [self.atom(a) for a in s.args]
+        override = self.overrides.get(s.prim)
+        if override is not None:
+            return override(srcs, types=tuple(a.type for a in s.args), **dict(s.params))
+        return self.prims[s.prim].emit(srcs, **dict(s.params))
 
     def function(self, fn: Function) -> None:
         params = ", ".join(p.name for p in fn.params)

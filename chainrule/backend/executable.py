@@ -35,22 +35,43 @@ def default_backend() -> str:
     return choice
 
 
-class Executable:
-    """Compiled code for one function and argument kinds."""
+def resolve_backend(backend: str | None) -> str:
+    requested = backend or default_backend()
+    if requested not in BACKENDS + ("auto",):
+        raise BackendError(f"unknown backend {requested!r}; use 'numba' or 'numpy'")
+    return requested
 
-    def __init__(self, compiled: Compiled, copy_args: bool, backend: str | None = None):
+
+class Executable:
+    """Compiled code for one function and argument kinds.
+
+    Built either from IR (``compiled``) or from a cache payload (``payload``, ``consts``): the
+    generated sources for both backends, the result template and the argument policy.
+    """
+
+    def __init__(self, compiled: Compiled | None, copy_args: bool, backend: str | None = None,
+                 payload: dict | None = None, consts: dict | None = None):
         self.compiled = compiled
         self.copy_args = copy_args
-        self.requested = backend or default_backend()
-        if self.requested not in BACKENDS + ("auto",):
-            raise BackendError(f"unknown backend {self.requested!r}; use 'numba' or 'numpy'")
+        self.requested = resolve_backend(backend)
         self.fallback_reason: str | None = None
-        name = compiled.fn.name
+        if payload is None:
+            fn = compiled.fn
+            src_np, consts = generate(fn)
+            src_nb, _ = generate(fn, header=numba_backend.HEADER,
+                                 overrides=numba_backend.OVERRIDES)
+            self.name = fn.name
+            self.sources = {"numpy": src_np, "numba": src_nb}
+            self.out_template = compiled.out_template
+        else:
+            self.name = payload["name"]
+            self.sources = dict(payload["sources"])
+            self.out_template = decode_template(payload["out_template"])
+        self.consts = consts or {}
         if self.requested != "numpy" and numba_backend.available():
             self.backend = "numba"
-            self.source, consts = generate(compiled.fn, header=numba_backend.HEADER,
-                                           overrides=numba_backend.OVERRIDES)
-            self.py = numba_backend.jit(load_source(name, self.source, consts))
+            self.source = self.sources["numba"]
+            self.py = numba_backend.jit(load_source(self.name, self.source, self.consts))
         elif self.requested == "numba":
             raise BackendError("the Numba backend was requested but Numba is not available")
         else:
@@ -58,8 +79,13 @@ class Executable:
 
     def _use_numpy(self) -> None:
         self.backend = "numpy"
-        self.source, consts = generate(self.compiled.fn)
-        self.py = load_source(self.compiled.fn.name, self.source, consts)
+        self.source = self.sources["numpy"]
+        self.py = load_source(self.name, self.source, self.consts)
+
+    def payload(self) -> dict:
+        """What the disk cache stores (JSON-able); raises NotCacheable for odd results."""
+        return {"name": self.name, "sources": self.sources,
+                "out_template": encode_template(self.out_template)}
 
     def leaves(self, args: tuple) -> list:
         out: list = []
@@ -88,17 +114,16 @@ class Executable:
                 res = self.py(*flat)
         else:
             res = self.py(*flat)
-        return rebuild(self.compiled.out_template, list(res))
+        return rebuild(self.out_template, list(res))
 
     def _numba_failed(self, exc: Exception) -> None:
-        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), type(exc).__name__)
-        reason = _plain(first)
+        reason = numba_reason(exc)
         if self.requested == "numba":
-            raise BackendError(f"Numba cannot compile {self.compiled.fn.name}: {reason}",
+            raise BackendError(f"Numba cannot compile {self.name}: {reason}",
                                hint="use backend='numpy' (or the default) to run it with NumPy"
                                ) from exc
         self.fallback_reason = reason
-        warnings.warn(f"chainrule: {self.compiled.fn.name} runs on the NumPy backend (Numba "
+        warnings.warn(f"chainrule: {self.name} runs on the NumPy backend (Numba "
                       f"cannot compile it: {reason})", RuntimeWarning, stacklevel=4)
         self._use_numpy()
 
@@ -106,7 +131,54 @@ class Executable:
         return self.run_flat(self.leaves(args))
 
 
-def _plain(text: str) -> str:
+def numba_reason(exc: Exception) -> str:
+    """One line saying why Numba failed: its first informative line and the generated line."""
     import re
 
-    return re.sub(r"\x1b\[[0-9;]*m", "", text)[:200]
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln).strip() for ln in str(exc).splitlines()]
+    lines = [ln for ln in lines if ln]
+    what = next((ln for ln in lines if not ln.startswith(("Failed in", "During:"))),
+                type(exc).__name__)
+    where = ""
+    for i, ln in enumerate(lines):
+        m = re.match(r'File "(.*)", line (\d+)', ln)
+        if m:
+            src = lines[i + 1] if i + 1 < len(lines) else ""
+            src = lines[i + 2] if src.startswith("<source") and i + 2 < len(lines) else src
+            where = f" at generated line {m.group(2)}: {src}"
+            break
+    return (what[:160] + where[:120]).strip()
+
+
+def encode_template(t: Any) -> Any:
+    """JSON form of a result template (atoms become ``{"leaf": 0}``)."""
+    from ..cache.key import NotCacheable
+    from ..frontend.values import is_atom
+
+    if is_atom(t):
+        return {"leaf": 0}
+    if isinstance(t, tuple):
+        return {"tuple": [encode_template(v) for v in t]}
+    if isinstance(t, list):
+        return {"list": [encode_template(v) for v in t]}
+    if isinstance(t, dict):
+        if not all(isinstance(k, str) for k in t):
+            raise NotCacheable("result dict with non-string keys")
+        return {"dict": [[k, encode_template(v)] for k, v in t.items()]}
+    if t is None or isinstance(t, (bool, int, float, str)):
+        return {"static": t}
+    raise NotCacheable(f"result contains a {type(t).__name__}")
+
+
+def decode_template(d: Any) -> Any:
+    from ..ir.builder import const
+
+    if "leaf" in d:
+        return const(0.0)
+    if "tuple" in d:
+        return tuple(decode_template(v) for v in d["tuple"])
+    if "list" in d:
+        return [decode_template(v) for v in d["list"]]
+    if "dict" in d:
+        return {k: decode_template(v) for k, v in d["dict"]}
+    return d["static"]

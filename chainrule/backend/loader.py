@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import linecache
 import os
+import sys
 import tempfile
+import types
 from pathlib import Path
 
 
@@ -50,9 +52,17 @@ def load_source(name: str, source: str, consts: dict) -> object:
         filename = f"<chainrule {name}_{digest}>"
     lines = source.splitlines(keepends=True)
     linecache.cache[filename] = (len(source), None, lines, filename)
-    namespace: dict = {"__name__": f"chainrule_generated_{name}"}
-    namespace.update(consts)
-    exec(compile(source, filename, "exec"), namespace)
-    fn = namespace[name]
+    # A registered module, so that tools which look functions up by module (pickling, Numba's
+    # on-disk cache) find it.
+    modname = f"chainrule_generated_{name}_{digest}"
+    module = sys.modules.get(modname)
+    if module is None or getattr(module, "__chainrule_source__", None) != source:
+        module = types.ModuleType(modname)
+        module.__file__ = filename
+        module.__dict__.update(consts)
+        exec(compile(source, filename, "exec"), module.__dict__)
+        module.__chainrule_source__ = source
+        sys.modules[modname] = module
+    fn = module.__dict__[name]
     fn.__chainrule_source__ = source
     return fn

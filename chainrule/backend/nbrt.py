@@ -16,10 +16,14 @@ njit = numba.njit(cache=True, nogil=True)
 def acc(a, c):
     """Adjoint accumulation ``a + c`` where an empty ``a`` stands for zero."""
     if a.size == 0 and c.size != 0:
-        return np.ascontiguousarray(c).copy()
+        out = np.empty(c.shape, dtype=a.dtype)
+        out[...] = c
+        return out
     if c.size == 0 and a.size != 0:
         return a.copy()
-    return a + c
+    out = np.empty(np.broadcast_shapes(a.shape, c.shape), dtype=a.dtype)
+    out[...] = a + c
+    return out
 
 
 @njit
@@ -74,3 +78,213 @@ def add_at(x, idx, v):
     vb = np.broadcast_to(v, (idx.size,) + x.shape[1:])
     for k in range(idx.size):
         x[idx[k]] += vb[k]
+
+
+# -- reductions over one axis, matmul, squeeze: NumPy functions Numba lacks (or lacks options of)
+from numba.extending import overload  # noqa: E402
+from numba.np.unsafe.ndarray import to_fixed_tuple  # noqa: E402
+
+
+def _reducer(op: str):
+    """A Python stub plus a Numba overload reducing ``x`` over a run-time ``axis``."""
+    is_arg = op in ("argmax", "argmin")
+    out_dtype = np.int64 if is_arg else np.float64
+
+    def stub(x, axis):
+        raise NotImplementedError
+
+    @overload(stub, jit_options={"cache": True})
+    def _impl(x, axis):
+        nd = x.ndim
+        out_nd = nd - 1
+
+        def impl(x, axis):
+            shp = np.array(x.shape)
+            n = shp[axis]
+            outer = 1
+            for i in range(axis):
+                outer *= shp[i]
+            inner = 1
+            for i in range(axis + 1, nd):
+                inner *= shp[i]
+            xc = np.ascontiguousarray(x).reshape(x.size)
+            out = np.empty(outer * inner, dtype=out_dtype)
+            for o in range(outer):
+                for j in range(inner):
+                    base = o * n * inner + j
+                    out[o * inner + j] = _reduce_line(xc, base, inner, n)
+            oshape = np.empty(out_nd, dtype=np.int64)
+            k = 0
+            for i in range(nd):
+                if i != axis:
+                    oshape[k] = shp[i]
+                    k += 1
+            return out.reshape(to_fixed_tuple(oshape, out_nd))
+
+        return impl
+
+    @njit
+    def _reduce_line(xc, base, stride, n):
+        if op == "sum" or op == "mean":
+            acc = 0.0
+            for t in range(n):
+                acc += xc[base + t * stride]
+            return acc / n if op == "mean" else acc
+        if op == "prod":
+            acc = 1.0
+            for t in range(n):
+                acc *= xc[base + t * stride]
+            return acc
+        best = xc[base]
+        arg = 0
+        for t in range(1, n):
+            v = xc[base + t * stride]
+            if (op == "max" or op == "argmax") and v > best:
+                best = v
+                arg = t
+            elif (op == "min" or op == "argmin") and v < best:
+                best = v
+                arg = t
+        return arg if is_arg else best
+
+    return stub
+
+
+sum_axis = _reducer("sum")
+mean_axis = _reducer("mean")
+prod_axis = _reducer("prod")
+max_axis = _reducer("max")
+min_axis = _reducer("min")
+argmax_axis = _reducer("argmax")
+argmin_axis = _reducer("argmin")
+
+
+def keepdims(y, x, axis):
+    raise NotImplementedError
+
+
+@overload(keepdims, jit_options={"cache": True})
+def _keepdims_impl(y, x, axis):
+    nd = x.ndim
+
+    def impl(y, x, axis):
+        shp = np.array(x.shape)
+        shp[axis] = 1
+        return np.ascontiguousarray(y).reshape(to_fixed_tuple(shp, nd))
+
+    return impl
+
+
+def keepdims_all(value, x):
+    raise NotImplementedError
+
+
+@overload(keepdims_all, jit_options={"cache": True})
+def _keepdims_all_impl(value, x):
+    nd = x.ndim
+
+    def impl(value, x):
+        return np.full(to_fixed_tuple(np.ones(nd, dtype=np.int64), nd), value)
+
+    return impl
+
+
+def matmul(a, b):
+    raise NotImplementedError
+
+
+@overload(matmul, jit_options={"cache": True})
+def _matmul_impl(a, b):
+    if not hasattr(a, "ndim") or not hasattr(b, "ndim"):
+        def scalar(a, b):
+            return a * b
+        return scalar
+    if a.ndim == 2 and b.ndim == 2:
+        def impl(a, b):
+            m, k = a.shape
+            n = b.shape[1]
+            out = np.zeros((m, n))
+            for i in range(m):
+                for t in range(k):
+                    ait = a[i, t]
+                    for j in range(n):
+                        out[i, j] += ait * b[t, j]
+            return out
+    elif a.ndim == 2 and b.ndim == 1:
+        def impl(a, b):
+            m, k = a.shape
+            out = np.zeros(m)
+            for i in range(m):
+                s = 0.0
+                for t in range(k):
+                    s += a[i, t] * b[t]
+                out[i] = s
+            return out
+    elif a.ndim == 1 and b.ndim == 2:
+        def impl(a, b):
+            k, n = b.shape
+            out = np.zeros(n)
+            for t in range(k):
+                at = a[t]
+                for j in range(n):
+                    out[j] += at * b[t, j]
+            return out
+    elif a.ndim == 1 and b.ndim == 1:
+        def impl(a, b):
+            s = 0.0
+            for t in range(a.shape[0]):
+                s += a[t] * b[t]
+            return s
+    else:
+        return None
+    return impl
+
+
+def squeeze(x, axis):
+    raise NotImplementedError
+
+
+@overload(squeeze, jit_options={"cache": True})
+def _squeeze_impl(x, axis):
+    nd = x.ndim
+    out_nd = nd - 1
+
+    def impl(x, axis):
+        shp = np.array(x.shape)
+        oshape = np.empty(out_nd, dtype=np.int64)
+        k = 0
+        for i in range(nd):
+            if i != axis:
+                oshape[k] = shp[i]
+                k += 1
+        return np.ascontiguousarray(x).reshape(to_fixed_tuple(oshape, out_nd))
+
+    return impl
+
+
+def zmul(a, b):
+    raise NotImplementedError
+
+
+@overload(zmul, jit_options={"cache": True})
+def _zmul_impl(a, b):
+    """``a * b``, exactly zero where ``a`` is zero (see chainrule.runtime.zmul)."""
+    a_arr = hasattr(a, "ndim")
+    b_arr = hasattr(b, "ndim")
+    if not a_arr and not b_arr:
+        def scalar(a, b):
+            return 0.0 if a == 0 else a * b
+        return scalar
+
+    def impl(a, b):
+        p = a * b
+        if np.isfinite(np.sum(b)):
+            return p
+        out = np.asarray(p).copy()
+        az = np.broadcast_to(np.asarray(a) == 0, out.shape)
+        for k in range(out.size):
+            if az.flat[k]:
+                out.flat[k] = 0.0
+        return out
+
+    return impl

@@ -14,13 +14,76 @@ from ..rules.indexing import _additem_emit
 HEADER = "import numpy as np\nimport math\nfrom chainrule.backend import nbrt as _rt\n"
 
 
-def _numba_additem(srcs: list[str], spec: tuple, **params) -> str:
-    if spec == ("a",):
-        return f"_rt.add_at({srcs[0]}, {srcs[2]}, {srcs[1]})"
-    return _additem_emit(srcs, spec, **params)
+def _numba_additem(srcs: list[str], spec: tuple, types: tuple = (), **params) -> str:
+    """``x[idx] += v`` accumulating repeated indices: a one-line loop over the index array."""
+    arrays = [k for k, code in enumerate(spec) if code in ("a", "m")]
+    if not arrays:
+        return _additem_emit(srcs, spec, **params)
+    if len(arrays) > 1 or spec[arrays[0]] == "m" or "e" in spec:
+        return _additem_emit(srcs, spec, **params)  # np.add.at: Numba falls back
+    pos = arrays[0]
+    idx_parts, k = [], 2
+    idx_name = None
+    for code in spec:
+        if code in ("i", "a"):
+            if code == "a":
+                idx_name = srcs[k]
+                idx_parts.append(f"{srcs[k]}[_j]")
+            else:
+                idx_parts.append(srcs[k])
+            k += 1
+        elif code == "n":
+            idx_parts.append("None")
+        else:
+            bits = []
+            for flag in code[1:]:
+                bits.append(srcs[k] if flag == "1" else "")
+                k += flag == "1"
+            text = ":".join(bits)
+            idx_parts.append(text[:-1] if text.endswith(":") and code[3] == "0" else text)
+    value = srcs[1]
+    if types and types[1].ndim > 0:
+        axis = sum(1 for code in spec[:pos] if code[0] in ("s", "n"))
+        value = f"{value}[{', '.join([':'] * axis + ['_j'])}]"
+    return (f"for _j in range({idx_name}.shape[0]): "
+            f"{srcs[0]}[{', '.join(idx_parts)}] += {value}")
 
 
-OVERRIDES = {"additem": _numba_additem}
+_REDUCERS = {"sum": ("np.sum", "sum_axis"), "mean": ("np.mean", "mean_axis"),
+             "prod": ("np.prod", "prod_axis"), "amax": ("np.max", "max_axis"),
+             "amin": ("np.min", "min_axis"), "argmax": ("np.argmax", "argmax_axis"),
+             "argmin": ("np.argmin", "argmin_axis")}
+
+
+def _reduction(prim: str):
+    whole, helper = _REDUCERS[prim]
+
+    def emit(srcs: list[str], axis=None, keepdims=False, **_) -> str:
+        x = srcs[0]
+        if axis is None or (isinstance(axis, tuple) and len(axis) == 0):
+            value = f"{whole}({x})"
+            return f"_rt.keepdims_all({value}, {x})" if keepdims else value
+        if isinstance(axis, tuple):
+            if len(axis) != 1:
+                return f"{whole}({x}, axis={axis!r}, keepdims={keepdims})"  # not for Numba
+            axis = axis[0]
+        value = f"_rt.{helper}({x}, {axis})"
+        return f"_rt.keepdims({value}, {x}, {axis})" if keepdims else value
+
+    return emit
+
+
+def _matmul(srcs: list[str], **_) -> str:
+    return f"_rt.matmul({srcs[0]}, {srcs[1]})"
+
+
+def _squeeze(srcs: list[str], axis, **_) -> str:
+    return f"_rt.squeeze({srcs[0]}, {axis})"
+
+
+OVERRIDES = {"additem": _numba_additem, "matmul": _matmul, "dot": _matmul, "inner": _matmul,
+             "squeeze": _squeeze,
+             **{p: _reduction(p) for p in _REDUCERS}}
 
 
 def available() -> bool:

@@ -149,7 +149,7 @@ class CallMixin:
                 "compile time; use a loop for data-dependent repetition",
             )
         env = self.bind_arguments(fnode, name, args, kwargs, defaults, kwdefaults, file, node)
-        frame = Frame(name, file, globals_, closure, lexical, env, node=fnode)
+        frame = Frame(name, file, globals_, closure, lexical, env, node=fnode, deps=self.deps)
         self.depth[key] = depth + 1
         self.frames.append(frame)
         saved_loc = self.b.loc

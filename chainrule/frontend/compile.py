@@ -31,10 +31,11 @@ from .values import flatten, is_atom, rebuild
 class Lowerer(StmtMixin, ExprMixin, CallMixin, JoinMixin):
     """Python AST -> IR, by abstract interpretation over frames (see the mixins)."""
 
-    def __init__(self, builder: Builder):
+    def __init__(self, builder: Builder, deps: Any = None):
         self.b = builder
         self.frames: list[Frame] = []
         self.depth: dict = {}
+        self.deps = deps
 
     @property
     def frame(self) -> Frame:
@@ -153,12 +154,14 @@ class Compiled:
     arg_templates: list | None = None  # per argument: its structure with IR params as leaves
 
 
-def compile_function(fn: Any, args: tuple, names: Names | None = None) -> Compiled:
-    """Lower ``fn(*args)`` to an IR Function over the dynamic leaves of ``args``."""
+def compile_function(fn: Any, args: tuple, names: Names | None = None, deps: Any = None
+                     ) -> Compiled:
+    """Lower ``fn(*args)`` to an IR Function over the dynamic leaves of ``args``
+    (``deps``, if given, records the module globals the function reads)."""
     b = Builder(names or Names())
     pnames = parameter_names(fn, len(args))
     params, values = argument_values(pnames, args, b)
-    lw = Lowerer(b)
+    lw = Lowerer(b, deps)
     target = fn
     kwargs: dict = {}
     while isinstance(target, functools.partial):

@@ -45,6 +45,7 @@ class Frame:
     loops: list = field(default_factory=list)
     node: Any = None  # the function's AST
     dyn: int = 0  # how many run-time branches/loops of this frame are open
+    deps: Any = None  # records the globals read (for the disk cache), or None
 
     def lookup(self, name: str) -> Any:
         frame: Frame | None = self
@@ -54,13 +55,20 @@ class Frame:
             if name in frame.closure:
                 return from_python(frame.closure[name])
             if frame.lexical is None and name in frame.globals:
-                return from_python(frame.globals[name])
+                return self._global(frame.globals, name)
             frame = frame.lexical
         if name in self.globals:
-            return from_python(self.globals[name])
+            return self._global(self.globals, name)
         if hasattr(builtins, name):
             return getattr(builtins, name)
         return _MISSING
+
+
+    def _global(self, globals_: dict, name: str) -> Any:
+        value = globals_[name]
+        if self.deps is not None:
+            self.deps.record(globals_.get("__name__"), name, value)
+        return from_python(value)
 
 
 def typed_zero(b, typ: Type) -> Any:

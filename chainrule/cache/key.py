@@ -1,0 +1,179 @@
+"""Cache keys: named, JSON-able descriptions of everything a compiled function depends on.
+
+``key_parts(transformed, args, backend)`` describes the function (module, qualname, file, a hash
+of its source, its closure values and defaults), the transform stack, the argument kinds (dtype,
+ndim, structure and compile-time arguments), the options and the library versions. Each part
+is named so that a miss can be explained part by part. Globals the compiled code read are not
+known before compiling; they are recorded as *dependencies* while compiling and validated when
+an entry is loaded. Anything that cannot be described (an arbitrary object) makes the call
+uncacheable rather than risking a wrong hit.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+import linecache
+import platform
+import sys
+import types
+from typing import Any
+
+import numpy as np
+
+FORMAT = 1
+
+
+class NotCacheable(Exception):
+    """The call depends on something that has no stable description."""
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:24]
+
+
+def function_source(fn: types.FunctionType) -> str:
+    code = fn.__code__
+    lines = linecache.getlines(code.co_filename, fn.__globals__)
+    if not lines:
+        raise NotCacheable(f"no source for {fn.__qualname__}")
+    try:
+        block = inspect.getblock(lines[code.co_firstlineno - 1:])
+    except Exception as exc:  # noqa: BLE001 - any failure means "not describable"
+        raise NotCacheable(str(exc)) from None
+    return "".join(block)
+
+
+def describe(value: Any, depth: int = 0) -> Any:
+    """A JSON-able description of a compile-time value; raises NotCacheable."""
+    if depth > 20:
+        raise NotCacheable("value nested too deeply")
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
+        return {"num": repr(value), "type": type(value).__name__}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise NotCacheable(f"array of dtype {value.dtype}")
+        data = np.ascontiguousarray(value)
+        return {"array": _sha(data.tobytes()), "dtype": str(value.dtype),
+                "shape": list(value.shape)}
+    if isinstance(value, (tuple, list)):
+        return {type(value).__name__: [describe(v, depth + 1) for v in value]}
+    if isinstance(value, dict):
+        return {"dict": [[repr(k), describe(v, depth + 1)] for k, v in value.items()]}
+    if isinstance(value, types.ModuleType):
+        return {"module": value.__name__}
+    if getattr(value, "__chainrule_transform__", False):
+        return {"transform": value.kind, "argnums": list(value.argnums),
+                "tuple": value.argnums_tuple, "has_aux": value.has_aux,
+                "fn": describe(value.fn, depth + 1)}
+    if isinstance(value, functools.partial):
+        return {"partial": describe(value.func, depth + 1),
+                "args": describe(value.args, depth + 1),
+                "keywords": describe(dict(value.keywords), depth + 1)}
+    if isinstance(value, types.FunctionType):
+        mod = getattr(value, "__module__", None) or ""
+        if mod.split(".")[0] in ("numpy", "math", "chainrule") and \
+                not mod.startswith(("chainrule.examples", "chainrule.testing")):
+            return {"libfunc": f"{mod}.{value.__qualname__}"}
+        closure = {}
+        for name, cell in zip(value.__code__.co_freevars, value.__closure__ or ()):
+            try:
+                closure[name] = describe(cell.cell_contents, depth + 1)
+            except ValueError:
+                closure[name] = "<empty>"
+        return {"function": value.__qualname__, "module": mod,
+                "file": value.__code__.co_filename, "line": value.__code__.co_firstlineno,
+                "source": _sha(function_source(value).encode()),
+                "closure": closure,
+                "defaults": describe(value.__defaults__ or (), depth + 1)}
+    if isinstance(value, (types.BuiltinFunctionType, np.ufunc)):
+        return {"builtin": f"{getattr(value, '__module__', None)}.{value.__name__}"}
+    raise NotCacheable(f"cannot describe a {type(value).__name__}")
+
+
+def _kinds(args: Any) -> Any:
+    """Argument kinds: dtype/ndim of dynamic leaves, descriptions of compile-time ones."""
+    from ..frontend.compile import leaf_type
+
+    if isinstance(args, (tuple, list)):
+        return {type(args).__name__: [_kinds(a) for a in args]}
+    if isinstance(args, dict):
+        return {"dict": [[repr(k), _kinds(v)] for k, v in args.items()]}
+    t = leaf_type(args)
+    if t is not None:
+        return str(t)
+    return {"static": describe(args)}
+
+
+def versions() -> dict:
+    import chainrule
+
+    out = {"chainrule": chainrule.__version__, "numpy": np.__version__,
+           "python": platform.python_version(), "format": FORMAT}
+    out["numba"] = _numba_version()
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _numba_version() -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version("numba")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def key_parts(transformed: Any, args: tuple, options: dict) -> dict:
+    """Named parts of the cache key of ``transformed(*args)``; raises NotCacheable."""
+    return {
+        "function": describe(transformed),
+        "arguments": _kinds(tuple(args)),
+        "options": options,
+        "versions": versions(),
+    }
+
+
+def digest(parts: dict) -> str:
+    return _sha(json.dumps(parts, sort_keys=True).encode())
+
+
+class Dependencies:
+    """Globals read while compiling: (module, name, description), validated on load."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple, Any] = {}
+        self.ok = True
+
+    def record(self, module: str | None, name: str, value: Any) -> None:
+        if module is None:
+            self.ok = False
+            return
+        try:
+            self.items[(module, name)] = describe(value)
+        except NotCacheable:
+            self.ok = False
+
+    def as_json(self) -> list:
+        return [[m, n, d] for (m, n), d in sorted(self.items.items())]
+
+
+def dependencies_hold(deps: list) -> str | None:
+    """None when every recorded global still has its recorded value, else what changed."""
+    for module, name, desc in deps:
+        mod = sys.modules.get(module)
+        if mod is None:
+            return f"module {module} is not loaded"
+        if name not in mod.__dict__:
+            return f"{module}.{name} no longer exists"
+        try:
+            now = describe(mod.__dict__[name])
+        except NotCacheable:
+            return f"{module}.{name} cannot be described any more"
+        if json.dumps(now, sort_keys=True) != json.dumps(desc, sort_keys=True):
+            return f"{module}.{name} changed"
+    return None

@@ -1,0 +1,195 @@
+"""The on-disk cache: hits across processes, explained misses, corruption, concurrency,
+privacy of the directory, and the ``chainrule cache`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.cache import store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROGRAM = textwrap.dedent('''
+    import sys, json
+    import numpy as np
+    import chainrule as cr
+    import chainrule.frontend.compile as fc
+
+    SCALE = float(sys.argv[2]) if len(sys.argv) > 2 else 2.0
+
+    def f(x):
+        s = 0.0
+        for i in range(x.shape[0]):
+            s = s + np.sin(x[i]) * SCALE
+        return s
+
+    calls = []
+    real = fc.compile_function
+    def spy(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+    fc.compile_function = spy
+    import chainrule.api as api
+    api.compile_function = spy
+
+    g = cr.grad(f)
+    x = np.array([0.1, 0.2, 0.3])
+    why = cr.cache.explain(g, x)
+    out = g(x)
+    print(json.dumps({"explain": why, "grad": list(out), "compiled": len(calls)}))
+''')
+
+
+def run_program(tmp_path: Path, cache_dir: Path, *extra: str, backend: str = "numpy") -> dict:
+    script = tmp_path / "prog.py"
+    script.write_text(PROGRAM)
+    env = dict(os.environ, CHAINRULE_CACHE_DIR=str(cache_dir), CHAINRULE_BACKEND=backend,
+               PYTHONPATH=str(ROOT))
+    res = subprocess.run([sys.executable, str(script), *extra], env=env, capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def test_second_process_hits_without_compiling(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = run_program(tmp_path, cache)
+    second = run_program(tmp_path, cache)
+    assert first["explain"].startswith("miss") and first["compiled"] == 1
+    assert second["explain"] == "hit" and second["compiled"] == 0
+    np.testing.assert_allclose(second["grad"], 2.0 * np.cos([0.1, 0.2, 0.3]))
+    assert first["grad"] == second["grad"]
+
+
+def test_changed_global_is_detected(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    run_program(tmp_path, cache, "x", "2.0")
+    changed = run_program(tmp_path, cache, "x", "3.0")
+    assert "SCALE changed" in changed["explain"] and changed["compiled"] == 1
+    np.testing.assert_allclose(changed["grad"], 3.0 * np.cos([0.1, 0.2, 0.3]))
+
+
+def test_numba_backend_hits_across_processes(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    run_program(tmp_path, cache, backend="numba")
+    second = run_program(tmp_path, cache, backend="numba")
+    assert second["explain"] == "hit" and second["compiled"] == 0
+    assert list((cache / "src").rglob("*.nbi")), "Numba keeps its cache beside the source"
+
+
+def scaled_square(x):
+    return np.sum(x * x) * 0.5
+
+
+def test_explain_names_the_differing_part(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CHAINRULE_CACHE_DIR", str(tmp_path))
+    g = cr.grad(scaled_square)
+    x64 = np.ones(3)
+    assert cr.cache.explain(g, x64) == "miss: no entry for this function yet"
+    g(x64)
+    assert cr.cache.explain(g, x64) == "hit"
+    assert cr.cache.explain(g, np.ones(3, dtype=np.float32)) == (
+        "miss: an entry for this function exists but differs in arguments")
+    assert cr.cache.explain(g, np.ones((2, 2))) .endswith("differs in arguments")
+
+
+def test_corrupt_entries_are_ignored_and_rebuilt(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CHAINRULE_CACHE_DIR", str(tmp_path))
+    x = np.array([1.0, 2.0])
+    cr.grad(scaled_square)(x)
+    (entry,) = (tmp_path / "entries").glob("*.json")
+    entry.write_text("{not json")
+    assert cr.cache.explain(cr.grad(scaled_square), x).startswith("miss: unreadable entry")
+    np.testing.assert_allclose(cr.grad(scaled_square)(x), x)
+    assert cr.cache.explain(cr.grad(scaled_square), x) == "hit"
+    # An entry whose recorded key parts are not the requested ones (a foreign file) is ignored.
+    record = json.loads(entry.read_text())
+    record["parts"]["options"]["backend"] = "something else"
+    entry.write_text(json.dumps(record))
+    assert "different key parts" in cr.cache.explain(cr.grad(scaled_square), x)
+    np.testing.assert_allclose(cr.grad(scaled_square)(x), x)
+
+
+def with_constant(x):
+    return np.sum(x * WEIGHTS)
+
+
+WEIGHTS = np.array([1.0, 2.0, 3.0])
+
+
+def test_array_constants_round_trip_without_pickle(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CHAINRULE_CACHE_DIR", str(tmp_path))
+    x = np.ones(3)
+    cr.grad(with_constant)(x)
+    (npz,) = (tmp_path / "entries").glob("*.npz")
+    with np.load(npz, allow_pickle=False) as data:
+        assert [np.asarray(data[k]).dtype != object for k in data.files]
+    np.testing.assert_allclose(cr.grad(with_constant)(x), WEIGHTS)
+    # An object array in the constants file is refused (it would need unpickling).
+    np.savez(npz, _k0=np.array([{"a": 1}], dtype=object))
+    assert "unreadable entry" in cr.cache.explain(cr.grad(with_constant), x)
+    np.testing.assert_allclose(cr.grad(with_constant)(x), WEIGHTS)
+
+
+def test_cache_directory_is_private(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "fresh"
+    monkeypatch.setenv("CHAINRULE_CACHE_DIR", str(target))
+    cr.grad(scaled_square)(np.ones(2))
+    mode = stat.S_IMODE(target.stat().st_mode)
+    assert mode & 0o077 == 0, oct(mode)
+
+
+CONCURRENT = textwrap.dedent('''
+    import numpy as np, chainrule as cr
+    def h(x):
+        y = np.zeros_like(x)
+        for i in range(x.shape[0]):
+            y[i] = x[i] ** 3
+        return np.sum(y)
+    print([float(v) for v in cr.grad(h)(np.array([1.0, 2.0]))])
+''')
+
+
+def test_concurrent_processes_share_the_cache(tmp_path: Path) -> None:
+    script = tmp_path / "conc.py"
+    script.write_text(CONCURRENT)
+    env = dict(os.environ, CHAINRULE_CACHE_DIR=str(tmp_path / "cache"),
+               CHAINRULE_BACKEND="numpy", PYTHONPATH=str(ROOT))
+    procs = [subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
+    assert all(o.strip() == "[3.0, 12.0]" for o, _ in outs)
+    entries = list((tmp_path / "cache" / "entries").glob("*.json"))
+    assert len(entries) == 1 and json.loads(entries[0].read_text())["format"] == 1
+    assert not list((tmp_path / "cache" / "entries").glob(".tmp-*"))
+
+
+def test_cli_cache_info_and_clear(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CHAINRULE_CACHE_DIR", str(tmp_path))
+    cr.grad(scaled_square)(np.ones(2))
+    from chainrule.cli import main
+
+    assert main(["cache", "info"]) == 0
+    assert store.info()["entries"] == 1
+    assert main(["cache", "clear"]) == 0
+    assert store.info()["entries"] == 0
+
+
+@pytest.mark.parametrize("value", [0, "0"])
+def test_cache_can_be_turned_off(tmp_path: Path, monkeypatch, value) -> None:
+    monkeypatch.setenv("CHAINRULE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CHAINRULE_CACHE", str(value))
+    cr.grad(scaled_square)(np.ones(2))
+    assert not list((tmp_path / "entries").glob("*.json"))
+    assert "off" in cr.cache.explain(cr.grad(scaled_square), np.ones(2))
