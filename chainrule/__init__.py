@@ -7,21 +7,28 @@ composable), and turned back into readable Python. See README.md for the support
 from . import errors
 from .api import grad, hessian, jacfwd, jacrev, jit, jvp, show, show_ir, value_and_grad, vjp
 from .errors import ChainruleError
+from .inplace import into, jvp_into, vjp_into
+from .nonsmooth import directional_derivative, stop_gradient
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ChainruleError",
     "__version__",
+    "directional_derivative",
     "errors",
     "grad",
     "hessian",
+    "into",
     "jacfwd",
     "jacrev",
     "jit",
     "jvp",
+    "jvp_into",
     "show",
     "show_ir",
+    "stop_gradient",
     "value_and_grad",
     "vjp",
+    "vjp_into",
 ]

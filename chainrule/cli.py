@@ -66,6 +66,61 @@ def _cache(args: argparse.Namespace) -> int:
     return 0
 
 
+@command(
+    "bench",
+    arg("--workloads", default="", help="comma-separated subset of: lorenz, lorenz1k, "
+                                        "brusselator, newton, mlp, gmm (default: all)"),
+    arg("--quick", action="store_true", help="small sizes (Lorenz N=1000 only), shorter timing"),
+    arg("--png", metavar="PATH", help="save a bar chart (needs matplotlib)"),
+    arg("--json", metavar="PATH", help="save all measurements as JSON"),
+    arg("--check", action=argparse.BooleanOptionalAction, default=True,
+        help="check the gradients (finite differences, hand adjoints, peers); default on"),
+    arg("--peers", default="jax,torch,autograd",
+        help="comma-separated peer tools to run, or 'none'"),
+    arg("--peer-python", metavar="PYTHON", help="interpreter for the peer tools"),
+    arg("--backend", default="auto", choices=["auto", "numba", "numpy"],
+        help="chainrule backend (default: auto = numba)"),
+    arg("--min-time", type=float, default=None,
+        help="seconds of repeats per measurement (default 0.2, --quick 0.1)"),
+    arg("--no-compile", action="store_true",
+        help="skip the cold-compile and warm-start subprocesses"),
+)
+def _bench(args: argparse.Namespace) -> int:
+    """Run the benchmark suite of a source checkout (benchmarks/ next to chainrule/)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import chainrule
+
+    root = Path(chainrule.__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "run.py").is_file():
+        print("chainrule bench: the benchmarks/ directory is not next to this chainrule "
+              f"({root / 'chainrule'}).\nIt ships with the source repository, not the package: "
+              "install from a checkout with `pip install -e .` and run `chainrule bench` "
+              "there, or run `python -m benchmarks.run` from the repository root.",
+              file=sys.stderr)
+        return 2
+    argv = [sys.executable, "-m", "benchmarks.run"]
+    for flag in ("workloads", "png", "json", "peers", "peer_python", "backend", "min_time"):
+        value = getattr(args, flag)
+        if value not in (None, ""):
+            if flag in ("png", "json"):
+                value = os.path.abspath(value)  # the run's working directory is the checkout
+            argv += [f"--{flag.replace('_', '-')}", str(value)]
+    argv += ["--quick"] if args.quick else []
+    argv += ["--no-compile"] if args.no_compile else []
+    argv += [] if args.check else ["--no-check"]
+    # A new process, so that the thread-count variables are set before NumPy is imported
+    # (this one has imported it already).
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
+        env[var] = "1"
+    return subprocess.call(argv, cwd=str(root), env=env)
+
+
 def _installed_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 

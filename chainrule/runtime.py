@@ -22,10 +22,18 @@ def acc(a, c):
 
 
 def materialize(a, like):
-    """``a`` itself, or zeros shaped like ``like`` if ``a`` is the empty zero adjoint."""
-    if a.size == 0 and like.size != 0:
-        return np.zeros(like.shape, dtype=a.dtype)
+    """``a`` itself, or zeros shaped like ``like`` if ``a`` is the empty zero adjoint (or a
+    zeroed buffer of another shape)."""
+    if a.shape != np.shape(like):
+        return np.zeros(np.shape(like), dtype=a.dtype)
     return a
+
+
+def dematerialize(g, like):
+    """``g`` when it has ``like``'s shape, else zeros shaped like ``like``."""
+    if np.shape(g) == np.shape(like):
+        return g
+    return np.zeros(np.shape(like), dtype=np.asarray(g).dtype)
 
 
 def unbroadcast(g, like):
@@ -70,3 +78,18 @@ class CountingTape(list):
         x = super().pop()
         self.elements -= int(np.size(x))
         return x
+
+
+def zmul(a, b):
+    """``a * b``, but exactly zero wherever ``a`` is zero, even where ``b`` is inf or nan.
+
+    Derivative rules multiply a tangent or cotangent ``a`` by a derivative factor ``b``; where
+    nothing flows (``a == 0``, e.g. the operand ``np.where`` did not select) the product must be
+    zero, not ``0 * inf = nan``. When all factors are finite (one summation tells) it is a plain
+    product.
+    """
+    total = b.sum() if isinstance(b, np.ndarray) else b
+    if -np.inf < total < np.inf:  # every factor is finite (false for nan)
+        return a * b
+    with np.errstate(invalid="ignore"):
+        return np.where(a == 0, 0.0, a * b)

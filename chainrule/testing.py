@@ -330,11 +330,10 @@ def tape_stats(transformed, *args) -> dict:
     """Run a transformed function once and report its tapes: ``pushes`` (values recorded),
     ``max_elements`` (most scalars held at once, array elements counted one by one, summed over
     tapes) and ``tapes`` (how many tapes were created)."""
+    from .api import _compiled_for
     from .backend.codegen import generate
     from .backend.loader import load_source
     from .runtime import CountingTape
-
-    from .api import _compiled_for
 
     exe = transformed.executable(tuple(args))
     compiled = _compiled_for(transformed, tuple(args))

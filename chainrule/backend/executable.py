@@ -55,6 +55,7 @@ class Executable:
         self.copy_args = copy_args
         self.requested = resolve_backend(backend)
         self.fallback_reason: str | None = None
+        self.compiled_ok = False
         if payload is None:
             fn = compiled.fn
             src_np, consts = generate(fn)
@@ -106,12 +107,16 @@ class Executable:
         return out
 
     def run_flat(self, flat: list) -> Any:
-        if self.backend == "numba":
+        if self.backend == "numba" and not self.compiled_ok:
             try:
                 res = self.py(*flat)
-            except numba_backend.compile_errors() as exc:
+            except Exception as exc:
+                # Numba reports unsupported code mostly as NumbaError, sometimes as other
+                # exceptions from its lowering; a genuine run-time error of the program
+                # reappears on the NumPy backend.
                 self._numba_failed(exc)
                 res = self.py(*flat)
+            self.compiled_ok = True
         else:
             res = self.py(*flat)
         return rebuild(self.out_template, list(res))

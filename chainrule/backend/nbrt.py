@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.extending import overload
 
 njit = numba.njit(cache=True, nogil=True)
 
@@ -28,9 +29,16 @@ def acc(a, c):
 
 @njit
 def materialize(a, like):
-    if a.size == 0 and like.size != 0:
+    if a.shape != like.shape:
         return np.zeros(like.shape, dtype=a.dtype)
     return a
+
+
+@njit
+def dematerialize(g, like):
+    if g.shape == like.shape:
+        return g
+    return np.zeros(like.shape, dtype=g.dtype)
 
 
 @njit
@@ -57,14 +65,24 @@ def _unbroadcast_flat(g, out):
     return out
 
 
-@njit
 def unbroadcast(g, like):
-    """Sum ``g`` over the axes along which ``like`` was broadcast (a new array)."""
-    out = np.zeros(like.shape, dtype=g.dtype)
-    if g.shape == like.shape:
-        out[...] = g
-        return out
-    return _unbroadcast_flat(g, out)
+    raise NotImplementedError
+
+
+@overload(unbroadcast, jit_options={"cache": True})
+def _unbroadcast_impl(g, like):
+    """Sum ``g`` over the axes along which ``like`` was broadcast."""
+    if g.ndim == like.ndim:
+        def same_ndim(g, like):
+            if g.shape == like.shape:
+                return g
+            return _unbroadcast_flat(g, np.zeros(like.shape, dtype=g.dtype))
+        return same_ndim
+
+    def impl(g, like):
+        return _unbroadcast_flat(g, np.zeros(like.shape, dtype=g.dtype))
+
+    return impl
 
 
 @njit
@@ -81,7 +99,6 @@ def add_at(x, idx, v):
 
 
 # -- reductions over one axis, matmul, squeeze: NumPy functions Numba lacks (or lacks options of)
-from numba.extending import overload  # noqa: E402
 from numba.np.unsafe.ndarray import to_fixed_tuple  # noqa: E402
 
 
@@ -288,3 +305,30 @@ def _zmul_impl(a, b):
         return out
 
     return impl
+
+
+# -- scalar tapes: a growable array whose element 0 holds the count ---------------------------
+@njit
+def tnew(dtype_probe):
+    out = np.zeros(256, dtype=dtype_probe.dtype)
+    return out
+
+
+@njit
+def tpush(t, x):
+    n = int(t[0]) + 1
+    if n >= t.shape[0]:
+        bigger = np.zeros(2 * t.shape[0], dtype=t.dtype)
+        bigger[: t.shape[0]] = t
+        t = bigger
+    t[n] = x
+    t[0] = n
+    return t
+
+
+@njit
+def tpop(t):
+    n = int(t[0])
+    x = t[n]
+    t[0] = n - 1
+    return x

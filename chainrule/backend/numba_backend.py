@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 
-from ..rules.indexing import _additem_emit
+from ..rules.indexing import _additem_emit, _getitem_emit, _setitem_emit
 
 HEADER = "import numpy as np\nimport math\nfrom chainrule.backend import nbrt as _rt\n"
 
 
 def _numba_additem(srcs: list[str], spec: tuple, types: tuple = (), **params) -> str:
     """``x[idx] += v`` accumulating repeated indices: a one-line loop over the index array."""
+    spec = _no_ellipsis(spec, types[0].ndim) if types else spec
     arrays = [k for k, code in enumerate(spec) if code in ("a", "m")]
     if not arrays:
         return _additem_emit(srcs, spec, **params)
@@ -81,9 +82,53 @@ def _squeeze(srcs: list[str], axis, **_) -> str:
     return f"_rt.squeeze({srcs[0]}, {axis})"
 
 
-OVERRIDES = {"additem": _numba_additem, "matmul": _matmul, "dot": _matmul, "inner": _matmul,
-             "squeeze": _squeeze,
-             **{p: _reduction(p) for p in _REDUCERS}}
+def _no_ellipsis(spec: tuple, ndim: int) -> tuple:
+    """``...`` spelled out as full slices (Numba cannot lower ``x[...]``)."""
+    if "e" not in spec:
+        return spec
+    used = sum(1 for code in spec if code in ("i", "a") or code[0] == "s")
+    k = spec.index("e")
+    return spec[:k] + ("s000",) * max(ndim - used, 0) + spec[k + 1:]
+
+
+def _numba_getitem(srcs: list[str], spec: tuple, types: tuple = (), **params) -> str:
+    return _getitem_emit(srcs, _no_ellipsis(spec, types[0].ndim), **params)
+
+
+def _numba_setitem(srcs: list[str], spec: tuple, types: tuple = (), **params) -> str:
+    return _setitem_emit(srcs, _no_ellipsis(spec, types[0].ndim), **params)
+
+
+_TAPE_DTYPE = {"float64": "np.float64", "float32": "np.float32", "int64": "np.int64",
+               "bool": "np.int64"}
+
+
+def _tape_new(srcs: list[str], dtype: str, ndim: int, types: tuple = (), **_) -> str:
+    if ndim:
+        return "[]"
+    return f"np.zeros(256, dtype={_TAPE_DTYPE[dtype]})"
+
+
+def _tape_push(srcs: list[str], types: tuple = (), **_) -> str:
+    if types[0].ndim:
+        return f"{srcs[0]}.append({srcs[1]})"
+    return f"{srcs[0]} = _rt.tpush({srcs[0]}, {srcs[1]})"
+
+
+def _tape_pop(srcs: list[str], types: tuple = (), **_) -> str:
+    if types[0].ndim:
+        return f"{srcs[0]}.pop()"
+    if types[0].dtype == "bool":
+        return f"_rt.tpop({srcs[0]}) != 0"
+    return f"_rt.tpop({srcs[0]})"
+
+
+OVERRIDES = {
+    "tape_new": _tape_new, "tape_push": _tape_push, "tape_pop": _tape_pop,
+    "getitem": _numba_getitem, "setitem": _numba_setitem, "additem": _numba_additem,
+    "matmul": _matmul, "dot": _matmul, "inner": _matmul, "squeeze": _squeeze,
+    **{p: _reduction(p) for p in _REDUCERS},
+}
 
 
 def available() -> bool:

@@ -41,7 +41,7 @@ def function_source(fn: types.FunctionType) -> str:
         raise NotCacheable(f"no source for {fn.__qualname__}")
     try:
         block = inspect.getblock(lines[code.co_firstlineno - 1:])
-    except Exception as exc:  # noqa: BLE001 - any failure means "not describable"
+    except Exception as exc:
         raise NotCacheable(str(exc)) from None
     return "".join(block)
 

@@ -16,7 +16,7 @@ import numpy as np
 import chainrule as cr
 from chainrule import testing
 from chainrule.errors import ChainruleError
-from chainrule.examples import programs
+from chainrule.examples import inplace_examples, programs
 
 TOLERANCE = 1e-5
 
@@ -57,6 +57,14 @@ def examples() -> list[Example]:
             args=(programs.mlp_init(),),
             argnums=(0,),
             labels=("d/dW1", "d/db1", "d/dW2", "d/db2"),
+        ),
+        Example(
+            title=f"Lorenz RK4, in-place rhs(du, u, p) and u += ... "
+            f"({inplace_examples.LORENZ_STEPS} steps): |u(T)|^2/100 w.r.t. u0 and p",
+            f=inplace_examples.lorenz_loss,
+            args=(inplace_examples.LORENZ_U0, inplace_examples.LORENZ_P),
+            argnums=(0, 1),
+            labels=("d/du0", "d/dp"),
         ),
     ]
 

@@ -26,9 +26,10 @@ from .frames import Frame, JoinMixin
 from .source import loc_of
 from .stmts import StmtMixin
 from .values import flatten, is_atom, rebuild
+from .views import ViewMixin
 
 
-class Lowerer(StmtMixin, ExprMixin, CallMixin, JoinMixin):
+class Lowerer(StmtMixin, ExprMixin, CallMixin, JoinMixin, ViewMixin):
     """Python AST -> IR, by abstract interpretation over frames (see the mixins)."""
 
     def __init__(self, builder: Builder, deps: Any = None):
@@ -36,6 +37,10 @@ class Lowerer(StmtMixin, ExprMixin, CallMixin, JoinMixin):
         self.frames: list[Frame] = []
         self.depth: dict = {}
         self.deps = deps
+        self.views: dict = {}  # id(view Var) -> ViewInfo (see .views)
+        self.writes: dict = {}  # id(array Var) -> number of writes into it so far
+        self.rederived: set[str] = set()  # views re-made from their root before a use
+        self.nonneg_ids: dict = {}  # id(int Var) -> Var known to be >= 0 (range loop indices)
 
     @property
     def frame(self) -> Frame:
@@ -172,8 +177,29 @@ def compile_function(fn: Any, args: tuple, names: Names | None = None, deps: Any
     leaves = [a for _, a in flatten(result)]
     name = getattr(target, "__name__", "f")
     name = name if name.isidentifier() else "f"
-    out = Function(name, params, b.block, leaves)
+    out = Function(name, params, _drop_unused(b.block, lw.rederived, leaves), leaves)
     return Compiled(out, rebuild(result, list(leaves)) if leaves else result, list(values))
+
+
+def _drop_unused(body: list, names: set, results: list) -> list:
+    """Remove re-made views (see .views) that nothing reads, so that transforms never see
+    (or save) them."""
+    if not names:
+        return body
+    from ..ir.nodes import Function as Fn
+    from ..passes.cleanup import _prune, _reads
+
+    while True:
+        live = _reads(Fn("f", [], body, results)) | (_assigned_except(body, names))
+        body, changed = _prune(body, live)
+        if not changed:
+            return body
+
+
+def _assigned_except(body: list, names: set) -> set:
+    from ..ir.nodes import block_writes
+
+    return {v.name for v in block_writes(body) if v.name not in names}
 
 
 def _const_leaf(x: Any) -> Any:

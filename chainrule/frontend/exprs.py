@@ -81,7 +81,7 @@ class ExprMixin:
         if v is MISSING:
             raise self.error_at(node, f"name `{name}` is not defined (or not assigned on every "
                                       "path before this use)", "assign it before the use")
-        return v
+        return self.fresh_views(v)
 
     def expr_Tuple(self, node: ast.Tuple) -> Any:
         return tuple(self._elts(node.elts))
@@ -157,7 +157,10 @@ class ExprMixin:
                                 "use np.logical_and / np.logical_or on comparisons")
         if prim == "pow" and isinstance(b, Const) and b.value == 2 and a.type.is_float:
             return self.b.mul(a, a) if a.type.ndim == 0 else self.b.square(a)
-        return self.b.emit(prim, a, b)
+        out = self.b.emit(prim, a, b)
+        if prim in ("add", "mul") and self.nonneg(a) and self.nonneg(b):
+            self.mark_nonneg(out)  # e.g. i + 1 for a range index: no wrap-around needed
+        return out
 
     def _sequence_op(self, op: ast.AST, a: Any, b: Any, node: ast.AST) -> Any:
         if isinstance(op, ast.Add) and isinstance(a, (tuple, list)) and type(a) is type(b):
@@ -289,7 +292,7 @@ class ExprMixin:
         if not is_atom(base) or base.type.ndim == 0:
             raise self.error_at(node, f"cannot index {_kind(base)}", "index arrays only")
         spec, idx = self.index_spec(node.slice, base)
-        return self.b.getitem(base, *idx, spec=spec)
+        return self.index_read(base, spec, idx)
 
     def _static_slice(self, node: ast.AST) -> slice:
         parts = [None if p is None else self.static_value(p)

@@ -253,6 +253,50 @@ def _norm(lw, args, kw, node):
     return lw.b.norm(_atom(lw, args[0]))
 
 
+# -- writing into existing arrays: out=, np.copyto --------------------------------------------
+def with_out(h, name: str, nin: int | None):
+    """``h`` accepting NumPy's ``out=`` (for ufuncs also positionally, after the ``nin``
+    inputs): the result is written into the given array, in place, and that array is returned.
+    Other keywords of a ufunc (``where=``, ``dtype=``, ...) are rejected, not ignored."""
+
+    def wrapped(lw, args, kw, node):
+        kw = dict(kw)
+        out = kw.pop("out", None)
+        if nin is not None:
+            if len(args) > nin:
+                if out is not None or len(args) > nin + 1:
+                    raise UnsupportedCallError(f"np.{name}: too many arguments", lw.b.loc)
+                out = args[nin]
+                args = args[:nin]
+            if kw:
+                raise UnsupportedCallError(
+                    f"np.{name}: keyword(s) {', '.join(sorted(kw))} are not supported",
+                    lw.b.loc, "compute the value and assign it (y[mask] = ...), or use out=")
+        if isinstance(out, tuple) and len(out) == 1:
+            out = out[0]
+        value = h(lw, args, kw, node)
+        if out is None:
+            return value
+        if not (is_atom(out) and out.type.ndim > 0):
+            raise ChainruleTypeError(f"np.{name}: out= must be an array", lw.b.loc)
+        lw.write_into(out, ("e",), [], value)
+        return out
+
+    return wrapped
+
+
+def _copyto(lw, args, kw, node):
+    kw = dict(kw)
+    dst = args[0] if args else kw.pop("dst")
+    src = args[1] if len(args) > 1 else kw.pop("src")
+    if len(args) > 2 or set(kw) - {"casting"}:
+        raise UnsupportedCallError("np.copyto with where= is not supported", lw.b.loc,
+                                   "write dst[mask] = src[mask] instead")
+    if not (is_atom(dst) and dst.type.ndim > 0):
+        raise ChainruleTypeError("np.copyto: the destination must be an array", lw.b.loc)
+    lw.write_into(dst, ("e",), [], src)
+
+
 # -- builtins ----------------------------------------------------------------------------
 def _range(lw, args, kw, node):
     vals = [_atom(lw, a) for a in args]
@@ -381,6 +425,16 @@ def _math_floor(prim):
     return h
 
 
+def _stop_gradient(lw, args, kw, node):
+    """``chainrule.stop_gradient(x)``: every float leaf of ``x`` gets a zero derivative."""
+    from ..ir.nodes import Var
+    from .values import flatten, rebuild
+
+    v = args[0] if args else kw["x"]
+    return rebuild(v, [lw.b.stop_gradient(a) if isinstance(a, Var) and a.type.is_float else a
+                       for _, a in flatten(v)])
+
+
 def _build_table() -> dict:
     t: dict = {}
     for name in UNARY:
@@ -440,6 +494,11 @@ def _build_table() -> dict:
     t[np.logical_and] = _simple("logical_and")
     t[np.logical_or] = _simple("logical_or")
     t[np.logical_not] = _simple("logical_not")
+    t[np.copyto] = _copyto
+    for fn, h in list(t.items()):
+        if isinstance(fn, np.ufunc):
+            t[fn] = with_out(h, fn.__name__, fn.nin)
+    t[np.clip] = with_out(t[np.clip], "clip", None)
     t[builtins.range] = _range
     t[builtins.len] = _len
     t[builtins.abs] = _abs
@@ -456,6 +515,9 @@ def _build_table() -> dict:
     t[builtins.tuple] = _tuple
     t[builtins.list] = _list
     t[builtins.print] = _print
+    from ..nonsmooth import stop_gradient
+
+    t[stop_gradient] = _stop_gradient
     return t
 
 

@@ -55,6 +55,24 @@ def assigned_names(stmts: list) -> list[str]:
     return list(seen)
 
 
+def augassigned_only(stmts: list) -> set[str]:
+    """Names that ``stmts`` bind only through augmented assignment (``a += v``), never through
+    ``=``, ``for``, ``def`` or ``:=`` (for an array, ``a += v`` writes in place)."""
+    aug: list[str] = []
+    others: list[str] = []
+    for node in _walk_same_scope(stmts):
+        if isinstance(node, ast.AugAssign):
+            _target_names(node.target, aug)
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:
+                _target_names(t, others)
+        elif isinstance(node, (ast.AnnAssign, ast.For, ast.AsyncFor, ast.NamedExpr)):
+            _target_names(node.target, others)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            others.append(node.name)
+    return set(aug) - set(others)
+
+
 def has_return(stmts: list) -> bool:
     return any(isinstance(n, ast.Return) for n in _walk_same_scope(stmts))
 

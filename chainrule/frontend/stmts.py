@@ -128,14 +128,14 @@ class StmtMixin:
                 if new.type.ndim != old.type.ndim:
                     raise ChainruleTypeError("in-place operation would change the array's ndim",
                                              self.b.loc)
-                self.b.effect("setitem", old, new, spec=("e",))
+                self.write_into(old, ("e",), [], new)
                 return False
             self.bind(target.id, new)
             return False
         if isinstance(target, ast.Subscript):
             arr = self.expr(target.value)
             spec, idx = self.index_spec(target.slice, arr)
-            old = self.b.getitem(arr, *idx, spec=spec)
+            old = self.index_read(arr, spec, idx)
             new = self.binop(node.op, old, self.expr(node.value), node)
             self.store(arr, spec, idx, new)
             return False
@@ -180,6 +180,7 @@ class StmtMixin:
             if value.name.startswith("t") and value.name[1:].isdigit():
                 renamed = self.b.new_var(name, value.type)
                 blk[-1].out = renamed
+                self.renamed(value, renamed)
                 value = renamed
         self.frame.env[name] = value
 
@@ -214,18 +215,13 @@ class StmtMixin:
                                     "match the number of names to the number of values")
             return list(value)
         if is_atom(value) and value.type.ndim > 0:
-            return [self.b.getitem(value, const(i), spec=("i",)) for i in range(n)]
+            return [self.index_read(value, ("i",), [const(i)]) for i in range(n)]
         raise self.error_at(node, "only tuples, lists and arrays can be unpacked",
                             "unpack a tuple or an array")
 
     def store(self, arr: Any, spec: tuple, idx: list, value: Any) -> None:
-        if not (isinstance(arr, Var) and arr.type.ndim > 0):
-            raise ChainruleTypeError("item assignment needs an array created in the function "
-                                     "or passed in", self.b.loc)
-        if is_atom(value) and value.type.is_float and not arr.type.is_float:
-            raise ChainruleTypeError(f"writing floats into an {arr.type} array would truncate "
-                                     "them", self.b.loc, "create the array with a float dtype")
-        self.b.effect("setitem", arr, self.as_atom(value), *idx, spec=spec)
+        """``arr[index] = value`` (through views: see :mod:`.views`)."""
+        self.write_into(arr, spec, idx, value)
 
     # -- if ------------------------------------------------------------------------------
     def stmt_If(self, node: ast.If) -> bool:
@@ -295,6 +291,8 @@ class StmtMixin:
         leaves_early = scan.has_break(node.body) or scan.has_return(node.body)
         if not leaves_early:
             idx = self.b.new_var(_loop_var_name(node.target), I64)
+            if self.nonneg(start) and self.nonneg(step):
+                self.mark_nonneg(idx)
             body_blk: list = []
 
             def bind_target():
@@ -332,6 +330,9 @@ class StmtMixin:
         # A name first bound inside the loop is carried only if something outside reads it.
         outside = scan.reads_outside(self.frame.node, node)
         names = [n for n in names if n in frame.env or n in outside]
+        # ``a += v`` on an array writes in place and never rebinds ``a``: nothing to carry.
+        in_place = scan.augassigned_only(body)
+        names = [n for n in names if not (n in in_place and _array_var(frame.env.get(n)))]
         names = list(dict.fromkeys(names + list(carried_extra)))
         need_brk = scan.has_break(body)
         need_cont = scan.has_continue(body)
@@ -519,7 +520,8 @@ class StmtMixin:
             return RunLoop(it.start, it.stop, it.step, lambda i: i)
         if is_atom(it) and it.type.ndim > 0:
             n = self.b.shape(it, axis=0)
-            return RunLoop(const(0), n, const(1), lambda i: self.b.getitem(it, i, spec=("i",)))
+            return RunLoop(const(0), n, const(1),
+                           lambda i: self.index_read(self.fresh_views(it), ("i",), [i]))
         if isinstance(it, EnumerateVal):
             inner = self.iterable(it.inner, node)
             if not isinstance(inner, RunLoop):
@@ -551,6 +553,10 @@ class RunLoop(NamedTuple):
     stop: Any
     step: Any
     getter: Any
+
+
+def _array_var(v: Any) -> bool:
+    return isinstance(v, Var) and v.type.ndim > 0
 
 
 def _always() -> Any:

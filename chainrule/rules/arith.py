@@ -2,11 +2,13 @@
 
 ``add sub mul div neg pos pow floordiv mod``, comparisons ``lt le gt ge eq ne``, logic
 ``logical_and logical_or logical_not``, ``where``, casts ``to_float to_int to_bool astype``, and
-``id`` (a plain copy of a value, used for ``y = x``).
+``id`` (a plain copy of a value, used for ``y = x``), and ``stop_gradient`` (the value, with a
+zero derivative by definition).
 """
 
 from __future__ import annotations
 
+from ..ir.nodes import Const
 from ..ir.types import Type
 from .common import (
     binary,
@@ -17,8 +19,9 @@ from .common import (
     template,
     unbroadcast,
     zero_derivative,
+    zmul,
 )
-from .registry import Primitive
+from .registry import DOMAIN, FLAT, INFINITE, JUMP, ZERO, Kink, Primitive
 
 
 def _one(b, x, y, out):
@@ -53,7 +56,18 @@ def _linear_vjp(sign_y: float):
 
 
 def _pow_dx(b, x, y, out):
-    return b.mul(y, b.pow(x, b.sub(y, 1)))
+    # y * x**(y - 1), written so that x == 0 gives +-inf (not ZeroDivisionError, as Python
+    # floats raise for 0.0 ** -0.5) and d/dx x**0 = 0 (not 0 * inf).
+    if isinstance(y, Const) and not hasattr(y.value, "shape"):
+        if y.value == 0:
+            return 0.0
+        if y.value >= 1:
+            return b.mul(y, b.pow(x, b.sub(y, 1)))
+        return b.mul(y, b.reciprocal(b.pow(x, b.sub(1, y))))
+    zero = b.eq(x, 0.0)
+    power = b.pow(b.where(zero, 1.0, x), b.sub(y, 1))
+    at_zero = b.where(b.lt(y, 1.0), float("inf"), b.where(b.eq(y, 1.0), 1.0, 0.0))
+    return zmul(b, y, b.where(zero, at_zero, power))
 
 
 def _pow_dy(b, x, y, out):
@@ -141,6 +155,26 @@ def _neg_vjp(b, args, out, g, **params):
     return [b.neg(g)]
 
 
+def _args_mask(fn):
+    return lambda b, args, out, **_: fn(b, *args)
+
+
+def _astype_mask(b, args, out, dtype, **_):
+    if dtype in ("float32", "float64"):
+        return None
+    x = args[0]
+    return b.eq(x, 0.0) if dtype == "bool" else b.eq(x, b.floor(x))
+
+
+_FLAT = "0 (also at the jumps)"
+_SWITCH = Kink(FLAT, "x == y (the result switches)", "0 (bool valued)",
+               mask=_args_mask(lambda b, x, y: b.eq(x, y)))
+
+
+def _pow_infinite(b, x, y):
+    return b.logical_and(b.eq(x, 0.0), b.logical_and(b.lt(y, 1.0), b.ne(y, 0.0)))
+
+
 PRIMS = [
     Primitive("add", same_type, template("{0} + {1}"), _linear_jvp(1.0), _linear_vjp(1.0),
               linear=True),
@@ -150,22 +184,34 @@ PRIMS = [
     binary(
         "div",
         "{0} / {1}",
-        lambda b, x, y, o: b.div(1.0, y),
-        lambda b, x, y, o: b.neg(b.div(o, y)),
+        lambda b, x, y, o: b.reciprocal(y),  # np.divide: inf, not ZeroDivisionError
+        lambda b, x, y, o: b.neg(b.div(o, y)),  # o is a NumPy value when y is 0
+        kinks=Kink(INFINITE, "y == 0", "d/dx = 1/y and d/dy = -x/y**2 are +-inf or nan (the "
+                   "value is +-inf or nan); a zero tangent or cotangent gives 0",
+                   mask=_args_mask(lambda b, x, y: b.eq(y, 0.0))),
     ),
     Primitive("neg", same_type, template("-{0}"), _neg_jvp, _neg_vjp, linear=True),
     Primitive("id", same_type, template("{0}"), _id_jvp, _id_vjp, doc="y = x", linear=True),
     binary("pow", "{0} ** {1}", _pow_dx, _pow_dy, infer=same_type,
-           kink="d/dy x**y is taken as 0 where x <= 0"),
-    zero_derivative("floordiv", "{0} // {1}", same_type),
+           kinks=(Kink(INFINITE, "x == 0 with y < 1, y != 0",
+                       "d/dx = +-inf (a zero tangent or cotangent gives 0); d/dx x**0 = 0",
+                       mask=_args_mask(_pow_infinite)),
+                  Kink(DOMAIN, "x < 0 (x**y is real only for integer y)", "d/dy = 0",
+                       mask=_args_mask(lambda b, x, y: b.lt(x, 0.0))))),
+    zero_derivative("floordiv", "{0} // {1}", same_type,
+                    kinks=Kink(FLAT, "x an exact multiple of y (jumps)", _FLAT,
+                               mask=_args_mask(lambda b, x, y: b.eq(b.mod(x, y), 0.0)))),
     binary("mod", "{0} % {1}", _one, _mod_dy, infer=same_type,
-           kink="at the jumps (x an exact multiple of y) the right-hand derivative is used"),
-    zero_derivative("lt", "{0} < {1}", bool_type),
-    zero_derivative("le", "{0} <= {1}", bool_type),
-    zero_derivative("gt", "{0} > {1}", bool_type),
-    zero_derivative("ge", "{0} >= {1}", bool_type),
-    zero_derivative("eq", "{0} == {1}", bool_type),
-    zero_derivative("ne", "{0} != {1}", bool_type),
+           kinks=Kink(JUMP, "x an exact multiple of y",
+                      "the derivative of the piece that starts there (x % y == 0): "
+                      "d/dx = 1, d/dy = -floor(x / y)",
+                      mask=_args_mask(lambda b, x, y: b.eq(b.mod(x, y), 0.0)))),
+    zero_derivative("lt", "{0} < {1}", bool_type, kinks=_SWITCH),
+    zero_derivative("le", "{0} <= {1}", bool_type, kinks=_SWITCH),
+    zero_derivative("gt", "{0} > {1}", bool_type, kinks=_SWITCH),
+    zero_derivative("ge", "{0} >= {1}", bool_type, kinks=_SWITCH),
+    zero_derivative("eq", "{0} == {1}", bool_type, kinks=_SWITCH),
+    zero_derivative("ne", "{0} != {1}", bool_type, kinks=_SWITCH),
     zero_derivative("logical_and", "np.logical_and({0}, {1})", bool_type),
     zero_derivative("logical_or", "np.logical_or({0}, {1})", bool_type),
     zero_derivative("logical_not", "np.logical_not({0})", bool_type),
@@ -176,9 +222,18 @@ PRIMS = [
               diff_args=(1, 2)),
     Primitive("to_float", _cast_type("float64"), _float_emit, _to_float_jvp, _to_float_vjp,
               doc="float(x) of a scalar", linear=True),
-    zero_derivative("to_int", "int({0})", _cast_type("int64"), doc="int(x) of a scalar"),
-    zero_derivative("to_bool", "bool({0})", _cast_type("bool"), doc="bool(x) of a scalar"),
-    Primitive("astype", _astype_type, _astype_emit, _astype_jvp, _astype_vjp),
+    zero_derivative("to_int", "int({0})", _cast_type("int64"), doc="int(x) of a scalar",
+                    kinks=Kink(FLAT, "integers (jumps)", _FLAT,
+                               mask=_args_mask(lambda b, x: b.eq(x, b.floor(x))))),
+    zero_derivative("to_bool", "bool({0})", _cast_type("bool"), doc="bool(x) of a scalar",
+                    kinks=Kink(FLAT, "x == 0 (a jump)", "0 (bool valued)",
+                               mask=_args_mask(lambda b, x: b.eq(x, 0.0)))),
+    Primitive("astype", _astype_type, _astype_emit, _astype_jvp, _astype_vjp,
+              kinks=Kink(FLAT, "to an integer dtype: integers; to bool: x == 0 (jumps)",
+                         "0 for integer and bool dtypes", mask=_astype_mask)),
+    Primitive("stop_gradient", same_type, template("{0}"), nondiff=True,
+              doc="chainrule.stop_gradient(x): the value x, with a zero derivative",
+              kinks=Kink(ZERO, "everywhere (by definition)", "0; the value is x unchanged")),
 ]
 
 __all__ = ["PRIMS", "float_type"]

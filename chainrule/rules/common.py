@@ -6,15 +6,27 @@
   dimensions back (``unbroadcast``).
 * :func:`zero_derivative` -- piecewise-constant or integer/bool-valued primitives.
 * :func:`elementwise_type` -- NumPy-like result type of an elementwise operation.
+* :func:`zmul` -- the zero-safe product ``t * d`` of a tangent/cotangent ``t`` and a derivative
+  factor ``d``: exactly zero where ``t`` is zero, even where ``d`` is inf or nan.
+
+NaN safety. A zero tangent or cotangent must stay zero through every rule: the branch that
+``np.where`` did not select receives a zero cotangent, and its derivative factors may be
+infinite or nan there (``sqrt'(0)``, ``log(0) = -inf``, ``exp`` overflowing). So every VJP that
+multiplies the cotangent by a factor computed from primal values uses :func:`zmul`; JVPs use it
+for primitives whose derivative can be infinite where their value is finite (a ``Kink`` of kind
+``INFINITE``), since ``where`` already discards the tangent of the other branch. Products by a
+finite constant, linear rules and selections (``where``, ``maximum``) need nothing.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from ..errors import ChainruleTypeError
+from ..ir.nodes import Const
 from ..ir.types import Type, float_dtype, promote_dtypes
-from .registry import Primitive
+from .registry import INFINITE, Primitive
 
 
 def elementwise_type(types: list[Type], to_float: bool = False) -> Type:
@@ -70,6 +82,43 @@ def unbroadcast(b, g, like):
     return b.unbroadcast(g, like)
 
 
+def zmul(b, t, d):
+    """``t * d`` that is exactly zero wherever ``t`` is zero (None: a zero tangent).
+
+    A finite constant factor needs no guard; otherwise the ``zmul`` primitive is emitted.
+    """
+    if t is None:
+        return None
+    if isinstance(d, Const) and isinstance(d.value, (int, float)) and math.isfinite(d.value):
+        return b.mul(t, d)
+    if isinstance(d, (int, float)) and math.isfinite(d):
+        return b.mul(t, d)
+    t, d = b.atom(t), b.atom(d)
+    return b.zmul(t, d, scalar=t.type.ndim == 0 and d.type.ndim == 0)
+
+
+def tangent_product(kinks) -> Callable:
+    """The product a JVP rule applies to its tangent: :func:`zmul` when the derivative can be
+    infinite where the value is finite (a kink of kind INFINITE), a plain product otherwise."""
+    if any(k.kind == INFINITE for k in kinks):
+        return zmul
+    return lambda b, t, d: None if t is None else b.mul(t, d)
+
+
+def active_args(b, args) -> tuple:
+    """Which arguments carry derivatives: ``b.arg_active`` as set by the transforms, or (a rule
+    called directly) every float variable."""
+    act = b.arg_active
+    if len(act) != len(args):
+        act = tuple(not isinstance(a, Const) for a in args)
+    return tuple(bool(f) and a.type.is_float for f, a in zip(act, args))
+
+
+def directional(b) -> bool:
+    """True when forward mode asks for one-sided directional derivatives at kinks."""
+    return bool(b.options.get("directional"))
+
+
 def scale(b, t, factor):
     """``t * factor`` treating None as a zero tangent."""
     return None if t is None else b.mul(t, factor)
@@ -88,20 +137,30 @@ def unary(
     emit: str,
     deriv: Callable,
     infer: Callable = float_type,
-    kink: str = "",
+    kinks=(),
     doc: str = "",
+    direction: Callable | None = None,
 ) -> Primitive:
-    """Elementwise unary primitive from ``deriv(b, x, y) -> f'(x)``."""
+    """Elementwise unary primitive from ``deriv(b, x, y) -> f'(x)``.
+
+    ``direction(b, x, y, t)``, when given, is the exact one-sided directional derivative along
+    ``t`` used by forward mode under ``options={"directional": True}``.
+    """
+    prim = Primitive(name, infer, template(emit), kinks=kinks, doc=doc)
+    tmul = tangent_product(prim.kinks)
 
     def jvp(b, args, tans, out, **params):
         if tans[0] is None:
             return None
-        return b.mul(tans[0], deriv(b, args[0], out))
+        if direction is not None and directional(b):
+            return direction(b, args[0], out, tans[0])
+        return tmul(b, tans[0], deriv(b, args[0], out))
 
     def vjp(b, args, out, g, **params):
-        return [b.mul(g, deriv(b, args[0], out))]
+        return [zmul(b, g, deriv(b, args[0], out))]
 
-    return Primitive(name, infer, template(emit), jvp, vjp, kink=kink, doc=doc)
+    prim.jvp, prim.vjp = jvp, vjp
+    return prim
 
 
 def binary(
@@ -110,13 +169,15 @@ def binary(
     dx: Callable | None,
     dy: Callable | None,
     infer: Callable = float_type,
-    kink: str = "",
+    kinks=(),
     doc: str = "",
 ) -> Primitive:
     """Elementwise binary primitive from partials ``dx(b, x, y, out)`` and ``dy(...)``.
 
     A partial given as None means the primitive is not differentiable in that argument.
     """
+    prim = Primitive(name, infer, template(emit), kinks=kinks, doc=doc)
+    tmul = tangent_product(prim.kinks)
 
     def jvp(b, args, tans, out, **params):
         x, y = args
@@ -124,22 +185,24 @@ def binary(
         ty = tans[1] if dy is not None else None
         parts = []
         if tx is not None:
-            parts.append(b.mul(tx, dx(b, x, y, out)))
+            parts.append(tmul(b, tx, dx(b, x, y, out)))
         if ty is not None:
-            parts.append(b.mul(ty, dy(b, x, y, out)))
+            parts.append(tmul(b, ty, dy(b, x, y, out)))
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else b.add(parts[0], parts[1])
 
     def vjp(b, args, out, g, **params):
         x, y = args
-        gx = b.mul(g, dx(b, x, y, out)) if dx is not None and x.type.is_float else None
-        gy = b.mul(g, dy(b, x, y, out)) if dy is not None and y.type.is_float else None
+        gx = zmul(b, g, dx(b, x, y, out)) if dx is not None and x.type.is_float else None
+        gy = zmul(b, g, dy(b, x, y, out)) if dy is not None and y.type.is_float else None
         return [unbroadcast(b, gx, x), unbroadcast(b, gy, y)]
 
-    return Primitive(name, infer, template(emit), jvp, vjp, kink=kink, doc=doc)
+    prim.jvp, prim.vjp = jvp, vjp
+    return prim
 
 
-def zero_derivative(name: str, emit: str, infer: Callable, doc: str = "") -> Primitive:
+def zero_derivative(name: str, emit: str, infer: Callable, doc: str = "",
+                    kinks=()) -> Primitive:
     """A primitive whose derivative is identically zero where it exists."""
-    return Primitive(name, infer, template(emit), nondiff=True, doc=doc)
+    return Primitive(name, infer, template(emit), nondiff=True, doc=doc, kinks=kinks)

@@ -6,12 +6,17 @@
 * ``adj_zero`` -- the zero adjoint of an array whose shape is not known yet (an empty array of the
   right ndim); ``acc`` adds a contribution to an adjoint; ``materialize`` gives it its shape.
 * ``unbroadcast`` -- sums a broadcast cotangent back to the shape of the operand.
+* ``zmul`` -- the zero-safe product ``t * d`` (exactly zero where ``t == 0``, even where ``d`` is
+  inf or nan) that derivative rules use so that a zero tangent or cotangent stays zero; see
+  :func:`chainrule.rules.common.zmul`. Emitted inline for scalars, as ``_rt.zmul`` for arrays.
 """
 
 from __future__ import annotations
 
+from ..errors import IRVerificationError
+from ..ir.nodes import Const
 from ..ir.types import Type
-from .common import template
+from .common import same_type, template, unbroadcast, zmul
 from .registry import Primitive
 
 
@@ -52,7 +57,10 @@ def _acc_jvp(b, args, tans, out, **_):
 
 
 def _acc_vjp(b, args, out, g, **_):
-    return [g, g]
+    a, c = args
+    ga = b.dematerialize(g, a) if a.type.ndim else g
+    gc = b.dematerialize(g, c) if c.type.ndim else g
+    return [ga, gc]
 
 
 def _materialize_jvp(b, args, tans, out, **_):
@@ -62,7 +70,15 @@ def _materialize_jvp(b, args, tans, out, **_):
 
 
 def _materialize_vjp(b, args, out, g, **_):
-    return [g, None]
+    return [b.dematerialize(g, args[0]), None]
+
+
+def _dematerialize_jvp(b, args, tans, out, **_):
+    return None if tans[0] is None else b.dematerialize(tans[0], args[1])
+
+
+def _dematerialize_vjp(b, args, out, g, **_):
+    return [b.dematerialize(g, args[0]), None]
 
 
 def _unbroadcast_jvp(b, args, tans, out, **_):
@@ -85,6 +101,43 @@ def _second_type(types, **_):
     return types[1].with_dtype(types[0].dtype)
 
 
+def _zmul_type(types, scalar=False, **_):
+    if scalar != all(t.ndim == 0 for t in types):
+        raise IRVerificationError("internal: zmul's `scalar` flag does not match its operands")
+    return same_type(types)
+
+
+def _zmul_emit(srcs, scalar=False, **_):
+    if scalar:
+        # Both branches are scalars of the product's type (also when an operand is a 0-d array).
+        return f"({srcs[0]} * {srcs[1]} if {srcs[0]} != 0 else {srcs[0]} * 0.0)"
+    return f"_rt.zmul({srcs[0]}, {srcs[1]})"
+
+
+def _zmul_jvp(b, args, tans, out, **_):
+    # The product rule with zero-safe products: where t == 0 the value is 0 whatever d is.
+    t, d = args
+    dt, dd = tans
+    parts = [p for p in (zmul(b, dt, d), zmul(b, t, dd) if dd is not None else None)
+             if p is not None]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else b.add(parts[0], parts[1])
+
+
+def _zmul_vjp(b, args, out, g, **_):
+    # d(out)/dd is t, and exactly 0 where t == 0; a zero cotangent g gives 0 even where t is
+    # infinite (a zero-safe product guarded on g, then on t).
+    t, d = args
+    gd = None
+    if d.type.is_float:
+        gd = zmul(b, g, t)
+        if not isinstance(t, Const):
+            gd = b.where(b.eq(t, 0.0), 0.0, gd)
+    return [unbroadcast(b, zmul(b, g, d), t) if t.type.is_float else None,
+            unbroadcast(b, gd, d)]
+
+
 PRIMS = [
     Primitive("tape_new", _tape_new_type, template("[]"), internal=True, doc="new empty tape"),
     Primitive("tape_push", lambda ts, **_: ts[0], template("{0}.append({1})"), effect=True,
@@ -96,10 +149,16 @@ PRIMS = [
     Primitive("materialize", _first_type, template("_rt.materialize({0}, {1})"),
               _materialize_jvp, _materialize_vjp, internal=True, diff_args=(0,),
               doc="the adjoint a, or zeros shaped like x when a is still the empty zero"),
+    Primitive("dematerialize", _first_type, template("_rt.dematerialize({0}, {1})"),
+              _dematerialize_jvp, _dematerialize_vjp, internal=True, diff_args=(0,),
+              doc="g when it has the shape of x, else zeros shaped like x (the cotangent of an "
+                  "empty zero adjoint)"),
     Primitive("unbroadcast", lambda ts, **_: ts[1].with_dtype(ts[0].dtype),
               template("_rt.unbroadcast({0}, {1})"), _unbroadcast_jvp, _unbroadcast_vjp,
               internal=True, diff_args=(0,), doc="sum g down to the shape of x"),
     Primitive("broadcast_like", _second_type, template("_rt.broadcast_like({0}, {1})"),
               _broadcast_like_jvp, _broadcast_like_vjp, internal=True, diff_args=(0,),
               doc="g broadcast to the shape of x (a new array)"),
+    Primitive("zmul", _zmul_type, _zmul_emit, _zmul_jvp, _zmul_vjp, internal=True,
+              doc="t * d, but exactly 0 where t == 0 (a zero tangent or cotangent stays zero)"),
 ]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from ..errors import ChainruleTypeError
 from ..ir.types import Type, float_dtype, promote_dtypes
-from .common import add_maybe, template
-from .registry import Primitive
+from .common import add_maybe, directional, template, zmul
+from .registry import KINK, RAISES, Kink, Primitive
 
 
 def _need(cond: bool, message: str) -> None:
@@ -185,19 +185,24 @@ def _norm_type(types, **_):
 
 
 def _inv_norm(b, out):
-    """1 / norm, with 1 at the zero vector (whose x is zero too: the gradient there is 0)."""
-    return b.reciprocal(b.where(b.eq(out, 0.0), 1.0, out))
+    """1 / norm, and 0 at the zero vector: the gradient x / norm is 0 there, and so is the
+    derivative of that gradient (as for abs, whose derivative sign(x) is flat)."""
+    zero = b.eq(out, 0.0)
+    return b.where(zero, 0.0, b.reciprocal(b.where(zero, 1.0, out)))
 
 
 def _norm_jvp(b, args, tans, out, **_):
     x, t = args[0], tans[0]
     if t is None:
         return None
-    return b.mul(b.sum(b.mul(x, t), axis=None, keepdims=False), _inv_norm(b, out))
+    smooth = b.mul(b.sum(b.mul(x, t), axis=None, keepdims=False), _inv_norm(b, out))
+    if directional(b):  # at x = 0 the derivative along t is norm(t)
+        return b.where(b.eq(out, 0.0), b.norm(t), smooth)
+    return smooth
 
 
 def _norm_vjp(b, args, out, g, **_):
-    return [b.mul(args[0], b.mul(g, _inv_norm(b, out)))]
+    return [zmul(b, g, b.mul(args[0], _inv_norm(b, out)))]
 
 
 # -- solve, inv, det ---------------------------------------------------------------------------
@@ -284,15 +289,17 @@ PRIMS = [
               doc="np.transpose(x, axes) and x.T (a view, as in NumPy)"),
     Primitive("norm", _norm_type, template("np.linalg.norm({0})"), _norm_jvp, _norm_vjp,
               doc="2-norm of the flattened array (Frobenius norm of a matrix)",
-              kink="the derivative at x = 0 is 0, the minimum-norm element of the "
-              "subdifferential (the unit ball); no nan is produced there"),
+              kinks=Kink(KINK, "x == 0", "0", clarke="the unit ball", directional="norm(dx)",
+                         mask=lambda b, args, out, **_: b.eq(out, 0.0))),
     Primitive("solve", _solve_type, template("np.linalg.solve({0}, {1})"), _solve_jvp,
               _solve_vjp, doc="x with a @ x = b, for b 1-D or 2-D"),
     Primitive("inv", _square_type("inv", False), template("np.linalg.inv({0})"), _inv_jvp,
               _inv_vjp),
     Primitive("det", _square_type("det", True), template("np.linalg.det({0})"), _det_jvp,
-              _det_vjp, kink="the derivative det(a) * inv(a).T is computed with inv, so it "
-              "raises LinAlgError at an exactly singular matrix"),
+              _det_vjp, kinks=Kink(RAISES, "singular a (det(a) == 0)",
+                                   "LinAlgError: the derivative det(a) * inv(a).T is "
+                                   "computed with inv",
+                                   mask=lambda b, args, out, **_: b.eq(out, 0.0))),
 ]
 
 __all__ = ["PRIMS", "swap_last"]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from ..errors import ChainruleTypeError
 from ..ir.types import Type, float_dtype
-from .registry import Primitive
+from .common import directional, zmul
+from .registry import FLAT, KINK, Kink, Primitive
 
 
 def norm_axes(ndim: int, axis) -> tuple[int, ...]:
@@ -163,7 +164,7 @@ def _prod_vjp(b, args, out, g, axis=None, keepdims=False, **_):
     x = args[0]
     if x.type.ndim == 0:
         return [g]
-    return [b.mul(expand_reduced(b, g, x.type.ndim, axis, keepdims), _prod_others(b, x, axis))]
+    return [zmul(b, expand_reduced(b, g, x.type.ndim, axis, keepdims), _prod_others(b, x, axis))]
 
 
 # -- amax / amin -------------------------------------------------------------------------------
@@ -176,13 +177,20 @@ def _ties(b, x, out, axis, keepdims):
     return mask, count
 
 
-def _extreme_jvp(b, args, tans, out, axis=None, keepdims=False, **_):
-    x, t = args[0], tans[0]
-    if t is None or x.type.ndim == 0:
-        return t
-    mask, count = _ties(b, x, out, axis, keepdims)
-    share = b.div(b.where(mask, t, 0.0), count)
-    return b.sum(share, axis=axis, keepdims=keepdims)
+def _extreme_jvp(prim: str):
+    def jvp(b, args, tans, out, axis=None, keepdims=False, **_):
+        x, t = args[0], tans[0]
+        if t is None or x.type.ndim == 0:
+            return t
+        if directional(b):  # the largest (smallest) tangent among the tied elements
+            mask = b.eq(x, expand_reduced(b, out, x.type.ndim, axis, keepdims))
+            fill = float("-inf") if prim == "amax" else float("inf")
+            return b.emit(prim, b.where(mask, t, fill), axis=axis, keepdims=keepdims)
+        mask, count = _ties(b, x, out, axis, keepdims)
+        share = b.div(b.where(mask, t, 0.0), count)
+        return b.sum(share, axis=axis, keepdims=keepdims)
+
+    return jvp
 
 
 def _extreme_vjp(b, args, out, g, axis=None, keepdims=False, **_):
@@ -210,22 +218,45 @@ def _cumsum_vjp(b, args, out, g, axis=None, **_):
     return [rev]
 
 
-_EXTREME_KINK = (
-    "ties: the cotangent is split evenly among all elements equal to the extremum (the "
-    "minimum-norm element of the Clarke gradient); the tangent is the mean of their tangents"
-)
+def _tie_mask(prim: str):
+    """True where the extremum of a reduction is attained more than once."""
+
+    def mask(b, args, out, axis=None, keepdims=False, **_):
+        x = args[0]
+        if x.type.ndim == 0:
+            return b.ne(x, x)  # never (a scalar has no ties)
+        ext = b.emit(prim, x, axis=axis, keepdims=True)
+        count = b.sum(b.eq(x, ext), axis=axis, keepdims=keepdims)
+        return b.gt(count, 1)
+
+    return mask
+
+
+def _extreme_kink(prim: str) -> Kink:
+    example = "max([x1, x2, x3]) at [1, 1, 0]" if prim == "amax" else \
+        "min([x1, x2, x3]) at [0, 0, 1]"
+    return Kink(KINK, "ties (the extremum attained by several elements)",
+                f"an equal share for each tied element ({example}: [1/2, 1/2, 0])",
+                clarke="the convex hull of the tied elements' unit vectors",
+                directional=f"{prim[1:]} of the tied elements' tangents", mask=_tie_mask(prim))
+
+
+def _arg_kink(prim: str) -> Kink:
+    return Kink(FLAT, "ties (the result jumps)", "0 (integer valued)", mask=_tie_mask(prim))
 
 PRIMS = [
     Primitive("sum", _sum_type, _reduce_emit("np.sum"), _sum_jvp, _sum_vjp),
     Primitive("mean", _mean_type, _reduce_emit("np.mean"), _mean_jvp, _mean_vjp),
     Primitive("prod", _sum_type, _reduce_emit("np.prod"), _prod_jvp, _prod_vjp,
               doc="the derivative is computed without dividing by elements, exact at zeros"),
-    Primitive("amax", _extreme_type, _reduce_emit("np.max"), _extreme_jvp, _extreme_vjp,
-              kink=_EXTREME_KINK, doc="np.max / np.amax / x.max()"),
-    Primitive("amin", _extreme_type, _reduce_emit("np.min"), _extreme_jvp, _extreme_vjp,
-              kink=_EXTREME_KINK, doc="np.min / np.amin / x.min()"),
-    Primitive("argmax", _arg_type, _reduce_emit("np.argmax"), nondiff=True),
-    Primitive("argmin", _arg_type, _reduce_emit("np.argmin"), nondiff=True),
+    Primitive("amax", _extreme_type, _reduce_emit("np.max"), _extreme_jvp("amax"), _extreme_vjp,
+              kinks=_extreme_kink("amax"), doc="np.max / np.amax / x.max()"),
+    Primitive("amin", _extreme_type, _reduce_emit("np.min"), _extreme_jvp("amin"), _extreme_vjp,
+              kinks=_extreme_kink("amin"), doc="np.min / np.amin / x.min()"),
+    Primitive("argmax", _arg_type, _reduce_emit("np.argmax"), nondiff=True,
+              kinks=_arg_kink("amax")),
+    Primitive("argmin", _arg_type, _reduce_emit("np.argmin"), nondiff=True,
+              kinks=_arg_kink("amin")),
     Primitive("cumsum", _cumsum_type, _cumsum_emit, _cumsum_jvp, _cumsum_vjp,
               doc="axis=None scans the flattened array (result 1-D)"),
 ]

@@ -1,7 +1,8 @@
 """The primitive table: one :class:`Primitive` record per primitive, holding all of its rules.
 
 A primitive bundles, in one place, its type rule, its Python/NumPy source emission, its
-forward-mode (JVP) rule, its reverse-mode (VJP) rule, and its convention at kinks. Rules build IR
+forward-mode (JVP) rule, its reverse-mode (VJP) rule, and its conventions at the points where it
+is not differentiable (:class:`Kink` records, documented in docs/nonsmooth.md). Rules build IR
 with a :class:`~chainrule.ir.builder.Builder`, so derivative code is itself IR and can be
 differentiated again. The table is assembled explicitly from the family modules listed in
 :mod:`chainrule.rules` (no registration by import side effects).
@@ -23,6 +24,39 @@ from typing import Any
 
 from ..errors import MissingRuleError
 
+# Kinds of non-differentiable points (see docs/nonsmooth.md).
+KINK = "kink"  # continuous, not differentiable: an element of the Clarke generalized gradient
+INFINITE = "infinite"  # continuous, but the derivative is unbounded there
+JUMP = "jump"  # the value is discontinuous there (and locally smooth on each side)
+DOMAIN = "domain"  # the edge of the domain in one argument: no derivative exists
+FLAT = "flat"  # piecewise constant or integer/bool valued: the derivative is zero everywhere
+ZERO = "zero"  # zero derivative by definition (stop_gradient)
+RAISES = "raises"  # differentiable, but the rule cannot be evaluated there and raises
+KINDS = (KINK, INFINITE, JUMP, DOMAIN, FLAT, ZERO, RAISES)
+
+
+@dataclass(frozen=True)
+class Kink:
+    """Where a primitive is not differentiable, and what chainrule returns there.
+
+    ``mask(b, args, out, **params)`` builds IR for a boolean (broadcast like the result, or one
+    per result element of a reduction) that is true exactly at such points, so that a check
+    "was a kink hit?" can be generated from the table; None where it cannot be located.
+    Forward and reverse mode return the same values (``returns``); ``directional`` says what
+    forward mode returns under ``options={"directional": True}`` when that differs.
+    """
+
+    kind: str
+    at: str  # the points, in words ("x == 0")
+    returns: str  # the derivative chainrule returns there
+    clarke: str = ""  # the Clarke generalized gradient there (kind KINK)
+    directional: str = ""
+    mask: Callable[..., Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kink kind {self.kind!r}")
+
 
 @dataclass
 class Primitive:
@@ -42,10 +76,18 @@ class Primitive:
     linear: bool = False
     # Which arguments are differentiable (default: all float arguments).
     diff_args: tuple | None = None
-    # Convention at non-differentiable points, in words (documented in docs/nonsmooth.md).
-    kink: str = ""
+    # Conventions at non-differentiable points (docs/nonsmooth.md is generated from them).
+    kinks: tuple = ()
     doc: str = ""
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.kinks, Kink):
+            self.kinks = (self.kinks,)
+        self.kinks = tuple(self.kinks)
+
+    def kink_kinds(self) -> set[str]:
+        return {k.kind for k in self.kinks}
 
     def has_jvp(self) -> bool:
         return self.nondiff or self.jvp is not None

@@ -4,6 +4,11 @@ A variable is *varied* when its value depends on a differentiated input, and *us
 result depends on it. Only float variables that are both are *active*: they get tangents in
 forward mode and adjoints in reverse mode; everything else costs no derivative work. The
 analysis is flow-insensitive per variable and iterates to a fixpoint, so loops are handled.
+
+Writes through views: when ``v`` is a view of ``a`` (a basic slice, ``id``, a reshape...) and
+something writes into ``v`` (or into a view of ``v``), the write changes ``a`` too. Such a view
+and its base are put in one *alias class*, and varied/useful spread over the whole class, so a
+derivative cannot be dropped because it travelled through another name of the same buffer.
 """
 
 from __future__ import annotations
@@ -25,12 +30,70 @@ def diff_args(prims, s) -> list:
     return list(s.args)
 
 
-def varied_vars(fn: Function, seeds: list, prims) -> set[str]:
-    varied = {v.name for v in seeds if _float_var(v)}
-    stmts = [s for s in walk(fn.body) if isinstance(s, (Assign, Effect))]
+# Primitives whose result may share memory with their first argument.
+VIEW_PRIMS = {"id", "reshape", "ravel", "transpose", "squeeze", "expand_dims", "broadcast_to"}
+
+
+def is_view(s: Assign) -> bool:
+    """True when ``s``'s result may be a view of (share memory with) ``s.args[0]``."""
+    if s.prim in VIEW_PRIMS:
+        return True
+    if s.prim == "getitem":
+        spec = dict(s.params).get("spec", ())
+        return not any(code in ("a", "m") for code in spec) and s.out.type.ndim > 0
+    return False
+
+
+def alias_classes(fn: Function) -> list[set[str]]:
+    """Sets of float array variables that may share a buffer that is written through a view.
+
+    ``v = view(a)`` links ``v`` and ``a`` when ``v`` or a view made from ``v`` is the target of
+    an in-place write; views that are only read need no link (reads follow the data flow)."""
+    views = [s for s in walk(fn.body) if isinstance(s, Assign) and is_view(s)
+             and isinstance(s.args[0], Var) and _float_var(s.out) and _float_var(s.args[0])]
+    written = {s.args[0].name for s in walk(fn.body)
+               if isinstance(s, Effect) and s.prim in ("setitem", "additem")}
     changed = True
     while changed:
         changed = False
+        for s in views:
+            if s.out.name in written and s.args[0].name not in written:
+                written.add(s.args[0].name)
+                changed = True
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for s in views:
+        if s.out.name in written:
+            ra, rb = find(s.out.name), find(s.args[0].name)
+            if ra != rb:
+                parent[ra] = rb
+    classes: dict[str, set[str]] = {}
+    for name in parent:
+        classes.setdefault(find(name), {find(name)}).add(name)
+    return list(classes.values())
+
+
+def _spread(marked: set[str], classes: list[set[str]]) -> bool:
+    changed = False
+    for c in classes:
+        if marked & c and not c <= marked:
+            marked |= c
+            changed = True
+    return changed
+
+
+def varied_vars(fn: Function, seeds: list, prims) -> set[str]:
+    varied = {v.name for v in seeds if _float_var(v)}
+    stmts = [s for s in walk(fn.body) if isinstance(s, (Assign, Effect))]
+    classes = alias_classes(fn)
+    changed = True
+    while changed:
+        changed = _spread(varied, classes)
         for s in stmts:
             if isinstance(s, Assign):
                 if s.out.name in varied or not _float_var(s.out):
@@ -53,9 +116,10 @@ def varied_vars(fn: Function, seeds: list, prims) -> set[str]:
 def useful_vars(fn: Function, prims, targets: list | None = None) -> set[str]:
     useful = {r.name for r in (fn.results if targets is None else targets) if _float_var(r)}
     stmts = [s for s in walk(fn.body) if isinstance(s, (Assign, Effect))]
+    classes = alias_classes(fn)
     changed = True
     while changed:
-        changed = False
+        changed = _spread(useful, classes)
         for s in stmts:
             if isinstance(s, Assign):
                 if s.out.name not in useful:

@@ -10,26 +10,24 @@ generation, so iterations of a loop get distinct buffers); ``id`` and view primi
 their argument's buffer. Loops are simulated for a few trips. A write through ``t`` to buffer
 ``B`` is rejected when a later read through another name reads ``B`` via a binding made before
 the write.
+
+Reverse-mode code (when it is differentiated again) restores the slots a write overwrote, by a
+``setitem`` of a value popped from a tape. Such a restore undoes the write: afterwards the
+buffer holds what it held before the write, so the pair is removed from the writes a later read
+is checked against. Likewise a ``tape_push`` of an array saves a reference whose contents are
+popped only after the writes that followed it were undone; it is not checked as a read.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import UnsupportedMutationError
 from ..ir.nodes import Assign, Effect, ForRange, Function, If, Var, While
 from .activity import diff_args
+from .activity import is_view as _is_view
 
-# Primitives whose result may share memory with their first argument.
-VIEW_PRIMS = {"id", "reshape", "ravel", "transpose", "squeeze", "expand_dims", "broadcast_to"}
 TRIPS = 3
-
-
-def _is_view(s: Assign) -> bool:
-    if s.prim in VIEW_PRIMS:
-        return True
-    if s.prim == "getitem":
-        spec = dict(s.params).get("spec", ())
-        return not any(code in ("a", "m") for code in spec) and s.out.type.ndim > 0
-    return False
 
 
 class _Sim:
@@ -41,6 +39,7 @@ class _Sim:
         # name -> {buffer: time the name was bound to it}
         self.binding: dict[str, dict] = {}
         self.writes: list = []  # (time, name, buffers, stmt)
+        self.popped: set[str] = set()  # variables assigned from a tape
 
     def bufs(self, name: str) -> dict:
         return self.binding.get(name, {})
@@ -56,13 +55,32 @@ class _Sim:
                 continue
             for buf, t_bound in self.bufs(name).items():
                 if buf in wbufs and t_bound < t_w < now:
+                    w, r = _shown(wname), _shown(name)
                     raise UnsupportedMutationError(
-                        f"in-place write to `{wname}` changes an array that `{name}` also refers "
-                        "to (an alias or a view) and reads afterwards; reverse mode cannot yet "
-                        "differentiate writes through aliases",
+                        f"in-place write to `{w}` changes an array that `{r}` also refers to, "
+                        f"and `{r}` is read afterwards; chainrule cannot tell which elements of "
+                        f"`{r}` the write changes (e.g. a view made by reshape/ravel/.T or by "
+                        "a slice with a run-time step, or a name bound to different arrays on "
+                        "different paths), so reverse mode cannot differentiate this write",
                         stmt.loc,
-                        "write into a copy (`y = x.copy()`) or use one name for the array",
+                        f"write through `{r}` itself with the full index, make the view by "
+                        "basic slicing on a single path (v = a[1:]), or write into a copy "
+                        "(v = v.copy())",
                     )
+
+    def restores(self, s: Effect) -> bool:
+        """Whether ``s`` puts back what the latest matching write overwrote (and drop that
+        write)."""
+        value = s.args[1]
+        if not (isinstance(value, Var) and value.name in self.popped):
+            return False
+        for k in range(len(self.writes) - 1, -1, -1):
+            w = self.writes[k][3]
+            if (w.prim in ("setitem", "additem") and w.args[0].name == s.args[0].name
+                    and w.params == s.params and _same_atoms(w.args[2:], s.args[2:])):
+                del self.writes[k]
+                return True
+        return False
 
     def block(self, stmts: list) -> None:
         for s in stmts:
@@ -74,6 +92,8 @@ class _Sim:
             for a in diff_args(self.prims, s):
                 if isinstance(a, Var) and a.type.ndim > 0:
                     self.read(a.name)
+            if s.prim == "tape_pop":
+                self.popped.add(s.out.name)
             if s.out.type.ndim == 0 or s.out.type.tape:
                 return
             now = self.tick()
@@ -85,11 +105,16 @@ class _Sim:
                 self.gen[site] = g
                 self.binding[s.out.name] = {(site, g): now}
         elif isinstance(s, Effect):
-            for a in s.args[1:]:
+            # A tape push saves a reference; the value is popped only after every later write
+            # has been undone (restored), so it is not a read of changed contents.
+            reads = s.args[1:] if s.prim != "tape_push" else ()
+            for a in reads:
                 if isinstance(a, Var) and a.type.ndim > 0:
                     self.read(a.name)
             target = s.args[0]
             if s.prim in ("setitem", "additem") and target.name in self.active:
+                if s.prim == "setitem" and self.restores(s):
+                    return
                 self.writes.append((self.tick(), target.name, set(self.bufs(target.name)), s))
         elif isinstance(s, If):
             saved = {k: dict(v) for k, v in self.binding.items()}
@@ -104,6 +129,25 @@ class _Sim:
                 if isinstance(s, While):
                     self.block(s.cond_body)
                 self.block(s.body)
+
+
+def _same_atoms(xs: tuple, ys: tuple) -> bool:
+    if len(xs) != len(ys):
+        return False
+    for x, y in zip(xs, ys):
+        if isinstance(x, Var) or isinstance(y, Var):
+            if x != y:
+                return False
+        elif x is not y and not (type(x.value) is type(y.value)
+                                 and np.array_equal(x.value, y.value)):
+            return False
+    return True
+
+
+def _shown(name: str) -> str:
+    """The user's name for an IR variable (``v_2`` made for ``v`` at a join shows as ``v``)."""
+    head, _, tail = name.rpartition("_")
+    return head if head.isidentifier() and tail.isdigit() else name
 
 
 def check_writes(fn: Function, active: set[str], prims=None) -> None:

@@ -22,7 +22,19 @@ from __future__ import annotations
 
 from ..errors import MissingRuleError, UnsupportedMutationError
 from ..ir.builder import Builder, Names
-from ..ir.nodes import Assign, Const, Effect, ForRange, Function, If, Var, While, block_writes, walk
+from ..ir.nodes import (
+    Assign,
+    Const,
+    Effect,
+    ForRange,
+    Function,
+    If,
+    Var,
+    While,
+    block_writes,
+    stmt_reads,
+    walk,
+)
 from ..ir.types import BOOL, I64, Type
 from .activity import active_vars
 from .aliases import check_writes
@@ -80,11 +92,35 @@ class _Reverse:
                     continue
                 p = self.prims[s.prim]
                 if s.out.name in self.active and not p.nondiff and not p.linear:
-                    reads.add(s.out.name)
-                    reads.update(a.name for a in s.args if isinstance(a, Var))
+                    reads.update(self._rule_reads(s))
             elif isinstance(s, Effect) and s.prim in ("setitem", "additem"):
                 reads.update(a.name for a in s.args[2:] if isinstance(a, Var))
         return reads
+
+    def _rule_reads(self, s: Assign) -> set[str]:
+        """Which of ``s``'s arguments and result its VJP rule reads, found by running the rule
+        once on a scratch builder (conservatively all of them if that fails)."""
+        candidates = {a.name for a in (*s.args, s.out) if isinstance(a, Var)}
+        p = self.prims[s.prim]
+        names = Names()
+        names.used, names.counters = set(self.b.names.used), dict(self.b.names.counters)
+        scratch = Builder(names, self.prims)
+        scratch.arg_active = tuple(self.is_active(a) for a in s.args)
+        g = Var("#g", s.out.type)
+        params = dict(s.params)
+        try:
+            acc_rule = p.extra.get("accumulate")
+            if acc_rule is not None and self.is_active(s.args[0]):
+                acc_rule(scratch, list(s.args), s.out, g, Var("#adj", s.args[0].type), **params)
+                returned: list = []
+            else:
+                returned = list(p.vjp(scratch, list(s.args), s.out, g, **params))
+        except Exception:
+            return candidates
+        used = {a.name for st in walk(scratch.block) for a in stmt_reads(st)
+                if isinstance(a, Var)}
+        used |= {r.name for r in returned if isinstance(r, Var)}
+        return candidates & used
 
     def adj_var(self, v: Var) -> Var:
         a = self.adj.get(v.name)
@@ -117,9 +153,18 @@ class _Reverse:
         if contrib is None or not self.is_active(arg):
             return
         ba = self.adj_var(arg)
-        if isinstance(contrib, Const) and arg.type.ndim > 0:
-            contrib = self.b.broadcast_like(contrib, arg)
-        self.b.emit("acc" if arg.type.ndim > 0 else "add", ba, contrib, out=ba)
+        if arg.type.ndim == 0:
+            self.b.emit("add", ba, contrib, out=ba)
+            return
+        # Array adjoints are owned buffers, accumulated in place (no allocation per use).
+        self.b.emit("materialize", ba, arg, out=ba)
+        if isinstance(contrib, Var) and contrib.type.ndim == arg.type.ndim:
+            # (an empty zero contribution, from higher-order code, is dropped here)
+            contrib = self.b.dematerialize(contrib, arg)
+        self.b.effect("additem", ba, contrib, spec=("e",))
+
+    def zero_in_place(self, ba: Var) -> None:
+        self.b.effect("setitem", ba, Const(0.0, Type(ba.type.dtype), weak=True), spec=("e",))
 
     # -- forward sweep -----------------------------------------------------------------------
     def fwd_block(self, stmts: list) -> list:
@@ -231,13 +276,29 @@ class _Reverse:
                 b.emit("tape_pop", self.tape(out.type), out=out)
             return
         bout = self.adj_var(out)
-        g = b.emit("materialize", bout, out) if out.type.ndim > 0 else b.emit("id", bout)
-        b.emit("id", self.zero(out), out=bout)
+        zero_later = False
+        if out.type.ndim == 0:
+            g = b.emit("id", bout)
+            b.emit("id", self.zero(out), out=bout)
+        else:
+            b.emit("materialize", bout, out, out=bout)
+            if any(isinstance(a, Var) and a == out for a in s.args):
+                g = b.copy(bout)
+                self.zero_in_place(bout)
+            else:
+                g, zero_later = bout, True
         value = out
         if saved:
             # Restore the value ``out`` had before; rules see the new one through ``value``.
             value = b.emit("id", out)
             b.emit("tape_pop", self.tape(out.type), out=out)
+        self.rev_rule(s, value, g)
+        if zero_later:
+            self.zero_in_place(bout)
+
+    def rev_rule(self, s: Assign, value, g) -> None:
+        """Add the VJP of ``s`` (new value ``value``, cotangent ``g``) into the adjoints."""
+        b = self.b
         prim = self.prims[s.prim]
         if prim.nondiff or not any(self.is_active(a) for a in s.args):
             return
