@@ -36,6 +36,20 @@ def _norm_argnums(argnums: Any) -> tuple[tuple, bool]:
     raise TypeError("argnums must be an int or a tuple of ints")
 
 
+def _fast_key(args: tuple) -> tuple | None:
+    """A cheap key for calls whose arguments are all scalars or arrays (no pytrees)."""
+    key = []
+    for a in args:
+        t = type(a)
+        if t is float or t is int or t is bool:
+            key.append(t)
+        elif t is np.ndarray:
+            key.append((a.dtype.char, a.ndim))
+        else:
+            return None
+    return tuple(key)
+
+
 def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
     """Compile ``fn`` (a Python function or a Transformed) for ``args`` to IR."""
     if isinstance(fn, Transformed):
@@ -59,6 +73,7 @@ class Transformed:
         self.backend = backend
         self.__wrapped_fn__ = fn
         self._cache: dict = {}
+        self._fast: dict = {}  # cheap key (types of flat arguments) -> Executable
         name = getattr(fn, "__name__", "f")
         self.__name__ = f"{kind}({name})"
         self.__doc__ = getattr(fn, "__doc__", None)
@@ -110,7 +125,16 @@ class Transformed:
         return exe
 
     def __call__(self, *args: Any) -> Any:
-        return self.executable(args)(args)
+        key = _fast_key(args)
+        if key is not None:
+            exe = self._fast.get(key)
+            if exe is not None:
+                return exe.call_simple(args)
+        exe = self.executable(args)
+        result = exe(args)
+        if key is not None:
+            self._fast[key] = exe
+        return result
 
     def lower_call(self, lw: Any, args: list, kwargs: dict, node: Any, extra: list = ()) -> Any:
         """Inline this transform applied to ``args`` into the function being compiled

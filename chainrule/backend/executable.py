@@ -69,6 +69,12 @@ class Executable:
             self.sources = dict(payload["sources"])
             self.out_template = decode_template(payload["out_template"])
         self.consts = consts or {}
+        if payload is None:
+            self.writes_params = writes_params(compiled.fn)
+        else:
+            self.writes_params = bool(payload.get("writes_params", True))
+        self.copy_args = copy_args and self.writes_params
+        self._single = _is_leaf(self.out_template)
         if self.requested != "numpy" and numba_backend.available():
             self.backend = "numba"
             self.source = self.sources["numba"]
@@ -86,7 +92,8 @@ class Executable:
     def payload(self) -> dict:
         """What the disk cache stores (JSON-able); raises NotCacheable for odd results."""
         return {"name": self.name, "sources": self.sources,
-                "out_template": encode_template(self.out_template)}
+                "out_template": encode_template(self.out_template),
+                "writes_params": self.writes_params}
 
     def leaves(self, args: tuple) -> list:
         out: list = []
@@ -131,6 +138,13 @@ class Executable:
         warnings.warn(f"chainrule: {self.name} runs on the NumPy backend (Numba "
                       f"cannot compile it: {reason})", RuntimeWarning, stacklevel=4)
         self._use_numpy()
+
+    def call_simple(self, args: tuple) -> Any:
+        """Fast path for flat scalar/array arguments after the first call."""
+        if self.copy_args:
+            args = tuple(a.copy() if type(a) is np.ndarray else a for a in args)
+        res = self.py(*args)
+        return res[0] if self._single else rebuild(self.out_template, list(res))
 
     def __call__(self, args: tuple) -> Any:
         return self.run_flat(self.leaves(args))
@@ -187,3 +201,29 @@ def decode_template(d: Any) -> Any:
     if "dict" in d:
         return {k: decode_template(v) for k, v in d["dict"]}
     return d["static"]
+
+
+def _is_leaf(t: Any) -> bool:
+    from ..frontend.values import is_atom
+
+    return is_atom(t)
+
+
+def writes_params(fn: Any) -> bool:
+    """Whether the function may write into the memory of one of its array parameters."""
+    from ..ir.nodes import Assign, Effect, walk
+    from ..transforms.activity import VIEW_PRIMS
+
+    shared = {p.name for p in fn.params if p.type.ndim > 0}
+    stmts = list(walk(fn.body))
+    changed = True
+    while changed:
+        changed = False
+        for s in stmts:
+            if isinstance(s, Assign) and s.out.name not in shared and s.args and \
+                    getattr(s.args[0], "name", None) in shared and \
+                    (s.prim in VIEW_PRIMS or s.prim == "getitem") and s.out.type.ndim > 0:
+                shared.add(s.out.name)
+                changed = True
+    return any(isinstance(s, Effect) and s.prim != "tape_push" and s.args[0].name in shared
+               for s in stmts)

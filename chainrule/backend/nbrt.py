@@ -332,3 +332,20 @@ def tpop(t):
     x = t[n]
     t[0] = n - 1
     return x
+
+
+# -- whole-array in-place updates as calls (compiled once per signature and cached on disk,
+#    which keeps the generated functions small and quick to compile) -------------------------
+@njit
+def iadd(x, v):
+    x += v
+
+
+@njit
+def fill(x, v):
+    x[...] = v
+
+
+@njit
+def assign(x, v):
+    x[...] = v

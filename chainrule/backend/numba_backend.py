@@ -16,6 +16,8 @@ HEADER = "import numpy as np\nimport math\nfrom chainrule.backend import nbrt as
 
 def _numba_additem(srcs: list[str], spec: tuple, types: tuple = (), **params) -> str:
     """``x[idx] += v`` accumulating repeated indices: a one-line loop over the index array."""
+    if spec == ("e",):
+        return f"_rt.iadd({srcs[0]}, {srcs[1]})"
     spec = _no_ellipsis(spec, types[0].ndim) if types else spec
     arrays = [k for k, code in enumerate(spec) if code in ("a", "m")]
     if not arrays:
@@ -96,6 +98,8 @@ def _numba_getitem(srcs: list[str], spec: tuple, types: tuple = (), **params) ->
 
 
 def _numba_setitem(srcs: list[str], spec: tuple, types: tuple = (), **params) -> str:
+    if spec == ("e",):
+        return f"_rt.{'assign' if types[1].ndim else 'fill'}({srcs[0]}, {srcs[1]})"
     return _setitem_emit(srcs, _no_ellipsis(spec, types[0].ndim), **params)
 
 
