@@ -6,6 +6,7 @@ composable), and turned back into readable Python. See README.md for the support
 
 from . import errors
 from .api import grad, hessian, jacfwd, jacrev, jit, jvp, show, show_ir, value_and_grad, vjp
+from .custom import custom_jvp, custom_vjp, register_primitive
 from .errors import ChainruleError
 from .inplace import into, jvp_into, vjp_into
 from .nonsmooth import directional_derivative, stop_gradient
@@ -15,6 +16,8 @@ __version__ = "0.1.0"
 __all__ = [
     "ChainruleError",
     "__version__",
+    "custom_jvp",
+    "custom_vjp",
     "directional_derivative",
     "errors",
     "grad",
@@ -25,6 +28,7 @@ __all__ = [
     "jit",
     "jvp",
     "jvp_into",
+    "register_primitive",
     "show",
     "show_ir",
     "stop_gradient",

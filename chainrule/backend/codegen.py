@@ -17,6 +17,9 @@ from ..ir.nodes import Assign, Const, Effect, ForRange, Function, If, Var, While
 
 INDENT = "    "
 
+# Globals that user-registered primitives' emitted source refers to (name -> object).
+EXTRA_GLOBALS: dict = {}
+
 
 class SourceWriter:
     def __init__(self, registry, with_comments: bool = True, tape_factory: str | None = None,
@@ -85,6 +88,8 @@ class SourceWriter:
         self.comment_for(s, depth)
         if isinstance(s, Assign) and s.prim == "tape_new" and self.tape_factory:
             self.lines.append(f"{pad}{s.out.name} = {self.tape_factory}()")
+        elif isinstance(s, Assign) and self.prims[s.prim].extra.get("inline"):
+            self.inline_call(s, depth)
         elif isinstance(s, Assign):
             expr = self.emit(s)
             self.lines.append(f"{pad}{s.out.name} = {expr}")
@@ -127,7 +132,27 @@ class SourceWriter:
             return override(srcs, types=tuple(a.type for a in s.args), **dict(s.params))
         return self.prims[s.prim].emit(srcs, **dict(s.params))
 
+    def inline_call(self, s: Assign, depth: int) -> None:
+        """A primitive whose evaluation is a compiled function body (custom rules): its
+        statements are written in place, with fresh names."""
+        from ..ir.builder import Builder, Names
+        from ..ir.inline import inline
+
+        spec = dict(s.params)[self.prims[s.prim].extra["inline"]]
+        body = spec.primal
+        b = Builder(Names(self.names), self.prims)
+        (result,) = inline(b, body, list(s.args[: len(body.params)]))
+        self.names |= b.names.used
+        self.lines.append(f"{INDENT * depth}# {spec!r}")
+        for st in b.block:
+            self.stmt(st, depth)
+        self.lines.append(f"{INDENT * depth}{s.out.name} = {self.atom(result)}")
+
     def function(self, fn: Function) -> None:
+        from ..ir.nodes import block_reads, block_writes
+
+        self.names = ({p.name for p in fn.params} | {v.name for v in block_writes(fn.body)}
+                      | {v.name for v in block_reads(fn.body)})
         params = ", ".join(p.name for p in fn.params)
         self.lines.append(f"def {fn.name}({params}):")
         doc = fn.meta.get("doc")
@@ -156,4 +181,4 @@ def generate(fn: Function, registry=None, with_comments: bool = True,
     w = SourceWriter(registry, with_comments, tape_factory, overrides)
     w.function(fn)
     src = header + "\n\n" + "\n".join(w.lines) + "\n"
-    return src, w.consts
+    return src, {**EXTRA_GLOBALS, **w.consts}

@@ -112,10 +112,26 @@ def _kinds(args: Any) -> Any:
 def versions() -> dict:
     import chainrule
 
-    out = {"chainrule": chainrule.__version__, "numpy": np.__version__,
+    out = {"chainrule": chainrule.__version__, "chainrule_source": _own_source_hash(),
+           "numpy": np.__version__,
            "python": platform.python_version(), "format": FORMAT}
     out["numba"] = _numba_version()
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _own_source_hash() -> str:
+    """A hash of chainrule's own source files: generated code depends on its rules."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        if "examples" in path.parts:
+            continue
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=1)

@@ -81,7 +81,8 @@ class CallMixin:
             return numpy_api.call_method(self, func, args, kwargs, node)
         if isinstance(func, AstFunction):
             return self.inline(func, args, kwargs, node)
-        if getattr(func, "__chainrule_transform__", False):
+        if getattr(func, "__chainrule_transform__", False) or \
+                getattr(func, "__chainrule_custom__", False):
             return func.lower_call(self, args, kwargs, node)
         from .. import api
 

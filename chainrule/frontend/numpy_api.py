@@ -524,6 +524,14 @@ def _build_table() -> dict:
 _TABLE: dict | None = None
 
 
+def register_handler(obj: Any, handler: Any) -> None:
+    """Map a Python callable to a handler (used by ``chainrule.register_primitive``)."""
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _build_table()
+    _TABLE[obj] = handler
+
+
 def handler_for(obj: Any):
     global _TABLE
     if _TABLE is None:

@@ -8,9 +8,16 @@ from __future__ import annotations
 from . import arith, elementwise, indexing, internal, linalg, reductions, shapes
 from .registry import Primitive, Registry
 
+
+def _custom() -> list[Primitive]:
+    from ..custom import custom_primitive
+
+    return [custom_primitive()]
+
+
 FAMILIES = [
     arith.PRIMS, elementwise.PRIMS, reductions.PRIMS, linalg.PRIMS, shapes.PRIMS, indexing.PRIMS,
-    internal.PRIMS,
+    internal.PRIMS, _custom(),
 ]
 
 PRIMS = Registry(FAMILIES)

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import PRIMS
+from . import FAMILIES
 from .registry import DOMAIN, FLAT, INFINITE, JUMP, KINDS, KINK, RAISES, ZERO, Kink
 
 KIND_TEXT = {
@@ -30,9 +30,14 @@ KIND_TEXT = {
 }
 
 
+def builtin_primitives() -> list:
+    """The primitives chainrule defines (not those registered by users at run time)."""
+    return sorted((p for family in FAMILIES for p in family), key=lambda p: p.name)
+
+
 def kink_rows() -> list[tuple[str, Kink]]:
     """(primitive, kink) for every documented point, ordered by kind, then primitive."""
-    rows = [(p.name, k) for p in PRIMS.all() for k in p.kinks]
+    rows = [(p.name, k) for p in builtin_primitives() for k in p.kinks]
     return sorted(rows, key=lambda r: (KINDS.index(r[1].kind), r[0]))
 
 

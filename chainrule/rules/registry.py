@@ -107,6 +107,12 @@ class Registry:
                     raise ValueError(f"primitive {p.name!r} defined twice")
                 self._table[p.name] = p
 
+    def add(self, prim: Primitive) -> None:
+        """Register a user-defined primitive (a name may be defined once)."""
+        if prim.name in self._table and self._table[prim.name] is not prim:
+            raise ValueError(f"primitive {prim.name!r} is already defined")
+        self._table[prim.name] = prim
+
     def __getitem__(self, name: str) -> Primitive:
         try:
             return self._table[name]
