@@ -193,3 +193,21 @@ def test_cache_can_be_turned_off(tmp_path: Path, monkeypatch, value) -> None:
     cr.grad(scaled_square)(np.ones(2))
     assert not list((tmp_path / "entries").glob("*.json"))
     assert "off" in cr.cache.explain(cr.grad(scaled_square), np.ones(2))
+
+
+def _scaled_by(weights):
+    def f(x):
+        return np.sum(x * weights)
+
+    return f
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_same_source_different_constants_never_share_code(backend: str) -> None:
+    # Two closures with identical source but different captured arrays: the generated code
+    # differs only in its constants, which must not be confused (module reuse, Numba's cache).
+    x = np.ones(3)
+    g1 = cr.grad(_scaled_by(np.array([1.0, 2.0, 3.0])), backend=backend)(x)
+    g2 = cr.grad(_scaled_by(np.array([4.0, 5.0, 6.0])), backend=backend)(x)
+    np.testing.assert_allclose(g1, [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(g2, [4.0, 5.0, 6.0])

@@ -7,6 +7,7 @@ Each primitive's source comes from its ``emit`` rule; array constants become mod
 
 from __future__ import annotations
 
+import hashlib
 import linecache
 import math
 import os
@@ -180,5 +181,13 @@ def generate(fn: Function, registry=None, with_comments: bool = True,
         registry = PRIMS
     w = SourceWriter(registry, with_comments, tape_factory, overrides)
     w.function(fn)
+    if w.consts:
+        # The constants' values are part of the code's identity (module reuse, Numba's cache).
+        h = hashlib.sha256()
+        for name in sorted(w.consts):
+            value = np.ascontiguousarray(w.consts[name])
+            h.update(f"{name}:{value.dtype}:{value.shape}".encode())
+            h.update(value.tobytes())
+        header += f"# constants {', '.join(sorted(w.consts))}: sha256 {h.hexdigest()[:16]}\n"
     src = header + "\n\n" + "\n".join(w.lines) + "\n"
     return src, {**EXTRA_GLOBALS, **w.consts}

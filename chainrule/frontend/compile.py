@@ -37,10 +37,10 @@ class Lowerer(StmtMixin, ExprMixin, CallMixin, JoinMixin, ViewMixin):
         self.frames: list[Frame] = []
         self.depth: dict = {}
         self.deps = deps
-        self.views: dict = {}  # id(view Var) -> ViewInfo (see .views)
-        self.writes: dict = {}  # id(array Var) -> number of writes into it so far
+        self.views: dict = {}  # view Var name -> ViewInfo (see .views)
+        self.writes: dict = {}  # array Var name -> number of writes into it so far
         self.rederived: set[str] = set()  # views re-made from their root before a use
-        self.nonneg_ids: dict = {}  # id(int Var) -> Var known to be >= 0 (range loop indices)
+        self.nonneg_ids: dict = {}  # name -> int Var known to be >= 0 (range loop indices)
 
     @property
     def frame(self) -> Frame:

@@ -215,8 +215,8 @@ class ViewMixin:
 
     # -- bookkeeping ---------------------------------------------------------------------
     def view_info(self, v: Any) -> ViewInfo | None:
-        info = self.views.get(id(v)) if isinstance(v, Var) else None
-        return info if info is not None and info.var is v else None
+        info = self.views.get(v.name) if isinstance(v, Var) else None
+        return info if info is not None and info.var == v else None
 
     def loop_stack(self) -> tuple:
         return tuple(id(ctx) for f in self.frames for ctx in f.loops)
@@ -224,33 +224,32 @@ class ViewMixin:
     def register_view(self, out: Var, parent: Var, entries: list) -> None:
         pinfo = self.view_info(parent)
         root = pinfo.root if pinfo is not None else parent
-        self.views[id(out)] = ViewInfo(out, parent, root, tuple(entries),
-                                       self.writes.get(id(root), 0), self.loop_stack())
+        self.views[out.name] = ViewInfo(out, parent, root, tuple(entries),
+                                       self.writes.get(root.name, 0), self.loop_stack())
 
     def renamed(self, old: Var, new: Var) -> None:
         """``bind`` renamed a temporary: keep its view record."""
         info = self.view_info(old)
         if info is not None:
-            self.views[id(new)] = ViewInfo(new, info.parent, info.root, info.entries,
+            self.views[new.name] = ViewInfo(new, info.parent, info.root, info.entries,
                                            info.stamp, info.loops)
         if self.nonneg(old):
             self.mark_nonneg(new)
 
     def nonneg(self, a: Any) -> bool:
         k = _known(a)
-        return (k is not None and k >= 0) or (isinstance(a, Var) and id(a) in self.nonneg_ids
-                                              and self.nonneg_ids[id(a)] is a)
+        return (k is not None and k >= 0) or (isinstance(a, Var) and a.name in self.nonneg_ids)
 
     def mark_nonneg(self, a: Any) -> None:
         if isinstance(a, Var):
-            self.nonneg_ids[id(a)] = a
+            self.nonneg_ids[a.name] = a
 
     def stale(self, info: ViewInfo) -> bool:
         """Whether the view may have been changed by a write since it was made, or is used in
         a loop it was made outside of while its root is written somewhere (a later iteration's
         write may reach it; loop bodies are lowered speculatively first, so writes later in the
         body are already counted)."""
-        count = self.writes.get(id(info.root), 0)
+        count = self.writes.get(info.root.name, 0)
         return count != info.stamp or (count > 0 and self.loop_stack() != info.loops)
 
     # -- reads ---------------------------------------------------------------------------
@@ -313,7 +312,7 @@ class ViewMixin:
         self.b.effect("setitem", dest, value, *didx, spec=dspec)
         info = self.view_info(dest)
         root = info.root if info is not None else dest
-        self.writes[id(root)] = self.writes.get(id(root), 0) + 1
+        self.writes[root.name] = self.writes.get(root.name, 0) + 1
 
     def resolve(self, view: Var, spec: tuple, idx: list) -> tuple:
         """(root, spec, index) addressing the same elements as ``view[index]``."""
