@@ -349,3 +349,24 @@ def fill(x, v):
 @njit
 def assign(x, v):
     x[...] = v
+
+
+@njit
+def tnew_f64():
+    t = np.empty(32, dtype=np.float64)
+    t[0] = 0
+    return t
+
+
+@njit
+def tnew_f32():
+    t = np.empty(32, dtype=np.float32)
+    t[0] = 0
+    return t
+
+
+@njit
+def tnew_i64():
+    t = np.empty(32, dtype=np.int64)
+    t[0] = 0
+    return t

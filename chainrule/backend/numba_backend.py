@@ -110,7 +110,8 @@ _TAPE_DTYPE = {"float64": "np.float64", "float32": "np.float32", "int64": "np.in
 def _tape_new(srcs: list[str], dtype: str, ndim: int, types: tuple = (), **_) -> str:
     if ndim:
         return "[]"
-    return f"np.zeros(256, dtype={_TAPE_DTYPE[dtype]})"
+    suffix = {'float64': 'f64', 'float32': 'f32'}.get(dtype, 'i64')
+    return f"_rt.tnew_{suffix}()"
 
 
 def _tape_push(srcs: list[str], types: tuple = (), **_) -> str:
