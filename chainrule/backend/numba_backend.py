@@ -103,9 +103,6 @@ def _numba_setitem(srcs: list[str], spec: tuple, types: tuple = (), **params) ->
     return _setitem_emit(srcs, _no_ellipsis(spec, types[0].ndim), **params)
 
 
-_TAPE_DTYPE = {"float64": "np.float64", "float32": "np.float32", "int64": "np.int64",
-               "bool": "np.int64"}
-
 
 def _tape_new(srcs: list[str], dtype: str, ndim: int, types: tuple = (), **_) -> str:
     if ndim:
