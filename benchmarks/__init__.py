@@ -1,0 +1,1 @@
+"""Benchmarks of chainrule: plain NumPy workloads, hand-written adjoints, peers, the harness."""
