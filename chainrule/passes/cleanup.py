@@ -60,4 +60,6 @@ def dead_code(fn: Function) -> Function:
 
 def simplify(fn: Function) -> Function:
     """The clean-up pipeline run on every function before code generation."""
-    return dead_code(fn)
+    from .materialize import drop_redundant_materialize
+
+    return dead_code(drop_redundant_materialize(fn))

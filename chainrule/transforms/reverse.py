@@ -56,6 +56,9 @@ class _Reverse:
         self.tapes: dict[tuple, Var] = {}
         self.init: list = []  # statements run first: tape creation, placeholders
         self.saved = self._reassigned(fn) & (self._reverse_reads(fn) | _arrays(fn))
+        # Differentiating derivative code: contributions may be empty "zero" adjoints.
+        self.higher_order = any(isinstance(s, Assign) and s.prim in ("adj_zero", "materialize")
+                                for s in walk(fn.body))
         check_writes(fn, self.active, prims)
 
     # -- bookkeeping -----------------------------------------------------------------------
@@ -158,7 +161,8 @@ class _Reverse:
             return
         # Array adjoints are owned buffers, accumulated in place (no allocation per use).
         self.b.emit("materialize", ba, arg, out=ba)
-        if isinstance(contrib, Var) and contrib.type.ndim == arg.type.ndim:
+        if self.higher_order and isinstance(contrib, Var) and \
+                contrib.type.ndim == arg.type.ndim:
             # (an empty zero contribution, from higher-order code, is dropped here)
             contrib = self.b.dematerialize(contrib, arg)
         self.b.effect("additem", ba, contrib, spec=("e",))
