@@ -280,25 +280,30 @@ class _Reverse:
                 b.emit("tape_pop", self.tape(out.type), out=out)
             return
         bout = self.adj_var(out)
-        zero_later = False
+        if out.type.ndim > 0:
+            b.emit("materialize", bout, out, out=bout)
+        if not any(isinstance(a, Var) and a == out for a in s.args):
+            # The rule reads bout and out as they are; then bout is zeroed and out restored.
+            self.rev_rule(s, out, bout)
+            if out.type.ndim == 0:
+                b.emit("id", self.zero(out), out=bout)
+            else:
+                self.zero_in_place(bout)
+            if saved:
+                b.emit("tape_pop", self.tape(out.type), out=out)
+            return
+        # ``x = f(x, ...)``: the rule needs the old x, so restore it first and keep the new one.
         if out.type.ndim == 0:
             g = b.emit("id", bout)
             b.emit("id", self.zero(out), out=bout)
         else:
-            b.emit("materialize", bout, out, out=bout)
-            if any(isinstance(a, Var) and a == out for a in s.args):
-                g = b.copy(bout)
-                self.zero_in_place(bout)
-            else:
-                g, zero_later = bout, True
+            g = b.copy(bout)
+            self.zero_in_place(bout)
         value = out
         if saved:
-            # Restore the value ``out`` had before; rules see the new one through ``value``.
             value = b.emit("id", out)
             b.emit("tape_pop", self.tape(out.type), out=out)
         self.rev_rule(s, value, g)
-        if zero_later:
-            self.zero_in_place(bout)
 
     def rev_rule(self, s: Assign, value, g) -> None:
         """Add the VJP of ``s`` (new value ``value``, cotangent ``g``) into the adjoints."""
