@@ -36,7 +36,7 @@ from ..ir.nodes import (
     walk,
 )
 from ..ir.types import BOOL, I64, Type
-from .activity import active_vars
+from .activity import active_vars, is_view
 from .aliases import check_writes
 
 _VIEW_FREE = ("getitem",)
@@ -59,6 +59,7 @@ class _Reverse:
         # Differentiating derivative code: contributions may be empty "zero" adjoints.
         self.higher_order = any(isinstance(s, Assign) and s.prim in ("adj_zero", "materialize")
                                 for s in walk(fn.body))
+        self.contents_needed = self._contents_needed(fn)
         check_writes(fn, self.active, prims)
 
     # -- bookkeeping -----------------------------------------------------------------------
@@ -99,6 +100,30 @@ class _Reverse:
             elif isinstance(s, Effect) and s.prim in ("setitem", "additem"):
                 reads.update(a.name for a in s.args[2:] if isinstance(a, Var))
         return reads
+
+    def _contents_needed(self, fn: Function) -> set[str] | None:
+        """Arrays whose contents the reverse sweep reads (directly or through a view): only
+        writes into these save the slots they overwrite. None means "all" (for derivative code,
+        whose own restores the outer transform must see)."""
+        if self.higher_order:
+            return None
+        parent: dict[str, str] = {}
+
+        def find(x: str) -> str:
+            while parent.get(x, x) != x:
+                x = parent[x]
+            return x
+
+        for s in walk(fn.body):
+            if isinstance(s, Assign) and s.args and isinstance(s.args[0], Var) and is_view(s):
+                parent[find(s.out.name)] = find(s.args[0].name)
+        reads = self._reverse_reads(fn)
+        roots = {find(n) for n in reads}
+        return {v.name for v in block_writes(fn.body) if find(v.name) in roots} | \
+            {p.name for p in fn.params if find(p.name) in roots}
+
+    def slots_saved(self, target: Var) -> bool:
+        return self.contents_needed is None or target.name in self.contents_needed
 
     def _rule_reads(self, s: Assign) -> set[str]:
         """Which of ``s``'s arguments and result its VJP rule reads, found by running the rule
@@ -186,7 +211,7 @@ class _Reverse:
                 b.effect("tape_push", self.tape(s.out.type), s.out)
             b.append(s)
         elif isinstance(s, Effect):
-            if s.prim in ("setitem", "additem"):
+            if s.prim in ("setitem", "additem") and self.slots_saved(s.args[0]):
                 old = b.getitem(s.args[0], *s.args[2:], **dict(s.params))
                 if old.type.ndim > 0:
                     old = b.copy(old)
@@ -358,8 +383,9 @@ class _Reverse:
             if s.prim == "setitem":
                 b.effect("setitem", bt, Const(0.0, Type(bt.type.dtype), weak=True), *idx,
                          **params)
-        old = b.tape_pop(self.tape(b.infer("getitem", [target, *idx], params)))
-        b.effect("setitem", target, old, *idx, **params)
+        if self.slots_saved(target):
+            old = b.tape_pop(self.tape(b.infer("getitem", [target, *idx], params)))
+            b.effect("setitem", target, old, *idx, **params)
 
     def unbroadcast(self, g, like):
         if like.type.ndim == 0:
