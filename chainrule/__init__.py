@@ -5,7 +5,19 @@ composable), and turned back into readable Python. See README.md for the support
 """
 
 from . import errors
-from .api import grad, hessian, jacfwd, jacrev, jit, jvp, show, show_ir, value_and_grad, vjp
+from .api import (
+    grad,
+    hessian,
+    jacfwd,
+    jacrev,
+    jit,
+    jvp,
+    last_kinks,
+    show,
+    show_ir,
+    value_and_grad,
+    vjp,
+)
 from .custom import custom_jvp, custom_vjp, register_primitive
 from .errors import ChainruleError
 from .inplace import into, jvp_into, vjp_into
@@ -28,6 +40,7 @@ __all__ = [
     "jit",
     "jvp",
     "jvp_into",
+    "last_kinks",
     "register_primitive",
     "show",
     "show_ir",

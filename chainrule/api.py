@@ -24,6 +24,7 @@ from .ir.builder import Names
 from .ir.inline import inline
 from .ir.nodes import Function, Var, block_reads, block_writes
 from .ir.printer import format_function
+from .passes import kinks as _kinks
 from .passes.cleanup import simplify
 from .transforms import wrap
 
@@ -50,11 +51,19 @@ def _fast_key(args: tuple) -> tuple | None:
     return tuple(key)
 
 
+# The transforms with a ``kinks`` option (the Jacobian transforms copy the code they run once
+# per basis vector, so its statements are not found again; they have none).
+_KINKS_KINDS = ("grad", "value_and_grad", "jit")
+
+
 def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
     """Compile ``fn`` (a Python function or a Transformed) for ``args`` to IR."""
     if isinstance(fn, Transformed):
         return fn.build(args, names, deps)
-    return compile_function(fn, args, names, deps)
+    compiled = compile_function(fn, args, names, deps)
+    if _kinks.collecting() is not None:
+        _kinks.note_primal(compiled.fn)
+    return compiled
 
 
 class Transformed:
@@ -63,7 +72,7 @@ class Transformed:
     __chainrule_transform__ = True
 
     def __init__(self, kind: str, fn: Any, argnums: Any = 0, has_aux: bool = False,
-                 backend: str | None = None):
+                 backend: str | None = None, kinks: str | None = None):
         if not callable(fn) and not hasattr(fn, "node"):
             raise TypeError(f"{kind} expects a callable, got {type(fn).__name__}")
         self.kind = kind
@@ -71,6 +80,12 @@ class Transformed:
         self.argnums, self.argnums_tuple = _norm_argnums(argnums)
         self.has_aux = has_aux
         self.backend = backend
+        # Kink reporting (passes/kinks.py): None, "warn", "raise" or "count"; ``kinks_hit`` holds
+        # the sites the latest call reached. A transform of a reporting function reports too.
+        if kinks is None and isinstance(fn, Transformed) and kind in _KINKS_KINDS:
+            kinks = fn.kinks
+        self.kinks = _kinks.check_mode(kinks)
+        self.kinks_hit: list = []
         self.__wrapped_fn__ = fn
         self._cache: dict = {}
         self._fast: dict = {}  # cheap key (types of flat arguments) -> Executable
@@ -85,6 +100,13 @@ class Transformed:
     def build(self, args: tuple, names: Names, deps: Any = None) -> Compiled:
         base = build_ir(self.fn, args, names, deps)
         return self.apply(base, names)
+
+    def build_top(self, args: tuple, names: Names, deps: Any = None) -> Compiled:
+        """``build`` for the function that is called (not nested in another transform): the
+        place where the ``kinks`` option applies."""
+        if self.kinks is None:
+            return self.build(args, names, deps)
+        return _kinks.build(self, args, names, deps)
 
     def apply(self, base: Compiled, names: Names) -> Compiled:
         sig = wrap.Signature(base.arg_templates)
@@ -111,7 +133,8 @@ class Transformed:
         else:
             raise ValueError(kind)
         out.arg_templates = base.arg_templates
-        out.fn = simplify(out.fn)
+        if _kinks.collecting() is None:  # (kink instrumentation cleans up once, at the end)
+            out.fn = simplify(out.fn)
         return out
 
     # -- running -----------------------------------------------------------------------------
@@ -121,6 +144,8 @@ class Transformed:
         if exe is None:
             exe = disk_cache.executable_for(self, args, copy_args=self.kind != "jit",
                                             backend=self.backend)
+            if self.kinks is not None:
+                exe.kink_handler = functools.partial(_kinks.report, self.kinks, owner=self)
             self._cache[key] = exe
         return exe
 
@@ -166,6 +191,9 @@ class Transformed:
         out = self.apply(base, b.names)
         actual = [x for a in args for _, x in flatten(a)]
         res = inline(b, out.fn, actual + free + list(extra), rename=False)
+        if _kinks.collecting() is not None:
+            _kinks.mark_inlined(out.fn.body, b.block[len(b.block) - len(out.fn.body):], block,
+                                leaves)
         return rebuild(out.out_template, res)
 
 
@@ -202,20 +230,23 @@ def _flat_pairs(v: Any) -> list:
 
 # -- public functions ------------------------------------------------------------------------
 def grad(fun: Any, argnums: Any = 0, has_aux: bool = False,
-         backend: str | None = None) -> Transformed:
-    """Gradient of a scalar-valued ``fun`` w.r.t. ``argnums`` (same structure as the args)."""
-    return Transformed("grad", fun, argnums, has_aux, backend=backend)
+         backend: str | None = None, kinks: str | None = None) -> Transformed:
+    """Gradient of a scalar-valued ``fun`` w.r.t. ``argnums`` (same structure as the args).
+
+    ``kinks="warn" | "raise" | "count"`` reports calls that reach a non-differentiable point
+    of the user's code (docs/nonsmooth.md, "Kink reporting"); None (default) costs nothing."""
+    return Transformed("grad", fun, argnums, has_aux, backend=backend, kinks=kinks)
 
 
 def value_and_grad(fun: Any, argnums: Any = 0, has_aux: bool = False,
-                   backend: str | None = None) -> Transformed:
-    """``(fun(*args), grad(fun)(*args))`` computed together."""
-    return Transformed("value_and_grad", fun, argnums, has_aux, backend=backend)
+                   backend: str | None = None, kinks: str | None = None) -> Transformed:
+    """``(fun(*args), grad(fun)(*args))`` computed together (``kinks``: as for ``grad``)."""
+    return Transformed("value_and_grad", fun, argnums, has_aux, backend=backend, kinks=kinks)
 
 
-def jit(fun: Any, backend: str | None = None) -> Transformed:
-    """The compiled primal function."""
-    return Transformed("jit", fun, backend=backend)
+def jit(fun: Any, backend: str | None = None, kinks: str | None = None) -> Transformed:
+    """The compiled primal function (``kinks``: as for ``grad``)."""
+    return Transformed("jit", fun, backend=backend, kinks=kinks)
 
 
 def jacfwd(fun: Any, argnums: int = 0, backend: str | None = None) -> Transformed:
@@ -242,23 +273,41 @@ class _ModeCache:
     def __init__(self) -> None:
         self.entries: dict = {}
 
-    def get(self, kind: str, fun: Any, args: tuple, backend: str | None = None
-            ) -> tuple[Executable, list]:
+    def get(self, kind: str, fun: Any, args: tuple, backend: str | None = None,
+            kinks: str | None = None) -> tuple[Executable, list]:
         key = (kind, id(fun), kinds_key(args), backend)
+        if kinks is None and isinstance(fun, Transformed):
+            kinks = fun.kinks  # a transform of a reporting function reports too
+        if kinks is not None:
+            key += (_kinks.check_mode(kinks),)
         hit = self.entries.get(key)
         if hit is not None and hit[0] is fun:
             return hit[1], hit[2]
         names = Names()
+        if kinks is None:
+            compiled, base = self._build(kind, fun, args, names)
+            compiled.fn = simplify(compiled.fn)
+        else:
+            with _kinks.collect() as col:
+                compiled, base = self._build(kind, fun, args, names)
+            seeds = [x for t in base.arg_templates for _, x in flatten(t)
+                     if isinstance(x, Var) and x.type.is_float]
+            _kinks.instrument(compiled, col, seeds, names)
+        exe = Executable(compiled, copy_args=True, backend=backend)
+        if kinks is not None:
+            exe.kink_handler = functools.partial(_kinks.report, kinks)
+        self.entries[key] = (fun, exe, base)
+        return exe, base
+
+    @staticmethod
+    def _build(kind: str, fun: Any, args: tuple, names: Names) -> tuple[Compiled, Compiled]:
         base = build_ir(fun, args, names)
         sig = wrap.Signature(base.arg_templates)
         if kind == "jvp":
-            compiled, extra = wrap.jvp_ir(base, sig, names)
+            compiled, _ = wrap.jvp_ir(base, sig, names)
         else:
-            compiled, extra = wrap.vjp_ir(base, sig, names)
-        compiled.fn = simplify(compiled.fn)
-        exe = Executable(compiled, copy_args=True, backend=backend)
-        self.entries[key] = (fun, exe, base)
-        return exe, base
+            compiled, _ = wrap.vjp_ir(base, sig, names)
+        return compiled, base
 
 
 _MODES = _ModeCache()
@@ -285,19 +334,23 @@ def _value_leaves(x: Any) -> list:
     return [x] if leaf_type(x) is not None else []
 
 
-def jvp(fun: Any, primals: tuple, tangents: tuple, backend: str | None = None) -> tuple:
-    """Forward mode: ``(fun(*primals), J @ tangents)``."""
+def jvp(fun: Any, primals: tuple, tangents: tuple, backend: str | None = None,
+        kinks: str | None = None) -> tuple:
+    """Forward mode: ``(fun(*primals), J @ tangents)``. ``kinks``: as for ``grad``; the sites
+    a call reached are also given by :func:`last_kinks`."""
     primals, tangents = tuple(primals), tuple(tangents)
-    exe, base = _MODES.get("jvp", fun, primals, backend)
+    exe, base = _MODES.get("jvp", fun, primals, backend, kinks)
     flat = exe.leaves(primals)
     tan = _float_leaves(list(base.arg_templates), list(tangents))
     return exe.run_flat(flat + tan)
 
 
-def vjp(fun: Any, *primals: Any, backend: str | None = None) -> tuple:
+def vjp(fun: Any, *primals: Any, backend: str | None = None, kinks: str | None = None
+        ) -> tuple:
     """Reverse mode: ``(fun(*primals), vjp_fn)`` with ``vjp_fn(ct)`` giving a tuple of
-    cotangents, one per primal."""
-    exe, base = _MODES.get("vjp", fun, primals, backend)
+    cotangents, one per primal. ``kinks``: as for ``grad``, reported when ``vjp_fn`` runs
+    (it evaluates ``fun`` again with the reverse sweep); see also :func:`last_kinks`."""
+    exe, base = _MODES.get("vjp", fun, primals, backend, kinks)
     flat = exe.leaves(primals)
     out = jit(fun, backend)(*primals) if not isinstance(fun, Transformed) else fun(*primals)
 
@@ -314,8 +367,15 @@ def _compiled_for(fun: Any, args: tuple) -> Compiled:
     fun = fun if isinstance(fun, Transformed) else jit(fun)
     exe = fun.executable(args)
     if exe.compiled is None:
-        exe.compiled = fun.build(args, Names())
+        exe.compiled = fun.build_top(args, Names())
     return exe.compiled
+
+
+def last_kinks() -> list:
+    """The non-differentiable points the latest call with a ``kinks`` option reached: a list of
+    ``(loc, primitive, kind, count)`` records (``Transformed.kinks_hit`` holds the same per
+    function)."""
+    return _kinks.last_kinks()
 
 
 def show(fun: Any, *args: Any) -> str:
@@ -339,6 +399,7 @@ __all__ = [
     "jacrev",
     "jit",
     "jvp",
+    "last_kinks",
     "show",
     "show_ir",
     "value_and_grad",

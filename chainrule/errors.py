@@ -64,3 +64,13 @@ class UnsupportedMutationError(ChainruleError):
 
 class IRVerificationError(ChainruleError):
     """Internal consistency check of the IR failed (a bug in chainrule, please report)."""
+
+
+class KinkWarning(UserWarning):
+    """An evaluation reached a non-differentiable point (``kinks="warn"``, see
+    docs/nonsmooth.md, "Kink reporting"); the derivative returned is one choice among many."""
+
+
+class KinkError(ChainruleError):
+    """An evaluation reached a non-differentiable point and ``kinks="raise"`` was asked for;
+    ``hits`` lists the sites reached, ``loc`` is the first of them."""

@@ -8,6 +8,7 @@ cannot compile falls back to the NumPy backend with a one-line warning; asking f
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from typing import Any
@@ -17,6 +18,8 @@ import numpy as np
 from ..errors import ChainruleError
 from ..frontend.compile import Compiled, leaf_type
 from ..frontend.values import rebuild
+from ..passes.kinks import Site
+from ..passes.kinks import report as report_kinks
 from . import numba_backend
 from .codegen import generate
 from .loader import load_source
@@ -75,6 +78,16 @@ class Executable:
             self.writes_params = bool(payload.get("writes_params", True))
         self.copy_args = copy_args and self.writes_params
         self._single = _is_leaf(self.out_template)
+        # Kink reporting (passes/kinks.py): the code returns one more result, the counts per
+        # site, which ``kink_handler`` (set by the owner) acts on. None: not instrumented.
+        if payload is None:
+            self.kink_sites = getattr(compiled, "kink_sites", None)
+        else:
+            sites = payload.get("kink_sites")
+            self.kink_sites = None if sites is None else [Site.from_json(d) for d in sites]
+        if self.kink_sites is not None:
+            self.kink_handler = functools.partial(report_kinks, "warn")
+            self.call_simple = self._call_simple_kinks
         if self.requested != "numpy" and numba_backend.available():
             self.backend = "numba"
             self.source = self.sources["numba"]
@@ -91,9 +104,12 @@ class Executable:
 
     def payload(self) -> dict:
         """What the disk cache stores (JSON-able); raises NotCacheable for odd results."""
-        return {"name": self.name, "sources": self.sources,
-                "out_template": encode_template(self.out_template),
-                "writes_params": self.writes_params}
+        payload = {"name": self.name, "sources": self.sources,
+                   "out_template": encode_template(self.out_template),
+                   "writes_params": self.writes_params}
+        if self.kink_sites is not None:
+            payload["kink_sites"] = [site.to_json() for site in self.kink_sites]
+        return payload
 
     def leaves(self, args: tuple) -> list:
         out: list = []
@@ -126,6 +142,8 @@ class Executable:
             self.compiled_ok = True
         else:
             res = self.py(*flat)
+        if self.kink_sites is not None:
+            res = self._kinks(res)
         return rebuild(self.out_template, list(res))
 
     def _numba_failed(self, exc: Exception) -> None:
@@ -148,6 +166,17 @@ class Executable:
 
     def __call__(self, args: tuple) -> Any:
         return self.run_flat(self.leaves(args))
+
+    def _kinks(self, res: tuple) -> tuple:
+        """Split off the kink counts (the last result) and act on them."""
+        self.kink_handler(self.kink_sites, res[-1], name=self.name)
+        return res[:-1]
+
+    def _call_simple_kinks(self, args: tuple) -> Any:
+        if self.copy_args:
+            args = tuple(a.copy() if type(a) is np.ndarray else a for a in args)
+        res = self._kinks(self.py(*args))
+        return res[0] if self._single else rebuild(self.out_template, list(res))
 
 
 def numba_reason(exc: Exception) -> str:

@@ -17,9 +17,11 @@ def enabled() -> bool:
 
 
 def _parts(transformed: Any, args: tuple, copy_args: bool, backend: str | None) -> dict | None:
+    options = {"backend": resolve_backend(backend), "copy_args": copy_args}
+    if getattr(transformed, "kinks", None) is not None:
+        options["kinks"] = True  # instrumented code (the same for every reporting mode)
     try:
-        return key_parts(transformed, args,
-                         {"backend": resolve_backend(backend), "copy_args": copy_args})
+        return key_parts(transformed, args, options)
     except NotCacheable:
         return None
 
@@ -32,7 +34,7 @@ def executable_for(transformed: Any, args: tuple, copy_args: bool, backend: str 
         if payload is not None:
             return Executable(None, copy_args, backend, payload=payload, consts=consts)
     deps = Dependencies()
-    compiled = transformed.build(args, Names(), deps)
+    compiled = transformed.build_top(args, Names(), deps)
     exe = Executable(compiled, copy_args, backend)
     if parts is not None and deps.ok:
         try:
