@@ -22,6 +22,14 @@ INDENT = "    "
 EXTRA_GLOBALS: dict = {}
 
 
+class Statements:
+    """What a backend emission returns when one primitive needs several lines (an assignment's
+    lines may name its result as ``{out}``)."""
+
+    def __init__(self, *lines: str):
+        self.lines = list(lines)
+
+
 class SourceWriter:
     def __init__(self, registry, with_comments: bool = True, tape_factory: str | None = None,
                  overrides: dict | None = None):
@@ -93,9 +101,14 @@ class SourceWriter:
             self.inline_call(s, depth)
         elif isinstance(s, Assign):
             expr = self.emit(s)
-            self.lines.append(f"{pad}{s.out.name} = {expr}")
+            if isinstance(expr, Statements):
+                self.lines.extend(pad + ln.format(out=s.out.name) for ln in expr.lines)
+            else:
+                self.lines.append(f"{pad}{s.out.name} = {expr}")
         elif isinstance(s, Effect):
-            self.lines.append(pad + self.emit(s))
+            text = self.emit(s)
+            lines = text.lines if isinstance(text, Statements) else [text]
+            self.lines.extend(pad + ln for ln in lines)
         elif isinstance(s, If):
             self.lines.append(f"{pad}if {self.atom(s.cond)}:")
             self.block(s.then, depth + 1)

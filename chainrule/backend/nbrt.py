@@ -353,20 +353,21 @@ def assign(x, v):
 
 @njit
 def tnew_f64():
-    t = np.empty(32, dtype=np.float64)
-    t[0] = 0
-    return t
+    return np.empty(32, dtype=np.float64)
 
 
 @njit
 def tnew_f32():
-    t = np.empty(32, dtype=np.float32)
-    t[0] = 0
-    return t
+    return np.empty(32, dtype=np.float32)
 
 
 @njit
 def tnew_i64():
-    t = np.empty(32, dtype=np.int64)
-    t[0] = 0
-    return t
+    return np.empty(32, dtype=np.int64)
+
+
+@njit
+def tgrow(t):
+    bigger = np.empty(2 * t.shape[0], dtype=t.dtype)
+    bigger[: t.shape[0]] = t
+    return bigger

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from ..rules.indexing import _additem_emit, _getitem_emit, _setitem_emit
+from .codegen import Statements
 
 HEADER = "import numpy as np\nimport math\nfrom chainrule.backend import nbrt as _rt\n"
 
@@ -104,25 +105,29 @@ def _numba_setitem(srcs: list[str], spec: tuple, types: tuple = (), **params) ->
 
 
 
-def _tape_new(srcs: list[str], dtype: str, ndim: int, types: tuple = (), **_) -> str:
+# Scalar tapes are a growable array ``T`` plus a count ``T__n``, pushed and popped with plain
+# indexing in the generated function itself (no calls, so no reference counting per value).
+def _tape_new(srcs: list[str], dtype: str, ndim: int, types: tuple = (), **_):
     if ndim:
         return "[]"
-    suffix = {'float64': 'f64', 'float32': 'f32'}.get(dtype, 'i64')
-    return f"_rt.tnew_{suffix}()"
+    suffix = {"float64": "f64", "float32": "f32"}.get(dtype, "i64")
+    return Statements(f"{{out}} = _rt.tnew_{suffix}()", "{out}__n = 0")
 
 
-def _tape_push(srcs: list[str], types: tuple = (), **_) -> str:
+def _tape_push(srcs: list[str], types: tuple = (), **_):
+    t, x = srcs
     if types[0].ndim:
-        return f"{srcs[0]}.append({srcs[1]})"
-    return f"{srcs[0]} = _rt.tpush({srcs[0]}, {srcs[1]})"
+        return f"{t}.append({x})"
+    return Statements(f"if {t}__n == {t}.shape[0]:", f"    {t} = _rt.tgrow({t})",
+                      f"{t}[{t}__n] = {x}", f"{t}__n += 1")
 
 
-def _tape_pop(srcs: list[str], types: tuple = (), **_) -> str:
+def _tape_pop(srcs: list[str], types: tuple = (), **_):
+    (t,) = srcs
     if types[0].ndim:
-        return f"{srcs[0]}.pop()"
-    if types[0].dtype == "bool":
-        return f"_rt.tpop({srcs[0]}) != 0"
-    return f"_rt.tpop({srcs[0]})"
+        return f"{t}.pop()"
+    value = f"{t}[{t}__n] != 0" if types[0].dtype == "bool" else f"{t}[{t}__n]"
+    return Statements(f"{t}__n -= 1", f"{{out}} = {value}")
 
 
 OVERRIDES = {

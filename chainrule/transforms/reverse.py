@@ -145,9 +145,16 @@ class _Reverse:
                 returned = list(p.vjp(scratch, list(s.args), s.out, g, **params))
         except Exception:
             return candidates
-        used = {a.name for st in walk(scratch.block) for a in stmt_reads(st)
-                if isinstance(a, Var)}
-        used |= {r.name for r in returned if isinstance(r, Var)}
+        # Only what the contributions to *active* arguments need (a backward slice).
+        needed = {r.name for r, a in zip(returned, s.args)
+                  if isinstance(r, Var) and self.is_active(a)}
+        used = set(needed)
+        for st in reversed(list(walk(scratch.block))):
+            if isinstance(st, Assign) and st.out.name not in needed:
+                continue
+            reads = {a.name for a in stmt_reads(st) if isinstance(a, Var)}
+            needed |= reads
+            used |= reads
         return candidates & used
 
     def adj_var(self, v: Var) -> Var:
