@@ -25,10 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from .api import Executable, Transformed, build_ir
-from .frontend.compile import Compiled, kinds_key, leaf_type
+from .api import Executable, Transformed, _float_leaves, build_ir
+from .frontend.compile import Compiled, kinds_key
 from .frontend.values import flatten, rebuild
 from .ir.builder import Names
 from .ir.nodes import Const, Function, Var
@@ -86,28 +84,6 @@ def _executable(fun: Any, primals: tuple, backend: str | None) -> tuple[Executab
     return exe, base
 
 
-def _tangent_leaves(templates: list, tangents: tuple) -> list:
-    """The tangent values at the positions of the primals' float leaves."""
-    values: list = []
-
-    def walk(x: Any) -> None:
-        if isinstance(x, (tuple, list)):
-            for v in x:
-                walk(v)
-        elif isinstance(x, dict):
-            for v in x.values():
-                walk(v)
-        elif leaf_type(x) is not None:
-            values.append(x)
-
-    walk(list(tangents))
-    leaves = [a for t in templates for _, a in flatten(t)]
-    if len(leaves) != len(values):
-        raise TypeError("the tangents' structure does not match the primals' structure")
-    return [np.array(v, dtype=np.float64, copy=True) if np.ndim(v) else float(v)
-            for a, v in zip(leaves, values) if isinstance(a, Var) and a.type.is_float]
-
-
 def directional_derivative(fun: Any, primals: tuple, tangents: tuple,
                            backend: str | None = None) -> tuple:
     """``(fun(*primals), f'(primals; tangents))``: the exact one-sided directional derivative.
@@ -124,5 +100,5 @@ def directional_derivative(fun: Any, primals: tuple, tangents: tuple,
         fun = fun.fn
     exe, base = _executable(fun, primals, backend)
     flat = exe.leaves(primals)
-    tan = _tangent_leaves(list(base.arg_templates), tangents)
+    tan = _float_leaves(list(base.arg_templates), tangents)
     return exe.run_flat(flat + tan)

@@ -145,8 +145,6 @@ def _array(lw, args, kw, node):
         out = lw.b.copy(_atom(lw, v)) if is_atom(v) and v.type.ndim > 0 else _atom(lw, v)
     if dtype is not None:
         out = lw.b.astype(out, dtype=_dtype(lw, dtype))
-    elif out.type.dtype in ("int64", "bool") and out.type.ndim > 0 and False:
-        pass
     return out
 
 
