@@ -172,8 +172,10 @@ class _Reverse:
             t = Var(self.b.names.fresh(f"tape_{short}{typ.ndim}" if typ.ndim else f"tape_{short}"),
                     typ.tape_of())
             self.tapes[key] = t
+            loc, self.b.loc = self.b.loc, None
             with self.b.nested(self.init):
                 self.b.emit("tape_new", out=t, dtype=typ.dtype, ndim=typ.ndim)
+            self.b.loc = loc
         return t
 
     def zero(self, v: Var):
@@ -437,6 +439,7 @@ class _Reverse:
                     results.append(self.zero_result(p))
         # Adjoints start at zero; saved variables start with a placeholder of their type.
         zeros: list = []
+        b.loc = None
         with b.nested(zeros):
             for a in self.adj.values():
                 if a.type.tape:
