@@ -334,6 +334,16 @@ def _value_leaves(x: Any) -> list:
     return [x] if leaf_type(x) is not None else []
 
 
+def _copy_arrays(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    if isinstance(x, (tuple, list)):
+        return type(x)(_copy_arrays(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _copy_arrays(v) for k, v in x.items()}
+    return x
+
+
 def jvp(fun: Any, primals: tuple, tangents: tuple, backend: str | None = None,
         kinks: str | None = None) -> tuple:
     """Forward mode: ``(fun(*primals), J @ tangents)``. ``kinks``: as for ``grad``; the sites
@@ -352,7 +362,9 @@ def vjp(fun: Any, *primals: Any, backend: str | None = None, kinks: str | None =
     (it evaluates ``fun`` again with the reverse sweep); see also :func:`last_kinks`."""
     exe, base = _MODES.get("vjp", fun, primals, backend, kinks)
     flat = exe.leaves(primals)
-    out = jit(fun, backend)(*primals) if not isinstance(fun, Transformed) else fun(*primals)
+    # The primal output, computed on copies: vjp, like grad, never changes the caller's arrays.
+    copies = tuple(_copy_arrays(p) for p in primals)
+    out = jit(fun, backend)(*copies) if not isinstance(fun, Transformed) else fun(*copies)
 
     def vjp_fn(ct: Any) -> tuple:
         cts = _float_leaves(base.out_template, ct)

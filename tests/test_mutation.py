@@ -517,8 +517,6 @@ def test_jit_mutates_the_argument_like_python():
     assert not np.array_equal(x, X6)
 
 
-@pytest.mark.xfail(reason="cr.vjp computes its primal output with jit on the caller's arrays "
-                   "(api.vjp); reported, not changed here")
 def test_vjp_leaves_the_argument_alone():
     x = X6.copy()
     cr.vjp(scales_its_argument, x)
