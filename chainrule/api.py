@@ -26,6 +26,7 @@ from .ir.nodes import Function, Var, block_reads, block_writes
 from .ir.printer import format_function
 from .passes import kinks as _kinks
 from .passes.cleanup import simplify
+from .passes.scalar_opt import optimize
 from .transforms import wrap
 
 
@@ -61,6 +62,7 @@ def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
     if isinstance(fn, Transformed):
         return fn.build(args, names, deps)
     compiled = compile_function(fn, args, names, deps)
+    compiled.fn = optimize(compiled.fn)
     if _kinks.collecting() is not None:
         _kinks.note_primal(compiled.fn)
     return compiled
