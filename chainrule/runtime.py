@@ -10,17 +10,6 @@ from typing import ClassVar
 import numpy as np
 
 
-def acc(a, c):
-    """Adjoint accumulation ``a + c`` where an empty array ``a`` stands for a zero adjoint."""
-    if np.ndim(a) == 0:
-        return a + c
-    if a.size == 0 and np.size(c) != 0:
-        return np.array(c, dtype=a.dtype, copy=True) if np.ndim(c) == a.ndim else a + c
-    if np.size(c) == 0 and a.size != 0:
-        return a.copy()
-    return a + c
-
-
 def materialize(a, like):
     """``a`` itself, or zeros shaped like ``like`` if ``a`` is the empty zero adjoint (or a
     zeroed buffer of another shape)."""

@@ -228,7 +228,6 @@ TABLE = ARITH + INDEXING + ELEMENTWISE + REDUCTIONS + LINALG + SHAPES
 # Internal primitives with derivative rules (used by generated code, differentiated again for
 # higher order): checked on ordinary inputs. ``diff`` leaves out shape-only arguments.
 INTERNAL = [
-    Row("acc", fixed(lambda r: (arr(r, 2, 3), arr(r, 2, 3)), lambda r: (0.5, 1.5))),
     Row("unbroadcast", fixed(lambda r: (arr(r, 2, 3), arr(r, 1, 3)),
                              lambda r: (arr(r, 4, 2, 3), arr(r, 3)),
                              lambda r: (arr(r, 2, 3), arr(r, 2, 3))), diff=(0,)),

@@ -14,20 +14,6 @@ njit = numba.njit(cache=True, nogil=True)
 
 
 @njit
-def acc(a, c):
-    """Adjoint accumulation ``a + c`` where an empty ``a`` stands for zero."""
-    if a.size == 0 and c.size != 0:
-        out = np.empty(c.shape, dtype=a.dtype)
-        out[...] = c
-        return out
-    if c.size == 0 and a.size != 0:
-        return a.copy()
-    out = np.empty(np.broadcast_shapes(a.shape, c.shape), dtype=a.dtype)
-    out[...] = a + c
-    return out
-
-
-@njit
 def materialize(a, like):
     if a.shape != like.shape:
         return np.zeros(like.shape, dtype=a.dtype)

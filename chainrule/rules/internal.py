@@ -4,7 +4,7 @@
   (overwritten values, branch decisions, trip counts). Their own derivatives (for nested AD) are
   handled by the transforms, which treat a tape of floats like any other mutable state.
 * ``adj_zero`` -- the zero adjoint of an array whose shape is not known yet (an empty array of the
-  right ndim); ``acc`` adds a contribution to an adjoint; ``materialize`` gives it its shape.
+  right ndim); ``materialize`` gives it its shape (adjoints are then accumulated in place).
 * ``unbroadcast`` -- sums a broadcast cotangent back to the shape of the operand.
 * ``zmul`` -- the zero-safe product ``t * d`` (exactly zero where ``t == 0``, even where ``d`` is
   inf or nan) that derivative rules use so that a zero tangent or cotangent stays zero; see
@@ -39,28 +39,8 @@ def _adj_zero_emit(srcs, dtype, ndim, **_):
     return f"np.zeros({shape}, dtype=np.{dtype})"
 
 
-def _acc_emit(srcs, **_):
-    return f"_rt.acc({srcs[0]}, {srcs[1]})"
-
-
 def _first_type(types, **_):
     return types[0]
-
-
-def _acc_jvp(b, args, tans, out, **_):
-    ta, tc = tans
-    if ta is None:
-        return tc
-    if tc is None:
-        return ta
-    return b.acc(ta, tc)
-
-
-def _acc_vjp(b, args, out, g, **_):
-    a, c = args
-    ga = b.dematerialize(g, a) if a.type.ndim else g
-    gc = b.dematerialize(g, c) if c.type.ndim else g
-    return [ga, gc]
 
 
 def _materialize_jvp(b, args, tans, out, **_):
@@ -144,8 +124,6 @@ PRIMS = [
               internal=True),
     Primitive("tape_pop", _tape_pop_type, template("{0}.pop()"), internal=True),
     Primitive("adj_zero", _adj_zero_type, _adj_zero_emit, nondiff=True, internal=True),
-    Primitive("acc", _first_type, _acc_emit, _acc_jvp, _acc_vjp, internal=True, linear=True,
-              doc="adjoint accumulation a + c, where an empty array stands for zero"),
     Primitive("materialize", _first_type, template("_rt.materialize({0}, {1})"),
               _materialize_jvp, _materialize_vjp, internal=True, diff_args=(0,),
               doc="the adjoint a, or zeros shaped like x when a is still the empty zero"),
