@@ -62,7 +62,7 @@ class Executable:
         if payload is None:
             fn = compiled.fn
             src_np, consts = generate(fn)
-            src_nb, _ = generate(fn, header=numba_backend.HEADER,
+            src_nb, _ = generate(numba_backend.reserve_tapes(fn), header=numba_backend.HEADER,
                                  overrides=numba_backend.OVERRIDES)
             self.name = fn.name
             self.sources = {"numpy": src_np, "numba": src_nb}

@@ -353,6 +353,16 @@ def tnew_i64():
 
 
 @njit
+def tgrow_to(t, need):
+    size = t.shape[0]
+    while size < need:
+        size *= 2
+    bigger = np.empty(size, dtype=t.dtype)
+    bigger[: t.shape[0]] = t
+    return bigger
+
+
+@njit
 def tgrow(t):
     bigger = np.empty(2 * t.shape[0], dtype=t.dtype)
     bigger[: t.shape[0]] = t

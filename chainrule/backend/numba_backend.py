@@ -114,12 +114,66 @@ def _tape_new(srcs: list[str], dtype: str, ndim: int, types: tuple = (), **_):
     return Statements(f"{{out}} = _rt.tnew_{suffix}()", "{out}__n = 0")
 
 
-def _tape_push(srcs: list[str], types: tuple = (), **_):
+def _tape_push(srcs: list[str], types: tuple = (), reserved: bool = False, **_):
     t, x = srcs
     if types[0].ndim:
         return f"{t}.append({x})"
+    if reserved:  # capacity was reserved before the enclosing loop
+        return Statements(f"{t}[{t}__n] = {x}", f"{t}__n += 1")
     return Statements(f"if {t}__n == {t}.shape[0]:", f"    {t} = _rt.tgrow({t})",
                       f"{t}[{t}__n] = {x}", f"{t}__n += 1")
+
+
+def _tape_reserve(srcs: list[str], per_trip: int, types: tuple = (), **_):
+    t, start, stop, step = srcs
+    need = f"{t}__n + {per_trip} * len(range({start}, {stop}, {step})) + 1"
+    return Statements(f"if {need} > {t}.shape[0]:", f"    {t} = _rt.tgrow_to({t}, {need})")
+
+
+def reserve_tapes(fn):
+    """A copy of ``fn`` in which every innermost ``for`` loop first reserves room on each
+    scalar tape for all its pushes, so the pushes inside need no capacity check."""
+    from ..ir.nodes import Effect, ForRange, Function, If, While, walk
+
+    def pushes(stmts: list) -> dict:
+        counts: dict = {}
+        for s in walk(stmts):
+            if isinstance(s, Effect) and s.prim == "tape_push" and s.args[0].type.ndim == 0:
+                counts[s.args[0].name] = counts.get(s.args[0].name, 0) + 1
+        return counts
+
+    def mark(stmts: list) -> list:
+        out = []
+        for s in stmts:
+            if isinstance(s, Effect) and s.prim == "tape_push" and s.args[0].type.ndim == 0:
+                s = Effect(s.prim, s.args, s.params + (("reserved", True),), s.loc)
+            elif isinstance(s, If):
+                s = If(s.cond, mark(s.then), mark(s.orelse), s.loc)
+            out.append(s)
+        return out
+
+    def block(stmts: list) -> list:
+        out = []
+        for s in stmts:
+            if isinstance(s, ForRange):
+                inner = any(isinstance(x, (ForRange, While)) for x in walk(s.body))
+                if inner:
+                    s = ForRange(s.var, s.start, s.stop, s.step, block(s.body), s.loc)
+                else:
+                    tapes = {a.name: a for x in walk(s.body) if isinstance(x, Effect)
+                             and x.prim == "tape_push" for a in x.args[:1]}
+                    for name, k in sorted(pushes(s.body).items()):
+                        out.append(Effect("tape_reserve", (tapes[name], s.start, s.stop, s.step),
+                                          (("per_trip", k),), s.loc))
+                    s = ForRange(s.var, s.start, s.stop, s.step, mark(s.body), s.loc)
+            elif isinstance(s, If):
+                s = If(s.cond, block(s.then), block(s.orelse), s.loc)
+            elif isinstance(s, While):
+                s = While(block(s.cond_body), s.cond, block(s.body), s.loc)
+            out.append(s)
+        return out
+
+    return Function(fn.name, fn.params, block(fn.body), fn.results, fn.loc, fn.meta)
 
 
 def _tape_pop(srcs: list[str], types: tuple = (), **_):
@@ -132,6 +186,7 @@ def _tape_pop(srcs: list[str], types: tuple = (), **_):
 
 OVERRIDES = {
     "tape_new": _tape_new, "tape_push": _tape_push, "tape_pop": _tape_pop,
+    "tape_reserve": _tape_reserve,
     "getitem": _numba_getitem, "setitem": _numba_setitem, "additem": _numba_additem,
     "matmul": _matmul, "dot": _matmul, "inner": _matmul, "squeeze": _squeeze,
     **{p: _reduction(p) for p in _REDUCERS},
