@@ -22,7 +22,7 @@ from .frontend.compile import Compiled, compile_function, kinds_key, leaf_type
 from .frontend.values import flatten, rebuild
 from .ir.builder import Names
 from .ir.inline import inline
-from .ir.nodes import Function, Var, block_reads, block_writes
+from .ir.nodes import Var
 from .ir.printer import format_function
 from .passes import kinks as _kinks
 from .passes.cleanup import simplify
@@ -169,27 +169,12 @@ class Transformed:
         if kwargs:
             raise ChainruleError("keyword arguments to a transformed function are not "
                                  "supported inside compiled code", lw.b.loc)
+        from .custom import subfunction
+
         b = lw.b
-        params: list[Var] = []
-
-        def fresh(v: Any) -> Any:
-            if isinstance(v, (Var,)) or hasattr(v, "type"):
-                p = Var(b.names.fresh("arg"), v.type)
-                params.append(p)
-                return p
-            return v
-
-        templates = [rebuild(a, [fresh(x) for _, x in flatten(a)]) for a in args]
-        block: list = []
-        with b.nested(block):
-            result = lw.call(self.fn, list(templates), {}, node)
-        leaves = [x for _, x in flatten(result)]
-        defined = {v.name for v in block_writes(block)} | {p.name for p in params}
-        free = [v for v in block_reads(block) if v.name not in defined]
-        free += [x for x in leaves if isinstance(x, Var) and x.name not in defined
-                 and all(x.name != f.name for f in free)]
-        sub = Function("inner", params + free, block, leaves)
-        base = Compiled(sub, rebuild(result, list(leaves)), templates)
+        sub, templates, out_template, free = subfunction(lw, self.fn, args, node, "inner")
+        block, leaves = sub.body, sub.results
+        base = Compiled(sub, out_template, templates)
         out = self.apply(base, b.names)
         actual = [x for a in args for _, x in flatten(a)]
         res = inline(b, out.fn, actual + free + list(extra), rename=False)
