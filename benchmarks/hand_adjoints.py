@@ -22,6 +22,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .array_hand import ARRAY_HAND
+
 njit = numba.njit(nogil=True, fastmath=False)
 
 
@@ -267,4 +269,5 @@ HAND = {
     "lorenz": (lorenz_primal, lorenz_grad, _lorenz_args),
     "brusselator": (brusselator_primal, brusselator_grad, _brusselator_args),
     "newton": (newton_primal, newton_grad, lambda args: (float(args[0]),)),
+    **ARRAY_HAND,
 }

@@ -33,6 +33,12 @@ import time
 
 T_PROCESS = time.time()  # close to interpreter start: nothing heavy is imported above
 
+from .array_peers import (  # noqa: E402
+    ARRAY_WORKLOADS,
+    autograd_build,
+    jax_build,
+    torch_build,
+)
 from .timing import single_threaded  # noqa: E402
 
 single_threaded()
@@ -50,6 +56,8 @@ def available(tool: str) -> bool:
 
 # -- JAX ------------------------------------------------------------------------------------------
 def _jax(name: str, args: tuple):
+    if name in ARRAY_WORKLOADS:
+        return jax_build(name, args)
     import jax
     import jax.numpy as jnp
     from jax import lax
@@ -226,6 +234,8 @@ def _torch(name: str, args: tuple):
         fn, rest = mlp_loss, (leaf(x, False), leaf(y, False))
     elif name == "gmm":
         fn, diff, rest = gmm_loglik, [leaf(a) for a in args[:3]], (leaf(args[3], False),)
+    elif name in ARRAY_WORKLOADS:
+        fn, diff, rest = torch_build(name, args)
     else:
         raise KeyError(name)
 
@@ -242,7 +252,7 @@ def _torch(name: str, args: tuple):
 
     def shape(gs):  # back into the structure chainrule returns
         gs = [g.numpy() for g in gs]
-        return (tuple(gs),) if name == "mlp" else tuple(gs)
+        return (tuple(gs),) if name in ("mlp", "mlp_batch") else tuple(gs)
 
     return run_primal, run_grad, (), "", torch.__version__, shape
 
@@ -304,7 +314,7 @@ def _autograd(name: str, args: tuple):
     fns = {"lorenz": (lorenz_loss, (0, 1)), "brusselator": (brusselator_loss, (0, 1)),
            "newton": (newton_root, (0,)), "mlp": (mlp_loss, (0,)),
            "gmm": (gmm_loglik, (0, 1, 2))}
-    fn, argnums = fns[name]
+    fn, argnums = fns[name] if name in fns else autograd_build(name)
     g = autograd.grad(fn, argnum=list(argnums)) if len(argnums) > 1 else autograd.grad(fn)
     if len(argnums) == 1:
         return fn, (lambda *a: (g(*a),)), tuple(args), "", _version("autograd")

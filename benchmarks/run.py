@@ -52,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options (``chainrule bench`` declares the same ones)."""
     p.add_argument("--workloads", default="",
                    help="comma-separated subset of: lorenz, lorenz1k, brusselator, newton, mlp, "
-                        "gmm (default: all)")
+                        "gmm, gmm_bcast, mlp_batch, lstm, heat (default: all)")
     p.add_argument("--quick", action="store_true",
                    help="small sizes (Lorenz N=1000 only) and shorter timing")
     p.add_argument("--png", metavar="PATH", help="save a bar chart (needs matplotlib)")

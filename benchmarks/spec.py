@@ -40,10 +40,18 @@ WORKLOADS: dict[str, Workload] = {
     "newton": Workload("newton", W.newton_root, (0,), "Newton (while loop)", {}),
     "mlp": Workload("mlp", W.mlp_loss, (0,), "MLP loss 8-16-1, 64 samples", {}),
     "gmm": Workload("gmm", W.gmm_loglik, (0, 1, 2), "GMM log-lik, K=3, 200x2", {}),
+    "gmm_bcast": Workload("gmm_bcast", W.gmm_nll, (0, 1, 2),
+                          "GMM NLL, broadcasting, n=1000 k=25 d=10", {}),
+    "mlp_batch": Workload("mlp_batch", W.mlp_train_loss, (0,),
+                          "MLP train loss 16-64-64-1, batch 256", {}),
+    "lstm": Workload("lstm", W.lstm_loss, (0, 1, 2), "LSTM, 20 steps, batch 16, 8->32", {}),
+    "heat": Workload("heat", W.heat_loss, (0, 1), "Reaction-diffusion 64x64 slices, 100 steps",
+                     {}),
 }
 
 #: the order of a full run
-ORDER = ("lorenz1k", "lorenz", "brusselator", "newton", "mlp", "gmm")
+ORDER = ("lorenz1k", "lorenz", "brusselator", "newton", "mlp", "gmm", "gmm_bcast", "mlp_batch",
+         "lstm", "heat")
 
 
 def small_args(name: str) -> tuple:
@@ -68,6 +76,20 @@ def small_args(name: str) -> tuple:
     if name == "gmm":
         return (rng.standard_normal((3, 2)), rng.standard_normal((3, 2)) * 0.1,
                 rng.standard_normal(3), rng.standard_normal((12, 2)))
+    if name == "gmm_bcast":
+        return (rng.standard_normal((3, 2)), 0.1 * rng.standard_normal((3, 2)),
+                rng.standard_normal(3), rng.standard_normal((7, 2)))
+    if name == "mlp_batch":
+        params = (0.5 * rng.standard_normal((3, 4)), 0.1 * rng.standard_normal(4),
+                  0.5 * rng.standard_normal((4, 4)), 0.1 * rng.standard_normal(4),
+                  0.5 * rng.standard_normal((4, 1)), 0.1 * rng.standard_normal(1))
+        return (params, rng.standard_normal((5, 3)), rng.standard_normal((5, 1)))
+    if name == "lstm":
+        return (0.3 * rng.standard_normal((2, 12)), 0.3 * rng.standard_normal((3, 12)),
+                0.1 * rng.standard_normal(12), rng.standard_normal((4, 2, 2)),
+                0.1 * rng.standard_normal((2, 3)), 0.1 * rng.standard_normal((2, 3)))
+    if name == "heat":
+        return (rng.random((6, 5)), 0.2, 4, 0.1)
     raise KeyError(name)
 
 

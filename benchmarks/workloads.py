@@ -91,6 +91,61 @@ def gmm_loglik(means, log_sigmas, logits, x):
     return total
 
 
+# -- array workloads: broadcasting, axis reductions, slices, matrix products ---------------------
+def logsumexp(a, axis):
+    m = np.max(a, axis=axis, keepdims=True)
+    return np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+
+
+def gmm_nll(means, log_sigmas, logits, x):
+    """Diagonal-covariance GMM negative log-likelihood with (n, k, d) broadcasting."""
+    log_w = logits - logsumexp(logits, 0)
+    z = (x[:, None, :] - means[None, :, :]) * np.exp(-log_sigmas)[None, :, :]
+    terms = log_w[None, :] - np.sum(log_sigmas, axis=1)[None, :] - 0.5 * np.sum(z * z, axis=2)
+    return -np.sum(logsumexp(terms, 1))
+
+
+def mlp_train_loss(params, x, y):
+    """Two hidden tanh layers, mean squared error over a batch, L2 penalty."""
+    w1, b1, w2, b2, w3, b3 = params
+    h1 = np.tanh(x @ w1 + b1)
+    h2 = np.tanh(h1 @ w2 + b2)
+    pred = h2 @ w3 + b3
+    reg = 1e-4 * (np.sum(w1 * w1) + np.sum(w2 * w2) + np.sum(w3 * w3))
+    return np.mean((pred - y) ** 2) + reg
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def lstm_loss(wx, wh, b, xs, h0, c0):
+    """An LSTM cell run over a sequence of batches; gates sliced from one matrix product."""
+    h = h0
+    c = c0
+    n_h = h0.shape[1]
+    loss = 0.0
+    for t in range(xs.shape[0]):
+        z = xs[t] @ wx + h @ wh + b
+        i = sigmoid(z[:, :n_h])
+        f = sigmoid(z[:, n_h:2 * n_h])
+        o = sigmoid(z[:, 2 * n_h:3 * n_h])
+        g = np.tanh(z[:, 3 * n_h:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        loss = loss + np.sum(h * h)
+    return loss
+
+
+def heat_loss(u0, kappa, n_steps, dt):
+    """2-D reaction-diffusion, explicit steps written with slices; the border stays fixed."""
+    u = u0.copy()
+    for _ in range(n_steps):
+        lap = u[2:, 1:-1] + u[:-2, 1:-1] + u[1:-1, 2:] + u[1:-1, :-2] - 4.0 * u[1:-1, 1:-1]
+        u[1:-1, 1:-1] = u[1:-1, 1:-1] + dt * kappa * lap - dt * u[1:-1, 1:-1] ** 3
+    return np.sum(u * u)
+
+
 def inputs(name: str, size: str = "default"):
     rng = np.random.default_rng(0)
     if name == "lorenz":
@@ -114,4 +169,18 @@ def inputs(name: str, size: str = "default"):
     if name == "gmm":
         return (rng.standard_normal((3, 2)), rng.standard_normal((3, 2)) * 0.1,
                 rng.standard_normal(3), rng.standard_normal((200, 2)))
+    if name == "gmm_bcast":
+        return (rng.standard_normal((25, 10)), 0.1 * rng.standard_normal((25, 10)),
+                rng.standard_normal(25), rng.standard_normal((1000, 10)))
+    if name == "mlp_batch":
+        params = (0.3 * rng.standard_normal((16, 64)), np.zeros(64),
+                  0.1 * rng.standard_normal((64, 64)), np.zeros(64),
+                  0.1 * rng.standard_normal((64, 1)), np.zeros(1))
+        return (params, rng.standard_normal((256, 16)), rng.standard_normal((256, 1)))
+    if name == "lstm":
+        return (0.1 * rng.standard_normal((8, 128)), 0.1 * rng.standard_normal((32, 128)),
+                np.zeros(128), rng.standard_normal((20, 16, 8)), np.zeros((16, 32)),
+                np.zeros((16, 32)))
+    if name == "heat":
+        return (rng.random((64, 64)), 0.2, 100, 0.1)
     raise KeyError(name)

@@ -17,6 +17,8 @@ from benchmarks import spec as S
 @pytest.mark.parametrize("name", [
     "lorenz",
     "newton",
+    "gmm_bcast",
+    "heat",
     pytest.param("brusselator", marks=pytest.mark.slow),  # ~10 s: compiling the workload
 ])
 def test_hand_adjoint_matches_chainrule_and_fd(name):
