@@ -130,3 +130,38 @@ def test_particle_nested_modes(variant):
     from benchmarks.gradbench import particle
 
     assert answer(particle, variant, {"w": 0.0}) == pytest.approx(0.2071918746486116, rel=1e-9)
+
+
+def _hand(rng, complicated):
+    n_bones, n_verts, n_pts = 22, 8, 4
+    rel = np.tile(np.eye(4), (n_bones, 1, 1)) + 0.1 * rng.standard_normal((n_bones, 4, 4))
+    model = {"bone_names": [f"b{i}" for i in range(n_bones)],
+             "parents": [-1] + [max(0, i - 2) for i in range(1, n_bones)],
+             "base_relatives": rel.tolist(),
+             "inverse_base_absolutes": np.tile(np.eye(4), (n_bones, 1, 1)).tolist(),
+             "base_positions": np.c_[rng.standard_normal((n_verts, 3)), np.ones(n_verts)].tolist(),
+             "weights": rng.random((n_verts, n_bones)).tolist(),
+             "triangles": [[0, 1, 2], [2, 3, 4], [5, 6, 7]], "is_mirrored": True}
+    corr = [0, 2, 1, 2] if complicated else [0, 3, 5, 7]
+    return {"theta": (0.3 * rng.standard_normal(26)).tolist(),
+            "us": rng.random((n_pts, 2)).tolist() if complicated else [],
+            "data": {"model": model, "correspondences": corr,
+                     "points": rng.standard_normal((n_pts, 3)).tolist()}}
+
+
+@pytest.mark.parametrize("complicated", [False, True])
+def test_hand_tracking_jacobian(complicated):
+    from benchmarks.gradbench import ht
+
+    inp = _hand(np.random.default_rng(5), complicated)
+    args = ht._args(inp)
+    f = ht.residuals_complicated if complicated else ht.residuals_simple
+    jac = np.array(answer(ht, "jacobian", inp))
+    np.testing.assert_allclose(answer(ht, "objective", inp), f(*args), rtol=1e-12)
+    cols = [fd(lambda t, k=k: f(t, *args[1:])[k], args[0]) for k in range(jac.shape[0])]
+    np.testing.assert_allclose(jac[:, -26:], np.array(cols), rtol=1e-5, atol=1e-7)
+    if complicated:
+        us = args[1]
+        for k in range(jac.shape[0]):
+            g = fd(lambda u, k=k: f(args[0], u, *args[2:])[k], us)
+            np.testing.assert_allclose(jac[k, :2], g[k // 3], rtol=1e-5, atol=1e-7)

@@ -16,7 +16,7 @@ tool="env PYTHONPATH=$REPO $TOOL_PY -m benchmarks.gradbench"
 status=0
 while read -r eval args; do
   echo "== $eval $args"
-  $PY "$GBRUN" run -o "$OUT/$eval.jsonl" --tool "$tool" \
+  $PY "$GBRUN" run -o "$OUT/$eval-$RANDOM.jsonl" --tool "$tool" \
     --eval "$PY python/gradbench/gradbench/evals/$eval/run.py $args --min-runs 1 --min-seconds 0" \
     2>&1 | tail -1 || status=1
 done <<'LIST'
@@ -29,7 +29,8 @@ kmeans -k 3 -n 20 -d 2
 gmm -d 2 -k 3 -n 10
 lstm -l 2 -c 16
 ba --min 1 --max 1
-ht --min 1 --max 1 --model small
+ht --min 1 --max 1 --model small --variant simple
+ht --min 1 --max 1 --model small --variant complicated
 particle
 saddle
 LIST
