@@ -211,3 +211,41 @@ def test_same_source_different_constants_never_share_code(backend: str) -> None:
     g2 = cr.grad(_scaled_by(np.array([4.0, 5.0, 6.0])), backend=backend)(x)
     np.testing.assert_allclose(g1, [1.0, 2.0, 3.0])
     np.testing.assert_allclose(g2, [4.0, 5.0, 6.0])
+
+
+def test_size_bound_evicts_least_recently_used(tmp_path: Path, monkeypatch) -> None:
+    import os
+    import time
+
+    monkeypatch.setenv("CHAINRULE_CACHE_DIR", str(tmp_path))
+    big = np.ones(20_000)  # an .npz of about 160 kB per entry
+
+    def loss_with(k):
+        def f(x):
+            return np.sum(x * big) * k
+        return f
+
+    x = np.ones(20_000)
+    fns = [loss_with(float(k)) for k in range(4)]
+    for f in fns:
+        cr.grad(f)(x)
+    entries = sorted((tmp_path / "entries").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    assert len(entries) == 4
+    old = time.time() - 1000
+    for i, path in enumerate(entries):  # make the order of use explicit
+        os.utime(path, (old + i, old + i))
+        npz = path.with_suffix(".npz")
+        if npz.exists():
+            os.utime(npz, (old + i, old + i))
+    first = entries[0]
+    first_payload = json.loads(first.read_text())["parts"]
+    assert store.load(first_payload)[0] is not None  # a hit makes the oldest the newest
+    total = store.info()["bytes"]
+    removed = store.evict(int(total * 0.7))
+    assert removed > 0
+    assert store.info()["bytes"] <= 0.8 * int(total * 0.7)
+    assert first.exists()  # used last, kept
+    assert not entries[1].exists()  # least recently used, evicted
+    # an evicted function recompiles and gives the same gradient
+    g = cr.grad(fns[1])(x)
+    np.testing.assert_allclose(g, np.full(20_000, 1.0))

@@ -47,6 +47,8 @@ def load_source(name: str, source: str, consts: dict) -> object:
         path = cache_dir() / "src" / f"{name}_{digest}.py"
         if not path.exists() or path.read_text(encoding="utf-8") != source:
             write_atomic(path, source)
+        else:
+            os.utime(path)  # in use: least-recently-used eviction keeps it
         filename = str(path)
     except OSError:
         filename = f"<chainrule {name}_{digest}>"

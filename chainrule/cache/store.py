@@ -7,6 +7,12 @@ Layout under the cache directory (``$CHAINRULE_CACHE_DIR`` or ``~/.cache/chainru
 atomic (temporary file + rename), so concurrent processes never see half an entry; an entry that
 cannot be read, has another format, or whose recorded key parts differ from the requested ones
 is ignored and rebuilt.
+
+The directory has a size bound (``$CHAINRULE_CACHE_MAX_MB``, default 256 MB): after a new entry
+is written and the directory is over the bound, whole groups of files (an entry's JSON and
+``.npz``; a generated source with Numba's files for it) are removed, least recently used first,
+until it is under 80% of the bound. Use is the file's modification time, which a cache hit
+refreshes; a generated source that was evicted is written again when it is next loaded.
 """
 
 from __future__ import annotations
@@ -47,6 +53,72 @@ def save(parts: dict, deps: list, payload: dict, consts: dict) -> None:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
         write_atomic(folder / f"{key}.json", json.dumps(record, sort_keys=True))
+        evict(max_bytes())
+    except OSError:
+        pass
+
+
+DEFAULT_MAX_MB = 256
+
+
+def max_bytes() -> int:
+    """The size bound of the cache directory (``CHAINRULE_CACHE_MAX_MB``, default 256)."""
+    try:
+        mb = float(os.environ.get("CHAINRULE_CACHE_MAX_MB", DEFAULT_MAX_MB))
+    except ValueError:
+        mb = DEFAULT_MAX_MB
+    return int(mb * 1024 * 1024)
+
+
+def _groups(root: Path) -> dict[str, list[Path]]:
+    """Files that live and die together: ``entries/<key>.*``; ``src/<stem>.py`` with Numba's
+    ``src/__pycache__/<stem>.*`` files."""
+    groups: dict[str, list[Path]] = {}
+    for sub in ("entries", "src", "src/__pycache__"):
+        folder = root / sub
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if path.is_file() and not path.name.startswith(".tmp-"):
+                top = "entries" if sub == "entries" else "src"
+                groups.setdefault(f"{top}/{path.name.split('.')[0]}", []).append(path)
+    return groups
+
+
+def evict(limit: int) -> int:
+    """Remove least recently used groups of files while the cache is over ``limit`` bytes
+    (down to 80% of it); return the number of files removed."""
+    root = cache_dir()
+    sized: list[tuple[float, int, list[Path]]] = []
+    total = 0
+    for files in _groups(root).values():
+        try:
+            stats = [p.stat() for p in files]
+        except OSError:
+            continue
+        size = sum(st.st_size for st in stats)
+        total += size
+        sized.append((max(st.st_mtime for st in stats), size, files))
+    if total <= limit:
+        return 0
+    removed = 0
+    for _, size, files in sorted(sized, key=lambda t: t[0]):
+        if total <= 0.8 * limit:
+            break
+        for path in files:
+            try:
+                path.unlink()
+                removed += 1
+            except OSError:
+                pass
+        total -= size
+    return removed
+
+
+def touch(path: Path) -> None:
+    """Mark a cache file as just used (for least-recently-used eviction)."""
+    try:
+        os.utime(path)
     except OSError:
         pass
 
@@ -71,6 +143,8 @@ def load(parts: dict) -> tuple[dict, dict] | tuple[None, str]:
         if record["consts"]:
             with np.load(folder / f"{key}.npz", allow_pickle=False) as data:
                 consts = {k: data[k] for k in record["consts"]}
+            touch(folder / f"{key}.npz")
+        touch(path)
         return record["payload"], consts
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return None, f"unreadable entry ignored ({type(exc).__name__})"
@@ -118,6 +192,7 @@ def info() -> dict:
         "entries": len(list(entries_dir().glob("*.json"))),
         "files": len(files),
         "bytes": sum(p.stat().st_size for p in files),
+        "max_bytes": max_bytes(),
     }
 
 
