@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api import Executable, Transformed, _float_leaves, build_ir
+from .passes.specialize import specialized_sizes
 from .frontend.compile import Compiled, kinds_key
 from .frontend.values import flatten, rebuild
 from .ir.builder import Names
@@ -71,7 +72,7 @@ _CACHE: dict = {}
 
 
 def _executable(fun: Any, primals: tuple, backend: str | None) -> tuple[Executable, Compiled]:
-    key = (id(fun), kinds_key(primals), backend)
+    key = (id(fun), kinds_key(primals), specialized_sizes(fun, primals), backend)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is fun:
         return hit[1], hit[2]
