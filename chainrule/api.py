@@ -28,7 +28,7 @@ from .passes import kinks as _kinks
 from .passes.cleanup import simplify
 from .passes.scalar_opt import optimize
 from .passes.scalarize import SMALL, scalarize
-from .passes.specialize import known_sizes_of, sizes_for_build, specialized_sizes
+from .passes.specialize import known_sizes_of, sizes_for_build
 from .transforms import wrap
 
 
@@ -265,12 +265,14 @@ class _ModeCache:
 
     def get(self, kind: str, fun: Any, args: tuple, backend: str | None = None,
             kinks: str | None = None) -> tuple[Executable, list]:
-        key = (kind, id(fun), kinds_key(args), specialized_sizes(fun, args), backend)
         if kinks is None and isinstance(fun, Transformed):
             kinks = fun.kinks  # a transform of a reporting function reports too
-        if kinks is not None:
-            key += (_kinks.check_mode(kinks),)
-        hit = self.entries.get(key)
+
+        def key() -> tuple:  # (the sizes it is specialised on are known after building)
+            mode = () if kinks is None else (_kinks.check_mode(kinks),)
+            return (kind, id(fun), kinds_key(args), known_sizes_of(fun, args), backend) + mode
+
+        hit = self.entries.get(key())
         if hit is not None and hit[0] is fun:
             return hit[1], hit[2]
         names = Names()
@@ -286,7 +288,7 @@ class _ModeCache:
         exe = Executable(compiled, copy_args=True, backend=backend)
         if kinks is not None:
             exe.kink_handler = functools.partial(_kinks.report, kinks)
-        self.entries[key] = (fun, exe, base)
+        self.entries[key()] = (fun, exe, base)
         return exe, base
 
     @staticmethod

@@ -77,7 +77,7 @@ def returns_small_array(a, b):
 
 def looped_state(x, n):
     s = np.array([x, 2.0 * x])
-    for i in range(n):
+    for _ in range(n):
         s = np.array([s[0] + 0.1 * s[1], s[1] - 0.1 * np.sin(s[0])])
     return s[0] * s[1]
 
@@ -230,7 +230,8 @@ def test_specialisation_only_where_it_helps():
     close(j(x3), 1.5)
     close(j(x4), 2.0)
     assert len(j._cache) == 1  # no constant index, no loop: one compilation for every size
-    assert specialize.specialized_sizes(straight_vector_code, (x3,)) == ()
+    assert specialize.known_sizes_of(straight_vector_code, (x3,)) == ()
+    assert specialize.known_sizes_of(reads_by_constant_index, (x3, x3)) == ((0, 3), (1, 3))
 
 
 def test_specialised_code_is_found_in_the_disk_cache(tmp_path, monkeypatch):
@@ -265,3 +266,27 @@ def test_other_creation_forms(backend):
           numerical_grad(creation_forms, args, (0, 1)), rtol=1e-6)
     src = code(cr.jit(creation_forms), *args)
     assert "np.full" not in src and "np.zeros_like" not in src and "z_2" in src
+
+
+def dtype_mixes(a, k):
+    v = np.zeros(3)
+    v[0] = k  # an int written into a float array
+    v[1] = True
+    m = v > 0.5  # a bool array
+    q = np.array([a > 0.0, a > 1.0])
+    n = q + q  # bool arithmetic (stays an array: True + True is True)
+    f = np.zeros(2, dtype=np.float32)
+    f[0] = a
+    f[1] = a / 3.0
+    return np.sum(np.where(m, v, a)) + n[1] * 10.0 + float(f[1] * f[0]) + np.sum(v * k)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_writes_of_other_dtypes_and_bool_arrays(backend):
+    args = (0.3, 2)
+    close(cr.jit(dtype_mixes, backend=backend)(*args), dtype_mixes(*args), rtol=1e-15)
+    # d/da: one element of the where is a; f[1] * f[0] is a * a / 3 (in float32)
+    close(cr.grad(dtype_mixes, backend=backend)(*args), 1.0 + 2.0 * 0.3 / 3.0, rtol=1e-6)
+    src = code(cr.jit(dtype_mixes), *args)
+    assert "v_2" in src and "m_0" in src
+    assert "q_0" not in src and "f_0" not in src  # (float32 elements stay in an array)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from ..ir.builder import Names
 from ..ir.nodes import Assign, Const, Effect, ForRange, Function, If, Var, While, walk
 from ..ir.types import Type
-from .buffers import ALIASING, Uses, written_shared_buffers
+from .buffers import Uses, written_shared_buffers
 
 SMALL = 8  # arrays with at most this many elements are scalarised
 
@@ -179,18 +179,33 @@ def _operator_exact(s: Assign) -> bool:
     return c.value != 0
 
 
+# Arithmetic whose scalar form differs on bools (True + True is 2, a bool array sum is True).
+BOOL_ARITHMETIC = {"add", "sub", "mul", "neg", "pow", "floordiv", "mod", "abs", "square",
+                   "sign", "maximum", "minimum"}
+
+
 def _def_ok(s: Assign, sizes: dict) -> bool:
     p, n = s.prim, sizes[s.out.name]
+    if s.out.type.dtype == "bool" and p in BOOL_ARITHMETIC:
+        return False
     if p in PYTHON_OPERATORS and not _operator_exact(s):
         return False
-    if p in FILLED or p in FILLED_LIKE or p in ("copy", "id", "full", "full_like") \
-            or p in ELEMENTWISE:
+    if p in ("full", "full_like"):
+        return _value_fits(s.out.type.dtype, s.args[-1])
+    if p in FILLED or p in FILLED_LIKE or p in ("copy", "id") or p in ELEMENTWISE:
         return True
     if p == "pack":
         return all(a.type.dtype == s.out.type.dtype or
                    (s.out.type.dtype == "float64" and a.type.dtype in ("int64", "bool"))
                    for a in s.args) and len(s.args) == n
     return p == "getitem"  # a constant slice (its size is known)
+
+
+def _value_fits(dtype: str, value) -> bool:
+    """Whether a value written into an array of ``dtype`` keeps its value (an int or bool
+    written into a float64 array is converted: see _Rewriter.effect)."""
+    return value.type.dtype == dtype or (dtype == "float64" and
+                                         value.type.dtype in ("int64", "bool"))
 
 
 def _use_ok(s, name: str, sizes: dict) -> bool:
@@ -205,6 +220,8 @@ def _use_ok(s, name: str, sizes: dict) -> bool:
             return True  # only the value is read; a target array gets it built
         pos = index_positions(_spec(s), list(s.args[2:]), sizes[name])
         if pos is None:
+            return False
+        if not _value_fits(target.type.dtype, value):
             return False
         if isinstance(pos, int):
             return value.type.ndim == 0
@@ -241,9 +258,12 @@ def choose(fn: Function, sizes: dict) -> set:
     uses = Uses(fn)
     excluded = written_shared_buffers(fn, uses)
     params = {p.name for p in fn.params}
+    # float64 and bool elements behave as Python/Numba scalars exactly (float32 and int64
+    # elements would be computed in float64 / Python ints)
+    dtypes = {v.name: v.type.dtype for v in _vars(fn)}
     chosen = set()
     for name, n in sizes.items():
-        if n > SMALL or name in excluded:
+        if n > SMALL or name in excluded or dtypes.get(name) not in ("float64", "bool"):
             continue
         if name in params and (name in uses.written or name in uses.defs):
             continue
@@ -347,6 +367,16 @@ class _Rewriter:
         s.args = tuple(self.packed(a, out, loc) for a in s.args)
         out.append(s)
 
+    def _converted(self, a, dtype: str, out: list, loc):
+        """``a`` as an element of an array of ``dtype`` (see _value_fits)."""
+        if a.type.dtype == dtype:
+            return a
+        if isinstance(a, Const):
+            return Const(float(a.value), Type(dtype))
+        t = Var(self.names.temp(), Type(dtype))
+        out.append(Assign(t, "to_float", (a,), (), loc))
+        return t
+
     def _total(self, terms: list, t: Type, out: list, loc):
         if not terms:
             return _fill(0, t.dtype)
@@ -362,9 +392,7 @@ class _Rewriter:
         if p in FILLED or p in FILLED_LIKE:
             return Assign(e, "id", (_fill(FILLED.get(p, FILLED_LIKE.get(p)), dt),), (), loc)
         if p in ("full", "full_like"):
-            return Assign(e, "astype" if s.args[-1].type.dtype != dt else "id",
-                          (s.args[-1],), (("dtype", dt),) if s.args[-1].type.dtype != dt
-                          else (), loc)
+            return Assign(e, "id", (self._converted(s.args[-1], dt, out, loc),), (), loc)
         if p == "pack":
             a = s.args[i]
             return Assign(e, "to_float" if a.type.dtype != dt else "id", (a,), (), loc)
@@ -386,7 +414,8 @@ class _Rewriter:
         pos = index_positions(_spec(s), list(s.args[2:]), self.sizes[target.name])
         positions = [pos] if isinstance(pos, int) else pos
         # read every value before writing (the value may be computed from the target)
-        values = [self.elem(value, j, out, loc) for j in range(len(positions))]
+        values = [self._converted(self.elem(value, j, out, loc), target.type.dtype, out, loc)
+                  for j in range(len(positions))]
         for k, v in zip(positions, values):
             e = self.elems[target.name][k]
             if s.prim == "additem":

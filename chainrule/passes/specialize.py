@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ChainruleError
-from ..ir.builder import Names
 from ..ir.nodes import Function
 from .scalarize import SMALL, benefiting_params
 
@@ -96,21 +94,6 @@ def sizes_for_build(fn: Any, args: tuple, ir: Function) -> dict:
     if key not in memo:
         memo[key] = _decide(ir, leaves, small)
     return {ir.params[i].name: leaves[i].shape[0] for i in memo[key]}
-
-
-def specialized_sizes(fn: Any, args: tuple) -> tuple:
-    """:func:`known_sizes_of`, deciding now (with one more front-end lowering) if needed."""
-    sizes = known_sizes_of(fn, args)
-    if sizes is not None:
-        return sizes
-    from ..frontend.compile import compile_function
-
-    try:
-        ir = compile_function(_base(fn), tuple(args), Names()).fn
-    except ChainruleError:
-        return ()  # (the real compilation reports it)
-    sizes_for_build(fn, args, ir)
-    return known_sizes_of(fn, args)
 
 
 def _decide(ir: Function, leaves: list, small: tuple) -> tuple:
