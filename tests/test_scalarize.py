@@ -290,3 +290,17 @@ def test_writes_of_other_dtypes_and_bool_arrays(backend):
     src = code(cr.jit(dtype_mixes), *args)
     assert "v_2" in src and "m_0" in src
     assert "q_0" not in src and "f_0" not in src  # (float32 elements stay in an array)
+
+
+def returns_its_argument(x, n):
+    s = 0.0
+    for _ in range(n):
+        s = s + x[0] * x[1]
+    return s, x
+
+
+def test_argument_returned_is_the_callers_array():
+    x = np.array([1.5, 2.0])
+    s, y = cr.jit(returns_its_argument)(x, 3)
+    assert y is x and s == pytest.approx(9.0, rel=1e-15)
+    assert "x_0 = x[0]" not in code(cr.jit(returns_its_argument), x, 3)

@@ -258,6 +258,7 @@ def choose(fn: Function, sizes: dict) -> set:
     uses = Uses(fn)
     excluded = written_shared_buffers(fn, uses)
     params = {p.name for p in fn.params}
+    results = {r.name for r in fn.results if isinstance(r, Var)}
     # float64 and bool elements behave as Python/Numba scalars exactly (float32 and int64
     # elements would be computed in float64 / Python ints)
     dtypes = {v.name: v.type.dtype for v in _vars(fn)}
@@ -265,8 +266,8 @@ def choose(fn: Function, sizes: dict) -> set:
     for name, n in sizes.items():
         if n > SMALL or name in excluded or dtypes.get(name) not in ("float64", "bool"):
             continue
-        if name in params and (name in uses.written or name in uses.defs):
-            continue
+        if name in params and (name in uses.written or name in uses.defs or name in results):
+            continue  # (the caller sees writes into it, and gets it back unchanged)
         if not all(_def_ok(s, sizes) for s in uses.defs.get(name, [])):
             continue
         if all(_use_ok(s, name, sizes) for s in uses.reads.get(name, [])):
