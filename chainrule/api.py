@@ -27,6 +27,8 @@ from .ir.printer import format_function
 from .passes import kinks as _kinks
 from .passes.cleanup import simplify
 from .passes.scalar_opt import optimize
+from .passes.scalarize import SMALL, scalarize
+from .passes.specialize import known_sizes_of, sizes_for_build
 from .transforms import wrap
 
 
@@ -46,7 +48,8 @@ def _fast_key(args: tuple) -> tuple | None:
         if t is float or t is int or t is bool:
             key.append(t)
         elif t is np.ndarray:
-            key.append((a.dtype.char, a.ndim))
+            small = a.ndim == 1 and a.shape[0] <= SMALL  # (maybe compiled per size)
+            key.append((a.dtype.char, a.ndim, a.shape[0] if small else -1))
         else:
             return None
     return tuple(key)
@@ -62,7 +65,8 @@ def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
     if isinstance(fn, Transformed):
         return fn.build(args, names, deps)
     compiled = compile_function(fn, args, names, deps)
-    compiled.fn = optimize(compiled.fn)
+    sizes = sizes_for_build(fn, args, compiled.fn)
+    compiled.fn = optimize(scalarize(compiled.fn, names, sizes))
     if _kinks.collecting() is not None:
         _kinks.note_primal(compiled.fn)
     return compiled
@@ -141,14 +145,13 @@ class Transformed:
 
     # -- running -----------------------------------------------------------------------------
     def executable(self, args: tuple) -> Executable:
-        key = kinds_key(args)
-        exe = self._cache.get(key)
+        exe = self._cache.get((kinds_key(args), known_sizes_of(self, args)))
         if exe is None:
             exe = disk_cache.executable_for(self, args, copy_args=self.kind != "jit",
                                             backend=self.backend)
             if self.kinks is not None:
                 exe.kink_handler = functools.partial(_kinks.report, self.kinks, owner=self)
-            self._cache[key] = exe
+            self._cache[(kinds_key(args), known_sizes_of(self, args))] = exe
         return exe
 
     def __call__(self, *args: Any) -> Any:
@@ -262,12 +265,14 @@ class _ModeCache:
 
     def get(self, kind: str, fun: Any, args: tuple, backend: str | None = None,
             kinks: str | None = None) -> tuple[Executable, list]:
-        key = (kind, id(fun), kinds_key(args), backend)
         if kinks is None and isinstance(fun, Transformed):
             kinks = fun.kinks  # a transform of a reporting function reports too
-        if kinks is not None:
-            key += (_kinks.check_mode(kinks),)
-        hit = self.entries.get(key)
+
+        def key() -> tuple:  # (the sizes it is specialised on are known after building)
+            mode = () if kinks is None else (_kinks.check_mode(kinks),)
+            return (kind, id(fun), kinds_key(args), known_sizes_of(fun, args), backend) + mode
+
+        hit = self.entries.get(key())
         if hit is not None and hit[0] is fun:
             return hit[1], hit[2]
         names = Names()
@@ -283,7 +288,7 @@ class _ModeCache:
         exe = Executable(compiled, copy_args=True, backend=backend)
         if kinks is not None:
             exe.kink_handler = functools.partial(_kinks.report, kinks)
-        self.entries[key] = (fun, exe, base)
+        self.entries[key()] = (fun, exe, base)
         return exe, base
 
     @staticmethod

@@ -32,6 +32,7 @@ from .ir.builder import Names
 from .ir.nodes import Const, Function, Var
 from .ir.types import Type
 from .passes.cleanup import simplify
+from .passes.specialize import known_sizes_of
 from .transforms import wrap
 from .transforms.forward import jvp_function
 
@@ -71,7 +72,7 @@ _CACHE: dict = {}
 
 
 def _executable(fun: Any, primals: tuple, backend: str | None) -> tuple[Executable, Compiled]:
-    key = (id(fun), kinds_key(primals), backend)
+    key = (id(fun), kinds_key(primals), known_sizes_of(fun, primals), backend)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is fun:
         return hit[1], hit[2]
@@ -80,7 +81,8 @@ def _executable(fun: Any, primals: tuple, backend: str | None) -> tuple[Executab
     compiled = _directional_ir(base, names)
     compiled.fn = simplify(compiled.fn)
     exe = Executable(compiled, copy_args=True, backend=backend)
-    _CACHE[key] = (fun, exe, base)
+    _CACHE[(id(fun), kinds_key(primals), known_sizes_of(fun, primals), backend)] = \
+        (fun, exe, base)
     return exe, base
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..backend.executable import Executable, resolve_backend
 from ..ir.builder import Names
+from ..passes import specialize
 from . import store
 from .key import Dependencies, NotCacheable, key_parts
 
@@ -16,31 +17,65 @@ def enabled() -> bool:
     return os.environ.get("CHAINRULE_CACHE", "1") != "0"
 
 
-def _parts(transformed: Any, args: tuple, copy_args: bool, backend: str | None) -> dict | None:
+def _parts(transformed: Any, args: tuple, copy_args: bool, backend: str | None,
+           sizes: tuple = ()) -> dict | None:
     options = {"backend": resolve_backend(backend), "copy_args": copy_args}
     if getattr(transformed, "kinks", None) is not None:
         options["kinks"] = True  # instrumented code (the same for every reporting mode)
     try:
-        return key_parts(transformed, args, options)
+        parts = key_parts(transformed, args, options)
     except NotCacheable:
         return None
+    small = specialize.small_leaves(args)  # shape specialisation (passes/specialize)
+    if small:
+        parts["arguments"] = {"kinds": parts["arguments"], "small_arrays": list(small),
+                              "sizes": [list(s) for s in sizes]}
+    return parts
+
+
+def _lookup(transformed: Any, args: tuple, copy_args: bool, backend: str | None
+            ) -> tuple[dict | None, Any, Any]:
+    """(key parts, payload, consts or why it missed); a function specialised on argument sizes
+    has an entry under its size-generic key that says on which (``specialize_on``)."""
+    sizes = specialize.known_sizes_of(transformed, args)
+    if sizes is None:
+        generic = _parts(transformed, args, copy_args, backend)
+        if generic is None:
+            return None, None, "not cacheable"
+        payload, consts = store.load(generic)
+        if payload is None or "specialize_on" not in payload:
+            if payload is not None:
+                specialize.record(transformed, args, ())
+            return generic, payload, consts
+        sizes = specialize.record(transformed, args, payload["specialize_on"])
+        if not sizes:
+            return generic, None, "entry names no small array argument"
+    parts = _parts(transformed, args, copy_args, backend, sizes)
+    if parts is None:
+        return None, None, "not cacheable"
+    payload, consts = store.load(parts)
+    return parts, payload, consts
 
 
 def executable_for(transformed: Any, args: tuple, copy_args: bool, backend: str | None
                    ) -> Executable:
-    parts = _parts(transformed, args, copy_args, backend) if enabled() else None
-    if parts is not None:
-        payload, consts = store.load(parts)
+    if enabled():
+        parts, payload, consts = _lookup(transformed, args, copy_args, backend)
         if payload is not None:
             return Executable(None, copy_args, backend, payload=payload, consts=consts)
     deps = Dependencies()
     compiled = transformed.build_top(args, Names(), deps)
     exe = Executable(compiled, copy_args, backend)
+    sizes = specialize.known_sizes_of(transformed, args)  # (decided while building)
+    parts = _parts(transformed, args, copy_args, backend, sizes) if enabled() else None
     if parts is not None and deps.ok:
         try:
             payload = exe.payload()
         except NotCacheable:
             return exe
+        if sizes:
+            store.save(_parts(transformed, args, copy_args, backend), deps.as_json(),
+                       {"specialize_on": [i for i, _ in sizes]}, {})
         store.save(parts, deps.as_json(), payload, exe.consts)
     return exe
 
@@ -50,7 +85,7 @@ def explain(transformed: Any, *args: Any) -> str:
     if not enabled():
         return "miss: the disk cache is off (CHAINRULE_CACHE=0)"
     copy_args = getattr(transformed, "kind", "jit") != "jit"
-    parts = _parts(transformed, args, copy_args, getattr(transformed, "backend", None))
+    parts, payload, _ = _lookup(transformed, args, copy_args, getattr(transformed, "backend", None))
     if parts is None:
         return "not cacheable: the function depends on a value without a stable description"
     return store.explain(parts)
