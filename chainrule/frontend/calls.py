@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from .. import pytree
 from ..errors import MissingRuleError, UnsupportedCallError
 from ..ir.builder import const
 from ..ir.nodes import Var
 from ..ir.types import BOOL
 from . import numpy_api, scan
 from .frames import Frame
+from .objects import MISSING_CALL, user_class
 from .source import loc_of, parse_function
 from .stmts import NeedFlags
 from .values import AstFunction, BoundMethod, flatten, is_atom, rebuild
@@ -81,6 +83,9 @@ class CallMixin:
             return numpy_api.call_method(self, func, args, kwargs, node)
         if isinstance(func, AstFunction):
             return self.inline(func, args, kwargs, node)
+        special = self.call_special(func, args, kwargs, node)
+        if special is not MISSING_CALL:
+            return special
         if getattr(func, "__chainrule_transform__", False) or \
                 getattr(func, "__chainrule_custom__", False):
             return func.lower_call(self, args, kwargs, node)
@@ -271,6 +276,10 @@ class CallMixin:
             return BoundMethod(base, attr)
         if isinstance(base, dict) and attr in ("keys", "values", "items", "get"):
             return BoundMethod(base, attr)
+        if pytree.is_namedtuple(base) or pytree.is_object(base):
+            return self.object_attribute(base, attr, node)
+        if user_class(base):
+            return self.class_attribute(base, attr, node)
         raise self.error_at(node, f"attribute `{attr}` of {type(base).__name__} is not supported",
                             "use arrays, numbers, tuples, lists and dicts")
 

@@ -37,10 +37,10 @@ def _linear_jvp(sign_y: float):
         tx, ty = tans
         if ty is not None and sign_y < 0:
             ty = b.neg(ty)
-        if tx is None:
-            return ty
-        if ty is None:
-            return tx
+        if tx is None or ty is None:
+            t = tx if ty is None else ty
+            # (a scalar or lower-ndim operand broadcast against the other: so is its tangent)
+            return b.broadcast_like(t, out) if t.type.ndim < out.type.ndim else t
         return b.add(tx, ty)
 
     return jvp

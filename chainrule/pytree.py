@@ -1,0 +1,155 @@
+"""Pytrees: the containers chainrule looks through to find numbers and arrays.
+
+A pytree node is a tuple, a ``NamedTuple``, a list, a dict, a dataclass instance (frozen or not)
+or a *plain object*: an instance of a user-defined class with a ``__dict__`` (its attributes are
+its children, in insertion order). Everything else is a leaf. Library objects (NumPy, SciPy,
+chainrule's own), functions, classes, modules, enums and exceptions are leaves; a class can opt
+out of being a node with ``__chainrule_static__ = True``; objects with ``__slots__`` and no
+``__dict__`` are leaves unless they are dataclasses.
+
+Nodes are rebuilt without running user code: a NamedTuple with ``_make``, a dataclass or plain
+object as a fresh instance (``object.__new__``) whose attributes are set directly, like a
+shallow copy with new children. So a gradient with respect to a dataclass is an instance of the
+same dataclass holding the gradients, and one with respect to a plain object is a copy of it
+whose numeric attributes hold the gradients. This is the one place that knows which objects are
+nodes; every other module walks pytrees through these functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import types
+from collections.abc import Callable
+from typing import Any
+
+MAX_DEPTH = 64
+
+LIBRARY_ROOTS = {"builtins", "numpy", "scipy", "numba", "chainrule", "typing", "collections",
+                  "functools", "enum", "abc", "types", "_thread", "threading", "io"}
+_NEVER_NODES = (type, types.ModuleType, types.FunctionType, types.MethodType,
+                types.BuiltinFunctionType, functools.partial, enum.Enum, BaseException,
+                str, bytes, int, float, complex, bool, range, slice)
+
+
+def is_namedtuple(x: Any) -> bool:
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+def is_namedtuple_class(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields")
+
+
+def is_object(x: Any) -> bool:
+    """A dataclass instance or a plain object of a user class (a pytree node)."""
+    if isinstance(x, _NEVER_NODES) or isinstance(x, (tuple, list, dict)):
+        return False
+    t = type(x)
+    if getattr(t, "__chainrule_static__", False):
+        return False
+    module = getattr(t, "__module__", None) or ""
+    root = module.split(".")[0]
+    if root in LIBRARY_ROOTS and not module.startswith(("chainrule.examples",
+                                                          "chainrule.testing")):
+        return False
+    if dataclasses.is_dataclass(x):
+        return True
+    return hasattr(x, "__dict__")
+
+
+def node_kind(x: Any) -> str | None:
+    """"namedtuple", "tuple", "list", "dict", "object", or None for a leaf."""
+    if isinstance(x, tuple):
+        return "namedtuple" if is_namedtuple(x) else "tuple"
+    if isinstance(x, list):
+        return "list"
+    if isinstance(x, dict):
+        return "dict"
+    if is_object(x):
+        return "object"
+    return None
+
+
+def items(x: Any) -> list[tuple[Any, Any]]:
+    """(key, child) pairs of a node: index, dict key, field or attribute name."""
+    if isinstance(x, tuple):
+        if is_namedtuple(x):
+            return list(zip(type(x)._fields, x))
+        return list(enumerate(x))
+    if isinstance(x, list):
+        return list(enumerate(x))
+    if isinstance(x, dict):
+        return list(x.items())
+    if hasattr(x, "__dict__"):
+        return list(vars(x).items())
+    return [(f.name, getattr(x, f.name)) for f in dataclasses.fields(x)]
+
+
+def with_children(x: Any, values: list) -> Any:
+    """A node of ``x``'s kind and keys with ``values`` as its children (no user code runs)."""
+    if isinstance(x, tuple):
+        return type(x)._make(values) if is_namedtuple(x) else tuple(values)
+    if isinstance(x, list):
+        return list(values)
+    if isinstance(x, dict):
+        return dict(zip(x.keys(), values))
+    keys = [k for k, _ in items(x)]
+    try:
+        new = object.__new__(type(x))
+    except TypeError:
+        import copy
+
+        new = copy.copy(x)
+    if hasattr(x, "__dict__"):
+        new.__dict__.update(zip(keys, values))
+    else:
+        for k, v in zip(keys, values):
+            object.__setattr__(new, k, v)
+    return new
+
+
+def map_tree(fn: Callable[[Any, str], Any], x: Any, path: str = "", depth: int = 0) -> Any:
+    """Rebuild ``x`` with ``fn(value, path)`` applied to every non-node value."""
+    if node_kind(x) is None:
+        return fn(x, path)
+    if depth > MAX_DEPTH:
+        raise RecursionError("pytree nested deeper than 64 levels (a cyclic object?)")
+    children = [map_tree(fn, v, f"{path}_{_key_name(k, i)}", depth + 1)
+                for i, (k, v) in enumerate(items(x))]
+    return with_children(x, children)
+
+
+def leaves(x: Any, is_leaf: Callable[[Any], bool], path: str = "") -> list[tuple[str, Any]]:
+    """The (path, value) pairs of the values of ``x`` for which ``is_leaf`` holds, in order."""
+    out: list = []
+
+    def walk(v: Any, p: str, depth: int) -> None:
+        if is_leaf(v):
+            out.append((p, v))
+        elif node_kind(v) is not None:
+            if depth > MAX_DEPTH:
+                raise RecursionError("pytree nested deeper than 64 levels (a cyclic object?)")
+            for i, (k, c) in enumerate(items(v)):
+                walk(c, f"{p}_{_key_name(k, i)}", depth + 1)
+
+    walk(x, path, 0)
+    return out
+
+
+def replace_leaves(x: Any, is_leaf: Callable[[Any], bool], new: list) -> Any:
+    """``x`` with the values for which ``is_leaf`` holds replaced, in order, by ``new``
+    (consumed from the front)."""
+    if is_leaf(x):
+        return new.pop(0)
+    if node_kind(x) is None:
+        return x
+    return with_children(x, [replace_leaves(c, is_leaf, new) for _, c in items(x)])
+
+
+def _key_name(k: Any, i: int) -> str:
+    return str(k) if str(k).isidentifier() else str(i)
+
+
+__all__ = ["MAX_DEPTH", "is_namedtuple", "is_namedtuple_class", "is_object", "items", "leaves",
+           "map_tree", "node_kind", "replace_leaves", "with_children"]
