@@ -10,6 +10,13 @@ from typing import ClassVar
 import numpy as np
 
 
+def check(cond, message):
+    """``assert cond, message`` in generated code (returns an unused 0)."""
+    if not cond:
+        raise AssertionError(message)
+    return 0
+
+
 def materialize(a, like):
     """``a`` itself, or zeros shaped like ``like`` if ``a`` is the empty zero adjoint (or a
     zeroed buffer of another shape)."""

@@ -1,6 +1,6 @@
 """Parameters in objects (dataclasses, NamedTuples, plain objects, bound methods), keyword
-arguments to transformed functions, Jacobians over several arguments and pytrees. Values are
-checked by finite differences."""
+arguments to transformed functions, Jacobians over several arguments and pytrees, and
+``print``/``assert`` in compiled code. Values are checked by finite differences."""
 
 from __future__ import annotations
 
@@ -401,3 +401,43 @@ def test_jacobian_numba_backend():
     np.testing.assert_allclose(J["b"][1], fd_jac(lambda y: two_args(XS, y)["b"], YS),
                                rtol=1e-6)
 
+
+# -- print and assert --------------------------------------------------------------------------
+def noisy(x, n):
+    y = np.sin(x)
+    print("y", y[0], n)
+    s = 0.0
+    for i in range(n):
+        s = s + np.sum(y) * i
+        print(f"i={i}")
+    assert s >= 0, "s must be nonnegative"
+    assert n < 10
+    return s
+
+
+def test_print_runs_once_per_evaluation_with_primal_values(capfd):
+    x = np.array([0.5, 1.0])
+    assert np.isclose(cr.jit(noisy)(x, 2), noisy(x, 2))
+    capfd.readouterr()
+    assert np.isclose(cr.jit(noisy)(x, 2), np.sum(np.sin(x)))
+    out = capfd.readouterr().out.split("\n")
+    assert out[0].split() == ["y", repr(float(np.sin(0.5))), "2"]
+    assert [ln.split() for ln in out[1:3]] == [["i=", "0"], ["i=", "1"]]
+    g = cr.grad(noisy)(x, 2)
+    np.testing.assert_allclose(g, np.cos(x))
+    out = capfd.readouterr().out
+    assert out.count("y ") == 1 and out.count("i=") == 2  # the forward sweep, once
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_assert_raises_at_run_time(backend, capfd):
+    x = np.array([0.5, 1.0])
+    np.testing.assert_allclose(cr.grad(noisy, backend=backend)(x, 2), np.cos(x))
+    with pytest.raises(AssertionError, match="s must be nonnegative"):
+        cr.grad(noisy, backend=backend)(-x, 2)
+    with pytest.raises(AssertionError, match=r"assert n < 10 failed \(.*test_pytrees.py:\d+\)"):
+        cr.jit(noisy, backend=backend)(x, 12)
+    if backend == "numba":
+        capfd.readouterr()
+        cr.jit(noisy, backend=backend)(x, 1)
+        assert capfd.readouterr().out.split()[:2] == ["y", "0.479425538604203"]

@@ -276,6 +276,8 @@ NONDIFF_EXEMPT = {
     "empty_like": "its values are unspecified",
     "arange": "treated as constant by convention, although float start/step move its values",
     "stop_gradient": "the identity with a zero derivative by definition (tests/test_nonsmooth.py)",
+    "debug_print": "an unused integer result (printing: tests/test_pytrees.py)",
+    "check": "an unused integer result (assert: tests/test_pytrees.py)",
 }
 
 

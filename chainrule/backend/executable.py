@@ -125,7 +125,11 @@ class Executable:
             except Exception as exc:
                 # Numba reports unsupported code mostly as NumbaError, sometimes as other
                 # exceptions from its lowering; a genuine run-time error of the program
-                # reappears on the NumPy backend.
+                # reappears on the NumPy backend. A failed ``assert`` of compiled code is
+                # raised as it is.
+                if isinstance(exc, AssertionError) and getattr(self.py, "signatures", None):
+                    self.compiled_ok = True
+                    raise
                 self._numba_failed(exc)
                 res = self.py(*flat)
             self.compiled_ok = True

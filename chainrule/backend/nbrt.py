@@ -14,6 +14,13 @@ njit = numba.njit(cache=True, nogil=True)
 
 
 @njit
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+    return 0
+
+
+@njit
 def materialize(a, like):
     if a.shape != like.shape:
         return np.zeros(like.shape, dtype=a.dtype)

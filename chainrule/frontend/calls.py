@@ -6,6 +6,7 @@ to the same handlers, and anything else is rejected with the callee's name.
 from __future__ import annotations
 
 import ast
+import builtins
 import math
 import sys
 import sysconfig
@@ -76,6 +77,8 @@ class CallMixin:
         return self.call(func, args, kwargs, node)
 
     def call(self, func: Any, args: list, kwargs: dict, node: ast.AST) -> Any:
+        if func is builtins.print:
+            return self.lower_print(args, kwargs, node)
         handler = numpy_api.handler_for(func)
         if handler is not None:
             return handler(self, args, kwargs, node)

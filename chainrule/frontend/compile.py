@@ -23,6 +23,7 @@ from ..ir.builder import Builder, Names
 from ..ir.nodes import Const, Function, Var
 from ..ir.types import Type
 from .calls import CallMixin
+from .debugging import DebugMixin
 from .exprs import ExprMixin
 from .frames import Frame, JoinMixin
 from .objects import ObjectMixin
@@ -32,7 +33,7 @@ from .values import flatten, is_atom, rebuild
 from .views import ViewMixin
 
 
-class Lowerer(StmtMixin, ExprMixin, CallMixin, ObjectMixin, JoinMixin, ViewMixin):
+class Lowerer(DebugMixin, StmtMixin, ExprMixin, CallMixin, ObjectMixin, JoinMixin, ViewMixin):
     """Python AST -> IR, by abstract interpretation over frames (see the mixins)."""
 
     def __init__(self, builder: Builder, deps: Any = None):

@@ -34,7 +34,6 @@ _REJECTED = {
     ast.AsyncFunctionDef: ("async def", "use a plain def"),
     ast.AsyncFor: ("async for", "use a plain for loop"),
     ast.Raise: ("raise", "check inputs before calling the differentiated function"),
-    ast.Assert: ("assert", "check inputs before calling the differentiated function"),
 }
 if hasattr(ast, "TryStar"):
     _REJECTED[ast.TryStar] = _REJECTED[ast.Try]
