@@ -11,6 +11,7 @@ transform called inside a compiled function is inlined into it.
 from __future__ import annotations
 
 import functools
+import inspect
 import types
 from typing import Any
 
@@ -347,6 +348,9 @@ def _receiver_of(fn: Any) -> Any:
     if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType) and \
             not isinstance(fn.__self__, type):
         return fn.__self__
+    if pytree.is_object(fn) and isinstance(inspect.getattr_static(type(fn), "__call__", None),
+                                           types.FunctionType):
+        return fn  # an object with a __call__ method: the same as its bound __call__
     return None
 
 

@@ -2,10 +2,11 @@
 
 A pytree node is a tuple, a ``NamedTuple``, a list, a dict, a dataclass instance (frozen or not)
 or a *plain object*: an instance of a user-defined class with a ``__dict__`` (its attributes are
-its children, in insertion order). Everything else is a leaf. Library objects (NumPy, SciPy,
-chainrule's own), functions, classes, modules, enums and exceptions are leaves; a class can opt
-out of being a node with ``__chainrule_static__ = True``; objects with ``__slots__`` and no
-``__dict__`` are leaves unless they are dataclasses.
+its children, in insertion order). Everything else is a leaf. Objects of library classes
+(installed packages, the standard library, chainrule itself), functions, classes, modules,
+enums and exceptions are leaves; a class can opt out of being a node with
+``__chainrule_static__ = True``; objects with ``__slots__`` and no ``__dict__`` are leaves
+unless they are dataclasses.
 
 Nodes are rebuilt without running user code: a NamedTuple with ``_make``, a dataclass or plain
 object as a fresh instance (``object.__new__``) whose attributes are set directly, like a
@@ -20,11 +21,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import sys
+import sysconfig
 import types
 from collections.abc import Callable
 from typing import Any
 
 MAX_DEPTH = 64
+_STDLIB_DIRS = tuple({p for p in (sysconfig.get_paths().get("stdlib"),
+                                  sysconfig.get_paths().get("platstdlib")) if p})
 
 LIBRARY_ROOTS = {"builtins", "numpy", "scipy", "numba", "chainrule", "typing", "collections",
                   "functools", "enum", "abc", "types", "_thread", "threading", "io"}
@@ -48,14 +53,24 @@ def is_object(x: Any) -> bool:
     t = type(x)
     if getattr(t, "__chainrule_static__", False):
         return False
-    module = getattr(t, "__module__", None) or ""
-    root = module.split(".")[0]
-    if root in LIBRARY_ROOTS and not module.startswith(("chainrule.examples",
-                                                          "chainrule.testing")):
+    if library_module(getattr(t, "__module__", None) or ""):
         return False
     if dataclasses.is_dataclass(x):
         return True
     return hasattr(x, "__dict__")
+
+
+@functools.lru_cache(maxsize=512)
+def library_module(module: str) -> bool:
+    """Whether classes of ``module`` belong to an installed library or the standard library
+    (their objects are leaves: their insides are not the user's parameters)."""
+    if module.startswith(("chainrule.examples", "chainrule.testing")):
+        return False
+    if module.split(".")[0] in LIBRARY_ROOTS:
+        return True
+    file = getattr(sys.modules.get(module), "__file__", None) or ""
+    return "site-packages" in file or "dist-packages" in file or \
+        any(file.startswith(d) for d in _STDLIB_DIRS)
 
 
 def node_kind(x: Any) -> str | None:
@@ -152,4 +167,4 @@ def _key_name(k: Any, i: int) -> str:
 
 
 __all__ = ["MAX_DEPTH", "is_namedtuple", "is_namedtuple_class", "is_object", "items", "leaves",
-           "map_tree", "node_kind", "replace_leaves", "with_children"]
+           "library_module", "map_tree", "node_kind", "replace_leaves", "with_children"]

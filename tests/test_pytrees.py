@@ -441,3 +441,42 @@ def test_assert_raises_at_run_time(backend, capfd):
         capfd.readouterr()
         cr.jit(noisy, backend=backend)(x, 1)
         assert capfd.readouterr().out.split()[:2] == ["y", "0.479425538604203"]
+
+
+class Affine:
+    def __init__(self, W):
+        self.W = W
+
+    def __call__(self, x):
+        return np.sum(np.tanh(self.W @ x) ** 2)
+
+
+def test_callable_object_reads_its_attributes_at_every_call():
+    model = Affine(W0.copy())
+    f = cr.grad(model)
+    np.testing.assert_allclose(f(X0), fd_grad(model, X0), rtol=1e-5)
+    model.W = 0.5 * W0
+    np.testing.assert_allclose(f(X0), fd_grad(model, X0), rtol=1e-5)
+    g = cr.grad(Affine.__call__)(model, X0)
+    assert type(g) is Affine and np.allclose(g.W, fd_grad(lambda m: m(X0), model).W, rtol=1e-5)
+
+
+def test_library_objects_are_leaves():
+    import fractions
+
+    assert pytree.node_kind(fractions.Fraction(1, 2)) is None
+    assert pytree.node_kind(np.random.default_rng(0)) is None
+    assert pytree.node_kind(Model(W0, 0.3)) == "object"
+    assert pytree.node_kind(NTParams(W0, 0.3)) == "namedtuple"
+
+
+def uses_class_global(x):
+    return Layer(np.ones((2, 2)), x).b2 @ x
+
+
+def test_code_that_builds_objects_is_cached_on_disk():
+    from chainrule.cache import disk
+
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(cr.grad(uses_class_global)(x), 4.0 * x)
+    assert disk.explain(cr.grad(uses_class_global), x) == "hit"

@@ -93,6 +93,12 @@ def describe(value: Any, depth: int = 0) -> Any:
     if isinstance(value, types.MethodType) and isinstance(value.__func__, types.FunctionType):
         return {"method": describe(value.__func__, depth + 1),
                 "receiver": _kinds(value.__self__)}
+    if isinstance(value, type):  # a class the code builds objects of, or reads from
+        from ..pytree import library_module
+
+        if library_module(value.__module__ or ""):
+            return {"class": f"{value.__module__}.{value.__qualname__}"}
+        return describe_class(value)
     if isinstance(value, (types.BuiltinFunctionType, np.ufunc)):
         return {"builtin": f"{getattr(value, '__module__', None)}.{value.__name__}"}
     raise NotCacheable(f"cannot describe a {type(value).__name__}")

@@ -189,10 +189,8 @@ def compile_function(fn: Any, args: tuple, names: Names | None = None, deps: Any
     kwargs: dict = {}
     if hidden is not None:
         receiver = list(hidden.receiver)
-        if receiver:
-            if not isinstance(fn, types.MethodType):
-                raise TypeError("a receiver was given for a function that is not a method")
-            target = fn.__func__
+        if receiver:  # a bound method, or an object with a __call__ method
+            target = fn.__func__ if isinstance(fn, types.MethodType) else type(fn).__call__
         rnames = parameter_names(target, 1)[:len(receiver)]
         kw = list(hidden.keywords.items())
         hidden_params, hvalues = argument_values(rnames + [k for k, _ in kw],

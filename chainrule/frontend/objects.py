@@ -42,8 +42,7 @@ def user_class(cls: Any) -> bool:
         return False
     if pytree.is_namedtuple_class(cls):
         return True
-    root = (cls.__module__ or "").split(".")[0]
-    if root in pytree.LIBRARY_ROOTS:
+    if pytree.library_module(cls.__module__ or ""):
         return False
     return cls.__new__ is object.__new__
 
