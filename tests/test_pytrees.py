@@ -480,3 +480,54 @@ def test_code_that_builds_objects_is_cached_on_disk():
     x = np.array([1.0, 2.0])
     np.testing.assert_allclose(cr.grad(uses_class_global)(x), 4.0 * x)
     assert disk.explain(cr.grad(uses_class_global), x) == "hit"
+
+
+class BaseNet:
+    def __init__(self, W):
+        self.W = W
+
+    def act(self, z):
+        return np.tanh(z)
+
+    def forward(self, x):
+        return self.act(self.W @ x)
+
+
+class ChildNet(BaseNet):
+    def __init__(self, W, b):
+        super().__init__(W)
+        self.b = b
+
+    def act(self, z):
+        return super().act(z + self.b) * 2.0
+
+    def loss(self, x):
+        return np.sum(self.forward(x) ** 2)
+
+
+def build_child(W, b, x):
+    return ChildNet(W, b).loss(x)
+
+
+def test_inheritance_and_super():
+    m = ChildNet(W0.copy(), 0.5)
+    np.testing.assert_allclose(cr.grad(m.loss)(X0), fd_grad(m.loss, X0), rtol=1e-5)
+    assert np.isclose(cr.jit(build_child)(W0, 0.5, X0), m.loss(X0))
+    np.testing.assert_allclose(cr.grad(build_child)(W0, 0.5, X0),
+                               fd_grad(lambda w: build_child(w, 0.5, X0), W0), rtol=1e-5)
+
+
+def introspect(p, x):
+    s = getattr(p, "b", 0.0) + getattr(p, "missing", 1.0)
+    if isinstance(p, Params) and hasattr(p, "W") and not hasattr(p, "nope"):
+        s = s + np.sum(p.W @ x)
+    if isinstance(x, np.ndarray) and not isinstance(s, np.ndarray):
+        s = s * 2.0
+    return s
+
+
+def test_isinstance_getattr_hasattr_at_compile_time():
+    p = Params(W0.copy(), 0.3)
+    assert np.isclose(cr.jit(introspect)(p, X0), introspect(p, X0))
+    q = NTParams(W0.copy(), 0.3)
+    assert np.isclose(cr.jit(introspect)(q, X0), introspect(q, X0))

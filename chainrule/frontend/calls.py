@@ -22,7 +22,7 @@ from ..ir.nodes import Var
 from ..ir.types import BOOL
 from . import numpy_api, scan
 from .frames import Frame
-from .objects import MISSING_CALL, user_class
+from .objects import MISSING_CALL, SuperProxy, user_class
 from .source import loc_of, parse_function
 from .stmts import NeedFlags
 from .values import AstFunction, BoundMethod, flatten, is_atom, rebuild
@@ -283,6 +283,8 @@ class CallMixin:
             return self.object_attribute(base, attr, node)
         if user_class(base):
             return self.class_attribute(base, attr, node)
+        if isinstance(base, SuperProxy):
+            return self.super_attribute(base, attr, node)
         raise self.error_at(node, f"attribute `{attr}` of {type(base).__name__} is not supported",
                             "use arrays, numbers, tuples, lists and dicts")
 

@@ -4,9 +4,12 @@ At compile time a NamedTuple, dataclass or plain object (see :mod:`chainrule.pyt
 instance of the user's class whose attributes hold values (IR atoms for run-time numbers and
 arrays). Reading ``p.W`` returns that value; a method (``self.helper(x)``, ``model.loss``) is a
 bound method whose function is inlined with the object as ``self``; a ``property`` is inlined
-the same way; class-level constants are compile-time constants. Calling a user class builds a
-new object: a NamedTuple from its fields, a dataclass from its generated ``__init__``'s
-signature (then ``__post_init__`` is inlined), any other class by inlining its ``__init__``.
+the same way; class-level constants are compile-time constants; ``super()`` looks attributes up
+after the method's class; ``isinstance``, ``getattr`` and ``hasattr`` are answered at compile
+time (a run-time number or array answers as a float/int/bool or an ``np.ndarray`` of its dtype).
+Calling a user class builds a new object: a NamedTuple from its fields, a dataclass from its
+generated ``__init__``'s signature (then ``__post_init__`` is inlined), any other class by
+inlining its ``__init__``.
 
 Attribute writes (``self.W = ...``) are allowed on objects built by the compiled code itself,
 outside run-time branches and loops opened after the object was made (where Python's meaning
@@ -22,11 +25,22 @@ import inspect
 import types
 from typing import Any
 
+import numpy as np
+
 from .. import pytree
 from ..errors import UnsupportedCallError, UnsupportedSyntaxError
-from .values import from_python
+from ..ir.builder import const
+from .values import from_python, is_atom
 
 _MISSING = object()
+
+
+class SuperProxy:
+    """``super()`` / ``super(cls, obj)`` in a method: attribute lookup starts after ``cls``."""
+
+    def __init__(self, cls: type, obj: Any):
+        self.cls = cls
+        self.obj = obj
 
 
 class CompileTimeCall:
@@ -88,6 +102,35 @@ class ObjectMixin:
             raise self.error_at(node, f"class `{cls.__name__}` has no attribute `{attr}` "
                                       "usable in compiled code", None)
         return from_python(value)
+
+    def super_attribute(self, proxy: SuperProxy, attr: str, node: ast.AST) -> Any:
+        mro = type(proxy.obj).__mro__ if not isinstance(proxy.obj, type) else proxy.obj.__mro__
+        for klass in mro[mro.index(proxy.cls) + 1:]:
+            if attr in vars(klass):
+                value = vars(klass)[attr]
+                if isinstance(value, types.FunctionType):
+                    return types.MethodType(value, proxy.obj)
+                if isinstance(value, classmethod):
+                    return types.MethodType(value.__func__, type(proxy.obj))
+                if isinstance(value, staticmethod):
+                    return value.__func__
+                if isinstance(value, property) and value.fget is not None:
+                    return self.call(value.fget, [proxy.obj], {}, node)
+                if value is object.__init__:
+                    return CompileTimeCall(lambda: None)
+                return from_python(value)
+        raise self.error_at(node, f"super() has no attribute `{attr}`", None)
+
+    def lower_super(self, args: list, node: ast.AST) -> SuperProxy:
+        if len(args) == 2:
+            return SuperProxy(args[0], args[1])
+        frame = self.frame
+        cls = frame.closure.get("__class__")
+        params = frame.node.args.posonlyargs + frame.node.args.args if frame.node else []
+        if args or cls is None or not params:
+            raise UnsupportedCallError("super() is supported in methods, with no arguments or "
+                                       "as super(Class, self)", self.b.loc)
+        return SuperProxy(cls, frame.env[params[0].arg])
 
     # -- construction --------------------------------------------------------------------
     def construct(self, cls: type, args: list, kwargs: dict, node: ast.AST) -> Any:
@@ -159,6 +202,20 @@ class ObjectMixin:
         """Calls involving objects, or _MISSING when ``func`` is none of them."""
         if isinstance(func, CompileTimeCall):
             return func.fn(*args, **kwargs)
+        if func is super:
+            return self.lower_super(args, node)
+        if func is isinstance and len(args) == 2 and not kwargs:
+            return const(isinstance(_representative(args[0]), args[1]))
+        if func in (getattr, hasattr) and len(args) in (2, 3) and isinstance(args[1], str):
+            try:
+                value = self.attribute(args[0], args[1], node)
+            except (UnsupportedSyntaxError, UnsupportedCallError):
+                if func is hasattr:
+                    return const(False)
+                if len(args) == 3:
+                    return args[2]
+                raise
+            return const(True) if func is hasattr else value
         if isinstance(func, types.MethodType) and isinstance(func.__func__, types.FunctionType):
             return self.call(func.__func__, [func.__self__, *args], kwargs, node)
         if func is dataclasses.replace:
@@ -181,6 +238,17 @@ class ObjectMixin:
         return _MISSING
 
 
+def _representative(v: Any) -> Any:
+    """A Python value standing for ``v`` in ``isinstance`` (atoms: by dtype and ndim)."""
+    if not is_atom(v):
+        return v
+    dtype = {"float64": np.float64, "float32": np.float32, "int64": np.int64,
+             "bool": np.bool_}[v.type.dtype]
+    if v.type.ndim > 0:
+        return np.zeros((1,) * v.type.ndim, dtype=dtype)
+    return {"float64": 0.0, "float32": np.float32(0), "int64": 0, "bool": False}[v.type.dtype]
+
+
 def _generated(init: Any) -> bool:
     code = getattr(init, "__code__", None)
     return code is not None and code.co_filename.startswith("<")
@@ -188,4 +256,4 @@ def _generated(init: Any) -> bool:
 
 MISSING_CALL = _MISSING
 
-__all__ = ["CompileTimeCall", "MISSING_CALL", "ObjectMixin", "user_class"]
+__all__ = ["CompileTimeCall", "MISSING_CALL", "ObjectMixin", "SuperProxy", "user_class"]
