@@ -27,6 +27,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 MAX_DEPTH = 64
 _STDLIB_DIRS = tuple({p for p in (sysconfig.get_paths().get("stdlib"),
                                   sysconfig.get_paths().get("platstdlib")) if p})
@@ -48,14 +50,24 @@ def is_namedtuple_class(cls: Any) -> bool:
 
 def is_object(x: Any) -> bool:
     """A dataclass instance or a plain object of a user class (a pytree node)."""
-    if isinstance(x, _NEVER_NODES) or isinstance(x, (tuple, list, dict)):
-        return False
     t = type(x)
+    known = _OBJECT_TYPES.get(t)
+    if known is None:
+        known = _OBJECT_TYPES[t] = _object_type(t, x)
+    return known
+
+
+_OBJECT_TYPES: dict = {}
+
+
+def _object_type(t: type, x: Any) -> bool:
+    if issubclass(t, _NEVER_NODES + (tuple, list, dict)):
+        return False
     if getattr(t, "__chainrule_static__", False):
         return False
     if library_module(getattr(t, "__module__", None) or ""):
         return False
-    if dataclasses.is_dataclass(x):
+    if dataclasses.is_dataclass(t):
         return True
     return hasattr(x, "__dict__")
 
@@ -73,8 +85,17 @@ def library_module(module: str) -> bool:
         any(file.startswith(d) for d in _STDLIB_DIRS)
 
 
+_COMMON_LEAVES = {float, int, bool, str, type(None), np.ndarray, np.float64, np.float32,
+                  np.int64, np.bool_}
+
+
 def node_kind(x: Any) -> str | None:
     """"namedtuple", "tuple", "list", "dict", "object", or None for a leaf."""
+    t = type(x)
+    if t in _COMMON_LEAVES:
+        return None
+    if t is tuple:
+        return "tuple"
     if isinstance(x, tuple):
         return "namedtuple" if is_namedtuple(x) else "tuple"
     if isinstance(x, list):
@@ -135,6 +156,17 @@ def map_tree(fn: Callable[[Any, str], Any], x: Any, path: str = "", depth: int =
     return with_children(x, children)
 
 
+def leaf_values(x: Any, is_leaf: Callable[[Any], bool], depth: int = 0) -> list:
+    """The values of ``x`` for which ``is_leaf`` holds, in order (``leaves`` without paths)."""
+    if is_leaf(x):
+        return [x]
+    if node_kind(x) is None:
+        return []
+    if depth > MAX_DEPTH:
+        raise RecursionError("pytree nested deeper than 64 levels (a cyclic object?)")
+    return [v for _, c in items(x) for v in leaf_values(c, is_leaf, depth + 1)]
+
+
 def leaves(x: Any, is_leaf: Callable[[Any], bool], path: str = "") -> list[tuple[str, Any]]:
     """The (path, value) pairs of the values of ``x`` for which ``is_leaf`` holds, in order."""
     out: list = []
@@ -166,5 +198,5 @@ def _key_name(k: Any, i: int) -> str:
     return str(k) if str(k).isidentifier() else str(i)
 
 
-__all__ = ["MAX_DEPTH", "is_namedtuple", "is_namedtuple_class", "is_object", "items", "leaves",
+__all__ = ["MAX_DEPTH", "is_namedtuple", "is_namedtuple_class", "is_object", "items", "leaf_values", "leaves",
            "library_module", "map_tree", "node_kind", "replace_leaves", "with_children"]

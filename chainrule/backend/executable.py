@@ -113,7 +113,7 @@ class Executable:
         return payload
 
     def leaves(self, args: tuple) -> list:
-        out = [x for _, x in pytree.leaves(args, _is_dynamic)]
+        out = pytree.leaf_values(args, _is_dynamic)
         if self.copy_args:
             out = [x.copy() if isinstance(x, np.ndarray) else x for x in out]
         return out

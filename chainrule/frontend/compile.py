@@ -70,26 +70,31 @@ class Lowerer(DebugMixin, StmtMixin, ExprMixin, CallMixin, ObjectMixin, JoinMixi
 
 
 # -- argument kinds ------------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
+def _type(dtype: str, ndim: int = 0) -> Type:
+    return Type(dtype, ndim)
+
+
 def leaf_type(x: Any) -> Type | None:
     """IR type of a dynamic argument leaf, or None for a compile-time constant leaf."""
     if isinstance(x, (bool, np.bool_)):
-        return Type("bool")
+        return _type("bool")
     if isinstance(x, (int, np.integer)):
-        return Type("int64")
+        return _type("int64")
     if isinstance(x, np.float32):
-        return Type("float32")
+        return _type("float32")
     if isinstance(x, (float, np.floating)):
-        return Type("float64")
+        return _type("float64")
     if isinstance(x, np.ndarray):
         kind = x.dtype.kind
         if x.dtype == np.float32:
-            return Type("float32", x.ndim)
+            return _type("float32", x.ndim)
         if kind == "f":
-            return Type("float64", x.ndim)
+            return _type("float64", x.ndim)
         if kind in "iu":
-            return Type("int64", x.ndim)
+            return _type("int64", x.ndim)
         if kind == "b":
-            return Type("bool", x.ndim)
+            return _type("bool", x.ndim)
         raise ChainruleTypeError(f"arrays of dtype {x.dtype} are not supported",
                                  hint="use float64, float32, integer or bool arrays")
     return None
