@@ -198,5 +198,6 @@ def _key_name(k: Any, i: int) -> str:
     return str(k) if str(k).isidentifier() else str(i)
 
 
-__all__ = ["MAX_DEPTH", "is_namedtuple", "is_namedtuple_class", "is_object", "items", "leaf_values", "leaves",
-           "library_module", "map_tree", "node_kind", "replace_leaves", "with_children"]
+__all__ = ["MAX_DEPTH", "is_namedtuple", "is_namedtuple_class", "is_object", "items",
+           "leaf_values", "leaves", "library_module", "map_tree", "node_kind", "replace_leaves",
+           "with_children"]
