@@ -286,7 +286,9 @@ class CallMixin:
         if isinstance(base, SuperProxy):
             return self.super_attribute(base, attr, node)
         raise self.error_at(node, f"attribute `{attr}` of {type(base).__name__} is not supported",
-                            "use arrays, numbers, tuples, lists and dicts")
+                            "read attributes of your own classes, dataclasses and NamedTuples; "
+                            "objects of library classes (and classes with __slots__) are "
+                            "opaque: pass the arrays they hold instead")
 
 
 __all__ = ["CallMixin", "const", "math", "scan", "sys"]
