@@ -110,6 +110,11 @@ class Transformed:
     def __repr__(self) -> str:
         return f"<chainrule {self.__name__}>"
 
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """A transform decorating a method: the object is its first argument (argnums 0), as
+        for a plain function."""
+        return self if obj is None else types.MethodType(self, obj)
+
     # -- IR ----------------------------------------------------------------------------------
     def build(self, args: tuple, names: Names, deps: Any = None) -> Compiled:
         base = build_ir(self.fn, args, names, deps)
@@ -345,8 +350,8 @@ def _receiver_of(fn: Any) -> Any:
     """The object a bound method (possibly under other transforms) is bound to, or None."""
     if isinstance(fn, Transformed):
         return fn.receiver
-    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType) and \
-            not isinstance(fn.__self__, type):
+    if isinstance(fn, types.MethodType) and not isinstance(fn.__self__, type) and \
+            isinstance(fn.__func__, (types.FunctionType, Transformed)):
         return fn.__self__
     if pytree.is_object(fn) and isinstance(inspect.getattr_static(type(fn), "__call__", None),
                                            types.FunctionType):

@@ -531,3 +531,36 @@ def test_isinstance_getattr_hasattr_at_compile_time():
     assert np.isclose(cr.jit(introspect)(p, X0), introspect(p, X0))
     q = NTParams(W0.copy(), 0.3)
     assert np.isclose(cr.jit(introspect)(q, X0), introspect(q, X0))
+
+
+class Decorated:
+    def __init__(self, W):
+        self.W = W
+
+    @cr.jit
+    def predict(self, x):
+        return np.tanh(self.W @ x)
+
+    @cr.grad
+    def grad_wrt_self(self, x):
+        return np.sum(self.predict(x) ** 2)
+
+    def loss(self, x):
+        return np.sum(self.predict(x) ** 2)
+
+
+def test_transforms_decorating_methods():
+    m = Decorated(W0.copy())
+    np.testing.assert_allclose(m.predict(X0), np.tanh(W0 @ X0))
+    g = m.grad_wrt_self(X0)  # argnums=0 is the object, as for the plain function
+    assert type(g) is Decorated
+    assert_tree_close(g, fd_grad(lambda q: q.loss(X0), m))
+    np.testing.assert_allclose(cr.grad(m.loss)(X0), fd_grad(m.loss, X0), rtol=1e-5)
+
+
+def test_transform_of_a_decorated_method_reads_the_object_at_every_call():
+    m = Decorated(W0.copy())
+    jac = cr.jacrev(m.predict)
+    np.testing.assert_allclose(jac(X0), fd_jac(m.predict, X0), rtol=1e-6)
+    m.W = 0.5 * W0
+    np.testing.assert_allclose(jac(X0), fd_jac(m.predict, X0), rtol=1e-6)

@@ -84,7 +84,8 @@ class ObjectMixin:
             return cls_attr.__func__
         if isinstance(cls_attr, classmethod):
             return types.MethodType(cls_attr.__func__, cls)
-        if isinstance(cls_attr, types.FunctionType):
+        if isinstance(cls_attr, types.FunctionType) or \
+                getattr(cls_attr, "__chainrule_transform__", False):  # (a decorated method)
             return types.MethodType(cls_attr, base)
         if cls_attr is not _MISSING:
             return from_python(cls_attr)
@@ -216,7 +217,7 @@ class ObjectMixin:
                     return args[2]
                 raise
             return const(True) if func is hasattr else value
-        if isinstance(func, types.MethodType) and isinstance(func.__func__, types.FunctionType):
+        if isinstance(func, types.MethodType):
             return self.call(func.__func__, [func.__self__, *args], kwargs, node)
         if func is dataclasses.replace:
             if len(args) != 1 or not dataclasses.is_dataclass(args[0]):
