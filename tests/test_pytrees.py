@@ -564,3 +564,34 @@ def test_transform_of_a_decorated_method_reads_the_object_at_every_call():
     np.testing.assert_allclose(jac(X0), fd_jac(m.predict, X0), rtol=1e-6)
     m.W = 0.5 * W0
     np.testing.assert_allclose(jac(X0), fd_jac(m.predict, X0), rtol=1e-6)
+
+
+def reduce_with(x, *, weights=None, mode="sum"):
+    y = x * weights["w"] if weights is not None else x
+    return np.sum(y ** 2) if mode == "sum" else np.max(y ** 2)
+
+
+def test_keyword_values_are_read_at_every_call_and_strings_select_code():
+    f = cr.grad(reduce_with)
+    w1, w2 = {"w": np.array([1.0, 2.0, 3.0])}, {"w": np.array([0.5, 0.5, 0.5])}
+    np.testing.assert_allclose(f(X0, weights=w1), 2 * X0 * w1["w"] ** 2)
+    np.testing.assert_allclose(f(X0, weights=w2), 2 * X0 * w2["w"] ** 2)
+    np.testing.assert_allclose(f(X0, weights=w2, mode="max"),
+                               fd_grad(lambda x: reduce_with(x, weights=w2, mode="max"), X0),
+                               rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(f(X0), 2 * X0)
+
+
+LEVELS = (1, 2)
+
+
+def options(x, mode="a"):
+    s = x * 1.0
+    if mode in ("a", "b") and 2 in LEVELS and mode != "c" and (mode, 2) == ("a", 2):
+        s = s * 3.0
+    return s
+
+
+def test_options_compared_at_compile_time():
+    for mode in ("a", "c"):
+        assert cr.jit(options)(2.0, mode=mode) == options(2.0, mode=mode)
