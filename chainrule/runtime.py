@@ -47,6 +47,13 @@ def unbroadcast(g, like):
     return np.broadcast_to(g, shape).copy() if g.shape != shape else g
 
 
+def broadcast_as(g, like):
+    """``g`` itself when it has ``like``'s shape, else ``g`` broadcast to it (a new array)."""
+    if np.shape(g) == np.shape(like):
+        return g
+    return np.broadcast_to(g, np.shape(like)).copy()
+
+
 def broadcast_like(g, like):
     """A new array: ``g`` broadcast to the shape of ``like``."""
     return np.broadcast_to(g, np.shape(like)).copy()

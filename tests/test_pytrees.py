@@ -595,3 +595,16 @@ def options(x, mode="a"):
 def test_options_compared_at_compile_time():
     for mode in ("a", "c"):
         assert cr.jit(options)(2.0, mode=mode) == options(2.0, mode=mode)
+
+
+def sum_broadcast(x):
+    return np.sum(x + np.ones((1, 4)), axis=1)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_forward_mode_broadcasts_the_tangent_of_an_operand_with_size_one_axes(backend):
+    x = np.ones((3, 1))
+    _, t = cr.jvp(sum_broadcast, (x,), (np.ones((3, 1)),), backend=backend)
+    np.testing.assert_allclose(t, [4.0, 4.0, 4.0])
+    np.testing.assert_allclose(cr.jacfwd(sum_broadcast, backend=backend)(x),
+                               cr.jacrev(sum_broadcast, backend=backend)(x))

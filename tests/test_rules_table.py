@@ -233,6 +233,8 @@ INTERNAL = [
                              lambda r: (arr(r, 2, 3), arr(r, 2, 3))), diff=(0,)),
     Row("broadcast_like", fixed(lambda r: (arr(r, 3), arr(r, 2, 3)),
                                 lambda r: (1.5, arr(r, 2, 2))), diff=(0,)),
+    Row("broadcast_as", fixed(lambda r: (arr(r, 1, 3), arr(r, 2, 3)),
+                              lambda r: (arr(r, 2, 3), arr(r, 2, 3))), diff=(0,)),
     Row("materialize", fixed(lambda r: (arr(r, 2, 3), arr(r, 2, 3))), diff=(0,)),
     Row("dematerialize", fixed(lambda r: (arr(r, 2, 3), arr(r, 2, 3))), diff=(0,)),
     Row("zmul", fixed(lambda r: (arr(r, 2, 3), arr(r, 2, 3)), lambda r: (arr(r, 2, 3), arr(r, 3)),

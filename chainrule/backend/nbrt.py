@@ -79,6 +79,14 @@ def _unbroadcast_impl(g, like):
 
 
 @njit
+def broadcast_as(g, like):
+    # (contiguous on both paths, so the result keeps a C-layout type: no copy when g is one)
+    if g.shape == like.shape:
+        return np.ascontiguousarray(g)
+    return np.ascontiguousarray(np.broadcast_to(g, like.shape))
+
+
+@njit
 def broadcast_like(g, like):
     return np.broadcast_to(g, like.shape).copy()
 
