@@ -11,14 +11,24 @@ transform called inside a compiled function is inlined into it.
 from __future__ import annotations
 
 import functools
+import inspect
+import types
 from typing import Any
 
 import numpy as np
 
+from . import pytree
 from .backend.executable import Executable
 from .cache import disk as disk_cache
 from .errors import ChainruleError, NonDifferentiableError
-from .frontend.compile import Compiled, compile_function, kinds_key, leaf_type
+from .frontend.compile import (
+    Compiled,
+    HiddenArgs,
+    compile_function,
+    kinds_key,
+    leaf_type,
+    split_hidden,
+)
 from .frontend.values import flatten, rebuild
 from .ir.builder import Names
 from .ir.inline import inline
@@ -93,6 +103,8 @@ class Transformed:
         self.kinks = _kinks.check_mode(kinks)
         self.kinks_hit: list = []
         self.__wrapped_fn__ = fn
+        # A bound method's object is read at every call (a hidden parameter, not differentiated).
+        self.receiver = _receiver_of(fn)
         self._cache: dict = {}
         self._fast: dict = {}  # cheap key (types of flat arguments) -> Executable
         name = getattr(fn, "__name__", "f")
@@ -101,6 +113,11 @@ class Transformed:
 
     def __repr__(self) -> str:
         return f"<chainrule {self.__name__}>"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """A transform decorating a method: the object is its first argument (argnums 0), as
+        for a plain function."""
+        return self if obj is None else types.MethodType(self, obj)
 
     # -- IR ----------------------------------------------------------------------------------
     def build(self, args: tuple, names: Names, deps: Any = None) -> Compiled:
@@ -118,8 +135,10 @@ class Transformed:
         sig = wrap.Signature(base.arg_templates)
         for k in self.argnums:
             if self.kind != "jit" and not (0 <= k < len(sig.arg_templates)):
-                raise NonDifferentiableError(f"argnums {k} is out of range for "
-                                             f"{len(sig.arg_templates)} arguments")
+                raise NonDifferentiableError(
+                    f"argnums {k} is out of range for {len(sig.arg_templates)} positional "
+                    "arguments", hint="arguments passed by keyword are not differentiated; "
+                    "pass the argument positionally to differentiate it")
         kind = self.kind
         if kind == "jit":
             out = base
@@ -127,15 +146,13 @@ class Transformed:
             out = wrap.grad_ir(base, sig, self.argnums, self.has_aux, names,
                                with_value=kind == "value_and_grad", as_tuple=self.argnums_tuple)
         elif kind in ("jacfwd", "jacrev"):
-            if self.argnums_tuple:
-                raise NonDifferentiableError("jacfwd/jacrev take a single int argnums")
-            out = wrap.jacobian_ir(base, sig, self.argnums[0], kind[3:], names)
+            out = wrap.jacobian_ir(base, sig, self.argnums, kind[3:], names, self.argnums_tuple)
         elif kind == "jvp":
             out, _ = wrap.jvp_ir(base, sig, names)
         elif kind == "hessian":
-            inner = wrap.jacobian_ir(base, sig, self.argnums[0], "rev", names)
+            inner = wrap.jacobian_ir(base, sig, self.argnums, "rev", names, self.argnums_tuple)
             inner.arg_templates = base.arg_templates
-            out = wrap.jacobian_ir(inner, sig, self.argnums[0], "fwd", names)
+            out = wrap.jacobian_ir(inner, sig, self.argnums, "fwd", names, self.argnums_tuple)
         else:
             raise ValueError(kind)
         out.arg_templates = base.arg_templates
@@ -154,7 +171,11 @@ class Transformed:
             self._cache[(kinds_key(args), known_sizes_of(self, args))] = exe
         return exe
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or self.receiver is not None:
+            receiver = () if self.receiver is None else (self.receiver,)
+            args = (HiddenArgs(receiver, dict(sorted(kwargs.items()))),) + args
+            return self.executable(args)(args)
         key = _fast_key(args)
         if key is not None:
             exe = self._fast.get(key)
@@ -169,13 +190,11 @@ class Transformed:
     def lower_call(self, lw: Any, args: list, kwargs: dict, node: Any, extra: list = ()) -> Any:
         """Inline this transform applied to ``args`` into the function being compiled
         (``extra``: values for the parameters the transform adds, e.g. tangents)."""
-        if kwargs:
-            raise ChainruleError("keyword arguments to a transformed function are not "
-                                 "supported inside compiled code", lw.b.loc)
         from .custom import subfunction
 
         b = lw.b
-        sub, templates, out_template, free = subfunction(lw, self.fn, args, node, "inner")
+        sub, templates, out_template, free = subfunction(lw, self.fn, args, node, "inner",
+                                                         kwargs)
         block, leaves = sub.body, sub.results
         base = Compiled(sub, out_template, templates)
         out = self.apply(base, b.names)
@@ -239,18 +258,21 @@ def jit(fun: Any, backend: str | None = None, kinks: str | None = None) -> Trans
     return Transformed("jit", fun, backend=backend, kinks=kinks)
 
 
-def jacfwd(fun: Any, argnums: int = 0, backend: str | None = None) -> Transformed:
-    """Jacobian by forward mode (one JVP per input element); shape ``out.shape + in.shape``."""
+def jacfwd(fun: Any, argnums: Any = 0, backend: str | None = None) -> Transformed:
+    """Jacobian by forward mode (one JVP per input element); shape ``out.shape + in.shape``.
+    Pytree outputs/inputs and a tuple ``argnums`` nest as in JAX: output structure outside,
+    input structure (a tuple over ``argnums``) inside."""
     return Transformed("jacfwd", fun, argnums, backend=backend)
 
 
-def jacrev(fun: Any, argnums: int = 0, backend: str | None = None) -> Transformed:
-    """Jacobian by reverse mode (one VJP per output element); shape ``out.shape + in.shape``."""
+def jacrev(fun: Any, argnums: Any = 0, backend: str | None = None) -> Transformed:
+    """Jacobian by reverse mode (one VJP per output element); layout as for :func:`jacfwd`."""
     return Transformed("jacrev", fun, argnums, backend=backend)
 
 
-def hessian(fun: Any, argnums: int = 0, backend: str | None = None) -> Transformed:
-    """Hessian of a scalar function: ``jacfwd(jacrev(fun))``."""
+def hessian(fun: Any, argnums: Any = 0, backend: str | None = None) -> Transformed:
+    """Hessian of a scalar function: ``jacfwd(jacrev(fun))``; with a tuple ``argnums``,
+    ``H[i][j]`` is the block for arguments ``argnums[i]`` and ``argnums[j]``."""
     return Transformed("hessian", fun, argnums, backend=backend)
 
 
@@ -265,15 +287,18 @@ class _ModeCache:
 
     def get(self, kind: str, fun: Any, args: tuple, backend: str | None = None,
             kinks: str | None = None) -> tuple[Executable, list]:
+        # (a bound method is made at each attribute access; its object is a hidden argument)
+        ident = fun.__func__ if _receiver_of(fun) is not None and \
+            isinstance(fun, types.MethodType) else fun
         if kinks is None and isinstance(fun, Transformed):
             kinks = fun.kinks  # a transform of a reporting function reports too
 
         def key() -> tuple:  # (the sizes it is specialised on are known after building)
             mode = () if kinks is None else (_kinks.check_mode(kinks),)
-            return (kind, id(fun), kinds_key(args), known_sizes_of(fun, args), backend) + mode
+            return (kind, id(ident), kinds_key(args), known_sizes_of(fun, args), backend) + mode
 
         hit = self.entries.get(key())
-        if hit is not None and hit[0] is fun:
+        if hit is not None and hit[0] is ident:
             return hit[1], hit[2]
         names = Names()
         if kinks is None:
@@ -288,7 +313,7 @@ class _ModeCache:
         exe = Executable(compiled, copy_args=True, backend=backend)
         if kinks is not None:
             exe.kink_handler = functools.partial(_kinks.report, kinks)
-        self.entries[key()] = (fun, exe, base)
+        self.entries[key()] = (ident, exe, base)
         return exe, base
 
     @staticmethod
@@ -319,28 +344,38 @@ def _float_leaves(template: Any, values: Any) -> list:
 
 
 def _value_leaves(x: Any) -> list:
-    if isinstance(x, (tuple, list)):
-        return [v for item in x for v in _value_leaves(item)]
-    if isinstance(x, dict):
-        return [v for item in x.values() for v in _value_leaves(item)]
-    return [x] if leaf_type(x) is not None else []
+    return [v for _, v in pytree.leaves(x, lambda v: leaf_type(v) is not None)]
 
 
 def _copy_arrays(x: Any) -> Any:
-    if isinstance(x, np.ndarray):
-        return x.copy()
-    if isinstance(x, (tuple, list)):
-        return type(x)(_copy_arrays(v) for v in x)
-    if isinstance(x, dict):
-        return {k: _copy_arrays(v) for k, v in x.items()}
-    return x
+    return pytree.map_tree(lambda v, _: v.copy() if isinstance(v, np.ndarray) else v, x)
+
+
+def _receiver_of(fn: Any) -> Any:
+    """The object a bound method (possibly under other transforms) is bound to, or None."""
+    if isinstance(fn, Transformed):
+        return fn.receiver
+    if isinstance(fn, types.MethodType) and not isinstance(fn.__self__, type) and \
+            isinstance(fn.__func__, (types.FunctionType, Transformed)):
+        return fn.__self__
+    if pytree.is_object(fn) and isinstance(inspect.getattr_static(type(fn), "__call__", None),
+                                           types.FunctionType):
+        return fn  # an object with a __call__ method: the same as its bound __call__
+    return None
+
+
+def _with_receiver(fun: Any, primals: tuple) -> tuple:
+    receiver = _receiver_of(fun)
+    if receiver is None:
+        return primals
+    return (HiddenArgs((receiver,), {}),) + primals
 
 
 def jvp(fun: Any, primals: tuple, tangents: tuple, backend: str | None = None,
         kinks: str | None = None) -> tuple:
     """Forward mode: ``(fun(*primals), J @ tangents)``. ``kinks``: as for ``grad``; the sites
     a call reached are also given by :func:`last_kinks`."""
-    primals, tangents = tuple(primals), tuple(tangents)
+    primals, tangents = _with_receiver(fun, tuple(primals)), tuple(tangents)
     exe, base = _MODES.get("jvp", fun, primals, backend, kinks)
     flat = exe.leaves(primals)
     tan = _float_leaves(list(base.arg_templates), list(tangents))
@@ -352,10 +387,11 @@ def vjp(fun: Any, *primals: Any, backend: str | None = None, kinks: str | None =
     """Reverse mode: ``(fun(*primals), vjp_fn)`` with ``vjp_fn(ct)`` giving a tuple of
     cotangents, one per primal. ``kinks``: as for ``grad``, reported when ``vjp_fn`` runs
     (it evaluates ``fun`` again with the reverse sweep); see also :func:`last_kinks`."""
+    primals = _with_receiver(fun, primals)
     exe, base = _MODES.get("vjp", fun, primals, backend, kinks)
     flat = exe.leaves(primals)
     # The primal output, computed on copies: vjp, like grad, never changes the caller's arrays.
-    copies = tuple(_copy_arrays(p) for p in primals)
+    copies = tuple(_copy_arrays(p) for p in split_hidden(primals)[1])
     out = jit(fun, backend)(*copies) if not isinstance(fun, Transformed) else fun(*copies)
 
     def vjp_fn(ct: Any) -> tuple:
@@ -369,6 +405,7 @@ def vjp(fun: Any, *primals: Any, backend: str | None = None, kinks: str | None =
 def _compiled_for(fun: Any, args: tuple) -> Compiled:
     """The IR of ``fun`` for ``args`` (rebuilt when the code came from the disk cache)."""
     fun = fun if isinstance(fun, Transformed) else jit(fun)
+    args = _with_receiver(fun, args)
     exe = fun.executable(args)
     if exe.compiled is None:
         exe.compiled = fun.build_top(args, Names())
@@ -384,9 +421,8 @@ def last_kinks() -> list:
 
 def show(fun: Any, *args: Any) -> str:
     """The generated Python source of ``fun`` (usually a transformed function) for ``args``."""
-    if isinstance(fun, Transformed):
-        return fun.executable(args).source
-    return jit(fun).executable(args).source
+    fun = fun if isinstance(fun, Transformed) else jit(fun)
+    return fun.executable(_with_receiver(fun, args)).source
 
 
 def show_ir(fun: Any, *args: Any) -> str:

@@ -107,7 +107,8 @@ class CustomSpec:
         return f"<custom_{self.kind} {self.name}>"
 
 
-def subfunction(lw: Any, fun: Any, args: list, node: Any, name: str) -> tuple:
+def subfunction(lw: Any, fun: Any, args: list, node: Any, name: str,
+                kwargs: dict | None = None) -> tuple:
     """Compile ``fun(*args)`` into a separate Function with fresh parameters for the atom
     leaves of ``args``; values of the enclosing code it reads become extra parameters.
     Returns (Function, templates, result template, free values)."""
@@ -126,7 +127,7 @@ def subfunction(lw: Any, fun: Any, args: list, node: Any, name: str) -> tuple:
     templates = [rebuild(a, [fresh(x) for _, x in flatten(a)]) for a in args]
     block: list = []
     with b.nested(block):
-        result = lw.call(fun, list(templates), {}, node)
+        result = lw.call(fun, list(templates), dict(kwargs or {}), node)
     leaves = [x for _, x in flatten(result)]
     defined = {v.name for v in block_writes(block)} | {p.name for p in params}
     free = [v for v in block_reads(block) if v.name not in defined]

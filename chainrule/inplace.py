@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import api
+from . import api, pytree
 from .errors import ChainruleTypeError
 from .frontend.compile import Compiled
 from .frontend.values import flatten, rebuild
@@ -102,12 +102,11 @@ def _write_back(dest: Any, value: Any) -> Any:
     if isinstance(dest, np.ndarray):
         np.copyto(dest, value, casting="unsafe")
         return dest
-    if isinstance(dest, (tuple, list)):
-        items = [_write_back(d, v) for d, v in zip(dest, value)]
-        return tuple(items) if isinstance(dest, tuple) else items
-    if isinstance(dest, dict):
-        return {k: _write_back(dest[k], value[k]) for k in dest}
-    return value
+    if pytree.node_kind(dest) is None:
+        return value
+    news = [v for _, v in pytree.items(value)]
+    return pytree.with_children(dest, [_write_back(d, v) for (_, d), v in
+                                       zip(pytree.items(dest), news)])
 
 
 def vjp_into(f: Any, *args: Any, out: int = 0, backend: str | None = None) -> tuple:

@@ -10,6 +10,13 @@ from typing import ClassVar
 import numpy as np
 
 
+def check(cond, message):
+    """``assert cond, message`` in generated code (returns an unused 0)."""
+    if not cond:
+        raise AssertionError(message)
+    return 0
+
+
 def materialize(a, like):
     """``a`` itself, or zeros shaped like ``like`` if ``a`` is the empty zero adjoint (or a
     zeroed buffer of another shape)."""
@@ -38,6 +45,13 @@ def unbroadcast(g, like):
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     return np.broadcast_to(g, shape).copy() if g.shape != shape else g
+
+
+def broadcast_as(g, like):
+    """``g`` itself when it has ``like``'s shape, else ``g`` broadcast to it (a new array)."""
+    if np.shape(g) == np.shape(like):
+        return g
+    return np.broadcast_to(g, np.shape(like)).copy()
 
 
 def broadcast_like(g, like):

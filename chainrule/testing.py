@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import pytree
+
 cr = None  # the chainrule API module, bound by _api() on first use (keeps this import cheap)
 
 
@@ -40,12 +42,20 @@ class GradCheckError(AssertionError):
 # -------- pytree helpers
 
 
-def _leaves(tree):
+def _children(tree):
+    """(key, child) pairs of a pytree node (dicts in sorted key order), or None for a leaf."""
     if isinstance(tree, dict):
-        return [leaf for k in sorted(tree) for leaf in _leaves(tree[k])]
-    if isinstance(tree, (tuple, list)):
-        return [leaf for t in tree for leaf in _leaves(t)]
-    return [tree]
+        return [(k, tree[k]) for k in sorted(tree)]
+    if pytree.node_kind(tree) is None:
+        return None
+    return pytree.items(tree)
+
+
+def _leaves(tree):
+    kids = _children(tree)
+    if kids is None:
+        return [tree]
+    return [leaf for _, c in kids for leaf in _leaves(c)]
 
 
 def _rebuild(like, leaves):
@@ -53,26 +63,37 @@ def _rebuild(like, leaves):
     it = iter(leaves)
 
     def go(t):
+        kids = _children(t)
+        if kids is None:
+            return next(it)
         if isinstance(t, dict):
-            vals = {k: go(t[k]) for k in sorted(t)}
+            vals = {k: go(c) for k, c in kids}
             return {k: vals[k] for k in t}
-        if isinstance(t, (tuple, list)):
-            return type(t)(go(c) for c in t)
-        return next(it)
+        return pytree.with_children(t, [go(c) for _, c in kids])
 
     return go(like)
 
 
 def _leaves_like(tree, like, what):
     """Leaves of ``tree`` at the leaf positions of ``like`` (None where ``tree`` has nothing)."""
-    if not isinstance(like, (dict, tuple, list)):
+    kids = _children(like)
+    if kids is None:
         return [tree]
-    keys = sorted(like) if isinstance(like, dict) else range(len(like))
-    kind = dict if isinstance(like, dict) else (tuple, list)
-    if tree is not None and (not isinstance(tree, kind) or len(tree) != len(like)
-                             or (kind is dict and set(tree) != set(like))):
-        raise GradCheckError(f"check_grads: {what} {tree!r} does not match the structure {like!r}")
-    return [x for k in keys for x in _leaves_like(None if tree is None else tree[k], like[k], what)]
+    if tree is not None:
+        mine = _children(tree)
+        if isinstance(like, (tuple, list)):
+            same = isinstance(tree, (tuple, list)) and len(tree) == len(like)
+        else:
+            same = (isinstance(tree, dict) if isinstance(like, dict) else
+                    type(tree) is type(like)) and [k for k, _ in mine or []] == \
+                [k for k, _ in kids]
+        if mine is None or not same:
+            raise GradCheckError(f"check_grads: {what} {tree!r} does not match the structure "
+                                 f"{like!r}")
+        sub = [c for _, c in mine]
+    else:
+        sub = [None] * len(kids)
+    return [x for t, (_, c) in zip(sub, kids) for x in _leaves_like(t, c, what)]
 
 
 def _is_float(x) -> bool:

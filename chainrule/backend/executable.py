@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import pytree
 from ..errors import ChainruleError
 from ..frontend.compile import Compiled, leaf_type
 from ..frontend.values import rebuild
@@ -112,21 +113,9 @@ class Executable:
         return payload
 
     def leaves(self, args: tuple) -> list:
-        out: list = []
-
-        def walk(x: Any) -> None:
-            if isinstance(x, (tuple, list)):
-                for v in x:
-                    walk(v)
-            elif isinstance(x, dict):
-                for v in x.values():
-                    walk(v)
-            elif leaf_type(x) is not None:
-                if isinstance(x, np.ndarray) and self.copy_args:
-                    x = x.copy()
-                out.append(x)
-
-        walk(args)
+        out = pytree.leaf_values(args, _is_dynamic)
+        if self.copy_args:
+            out = [x.copy() if isinstance(x, np.ndarray) else x for x in out]
         return out
 
     def run_flat(self, flat: list) -> Any:
@@ -136,7 +125,11 @@ class Executable:
             except Exception as exc:
                 # Numba reports unsupported code mostly as NumbaError, sometimes as other
                 # exceptions from its lowering; a genuine run-time error of the program
-                # reappears on the NumPy backend.
+                # reappears on the NumPy backend. A failed ``assert`` of compiled code is
+                # raised as it is.
+                if isinstance(exc, AssertionError) and getattr(self.py, "signatures", None):
+                    self.compiled_ok = True
+                    raise
                 self._numba_failed(exc)
                 res = self.py(*flat)
             self.compiled_ok = True
@@ -199,26 +192,43 @@ def numba_reason(exc: Exception) -> str:
 
 
 def encode_template(t: Any) -> Any:
-    """JSON form of a result template (atoms become ``{"leaf": 0}``)."""
+    """JSON form of a result template (atoms become ``{"leaf": 0}``; NamedTuples, dataclasses
+    and plain objects are stored by class name and rebuilt from the class on load)."""
     from ..cache.key import NotCacheable
     from ..frontend.values import is_atom
 
     if is_atom(t):
         return {"leaf": 0}
-    if isinstance(t, tuple):
-        return {"tuple": [encode_template(v) for v in t]}
-    if isinstance(t, list):
-        return {"list": [encode_template(v) for v in t]}
-    if isinstance(t, dict):
+    kind = pytree.node_kind(t)
+    if kind in ("tuple", "list"):
+        return {kind: [encode_template(v) for v in t]}
+    if kind == "dict":
         if not all(isinstance(k, str) for k in t):
             raise NotCacheable("result dict with non-string keys")
         return {"dict": [[k, encode_template(v)] for k, v in t.items()]}
+    if kind is not None:
+        cls = type(t)
+        if "<locals>" in cls.__qualname__ or _find_class(cls.__module__, cls.__qualname__) \
+                is not cls:
+            raise NotCacheable(f"result holds a {cls.__qualname__} not found by its name")
+        return {kind: [cls.__module__, cls.__qualname__],
+                "items": [[k, encode_template(v)] for k, v in pytree.items(t)]}
     if t is None or isinstance(t, (bool, int, float, str)):
         return {"static": t}
     raise NotCacheable(f"result contains a {type(t).__name__}")
 
 
+def _find_class(module: str, qualname: str) -> Any:
+    import sys
+
+    obj: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
 def decode_template(d: Any) -> Any:
+    from ..cache.key import NotCacheable
     from ..ir.builder import const
 
     if "leaf" in d:
@@ -229,7 +239,24 @@ def decode_template(d: Any) -> Any:
         return [decode_template(v) for v in d["list"]]
     if "dict" in d:
         return {k: decode_template(v) for k, v in d["dict"]}
+    for kind in ("namedtuple", "object"):
+        if kind in d:
+            cls = _find_class(*d[kind])
+            if not isinstance(cls, type):
+                raise NotCacheable(f"class {'.'.join(d[kind])} is not loaded")
+            keys = [k for k, _ in d["items"]]
+            values = [decode_template(v) for _, v in d["items"]]
+            if kind == "namedtuple":
+                return cls._make(values)
+            proto = object.__new__(cls)
+            for k, v in zip(keys, values):
+                object.__setattr__(proto, k, v)
+            return proto
     return d["static"]
+
+
+def _is_dynamic(x: Any) -> bool:
+    return leaf_type(x) is not None
 
 
 def _is_leaf(t: Any) -> bool:

@@ -14,6 +14,13 @@ njit = numba.njit(cache=True, nogil=True)
 
 
 @njit
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+    return 0
+
+
+@njit
 def materialize(a, like):
     if a.shape != like.shape:
         return np.zeros(like.shape, dtype=a.dtype)
@@ -69,6 +76,14 @@ def _unbroadcast_impl(g, like):
         return _unbroadcast_flat(g, np.zeros(like.shape, dtype=g.dtype))
 
     return impl
+
+
+@njit
+def broadcast_as(g, like):
+    # (contiguous on both paths, so the result keeps a C-layout type: no copy when g is one)
+    if g.shape == like.shape:
+        return np.ascontiguousarray(g)
+    return np.ascontiguousarray(np.broadcast_to(g, like.shape))
 
 
 @njit

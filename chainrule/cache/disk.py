@@ -62,7 +62,10 @@ def executable_for(transformed: Any, args: tuple, copy_args: bool, backend: str 
     if enabled():
         parts, payload, consts = _lookup(transformed, args, copy_args, backend)
         if payload is not None:
-            return Executable(None, copy_args, backend, payload=payload, consts=consts)
+            try:
+                return Executable(None, copy_args, backend, payload=payload, consts=consts)
+            except NotCacheable:  # (a result class that cannot be found any more)
+                pass
     deps = Dependencies()
     compiled = transformed.build_top(args, Names(), deps)
     exe = Executable(compiled, copy_args, backend)

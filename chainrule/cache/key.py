@@ -90,6 +90,15 @@ def describe(value: Any, depth: int = 0) -> Any:
                 "source": _sha(function_source(value).encode()),
                 "closure": closure,
                 "defaults": describe(value.__defaults__ or (), depth + 1)}
+    if isinstance(value, types.MethodType) and isinstance(value.__func__, types.FunctionType):
+        return {"method": describe(value.__func__, depth + 1),
+                "receiver": _kinds(value.__self__)}
+    if isinstance(value, type):  # a class the code builds objects of, or reads from
+        from ..pytree import library_module
+
+        if library_module(value.__module__ or ""):
+            return {"class": f"{value.__module__}.{value.__qualname__}"}
+        return describe_class(value)
     if isinstance(value, (types.BuiltinFunctionType, np.ufunc)):
         return {"builtin": f"{getattr(value, '__module__', None)}.{value.__name__}"}
     raise NotCacheable(f"cannot describe a {type(value).__name__}")
@@ -97,16 +106,40 @@ def describe(value: Any, depth: int = 0) -> Any:
 
 def _kinds(args: Any) -> Any:
     """Argument kinds: dtype/ndim of dynamic leaves, descriptions of compile-time ones."""
+    from .. import pytree
     from ..frontend.compile import leaf_type
 
-    if isinstance(args, (tuple, list)):
-        return {type(args).__name__: [_kinds(a) for a in args]}
-    if isinstance(args, dict):
+    kind = pytree.node_kind(args)
+    if kind in ("tuple", "list"):
+        return {kind: [_kinds(a) for a in args]}
+    if kind == "dict":
         return {"dict": [[repr(k), _kinds(v)] for k, v in args.items()]}
+    if kind is not None:  # NamedTuple, dataclass or plain object: its class is part of the key
+        return {kind: describe_class(type(args)),
+                "items": [[k, _kinds(v)] for k, v in pytree.items(args)]}
     t = leaf_type(args)
     if t is not None:
         return str(t)
     return {"static": describe(args)}
+
+
+def describe_class(cls: type) -> dict:
+    """A class by name and the source of every user class in its MRO (its methods may be
+    compiled); raises NotCacheable when a source cannot be read."""
+    sources = []
+    for c in cls.__mro__:
+        root = (c.__module__ or "").split(".")[0]
+        if c is object or root in ("builtins", "typing", "collections", "abc"):
+            continue
+        try:
+            sources.append(_sha(inspect.getsource(c).encode()))
+        except (OSError, TypeError):
+            if not hasattr(c, "_fields") or any(
+                    isinstance(v, types.FunctionType) and v.__module__ != "collections"
+                    for v in vars(c).values()):
+                raise NotCacheable(f"no source for class {c.__qualname__}") from None
+            sources.append(list(c._fields))  # a namedtuple made by a call: its fields
+    return {"class": f"{cls.__module__}.{cls.__qualname__}", "sources": sources}
 
 
 def versions() -> dict:

@@ -6,6 +6,7 @@ to the same handlers, and anything else is rejected with the callee's name.
 from __future__ import annotations
 
 import ast
+import builtins
 import math
 import sys
 import sysconfig
@@ -14,12 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from .. import pytree
 from ..errors import MissingRuleError, UnsupportedCallError
 from ..ir.builder import const
 from ..ir.nodes import Var
 from ..ir.types import BOOL
 from . import numpy_api, scan
 from .frames import Frame
+from .objects import MISSING_CALL, SuperProxy, user_class
 from .source import loc_of, parse_function
 from .stmts import NeedFlags
 from .values import AstFunction, BoundMethod, flatten, is_atom, rebuild
@@ -74,6 +77,8 @@ class CallMixin:
         return self.call(func, args, kwargs, node)
 
     def call(self, func: Any, args: list, kwargs: dict, node: ast.AST) -> Any:
+        if func is builtins.print:
+            return self.lower_print(args, kwargs, node)
         handler = numpy_api.handler_for(func)
         if handler is not None:
             return handler(self, args, kwargs, node)
@@ -81,6 +86,9 @@ class CallMixin:
             return numpy_api.call_method(self, func, args, kwargs, node)
         if isinstance(func, AstFunction):
             return self.inline(func, args, kwargs, node)
+        special = self.call_special(func, args, kwargs, node)
+        if special is not MISSING_CALL:
+            return special
         if getattr(func, "__chainrule_transform__", False) or \
                 getattr(func, "__chainrule_custom__", False):
             return func.lower_call(self, args, kwargs, node)
@@ -271,8 +279,16 @@ class CallMixin:
             return BoundMethod(base, attr)
         if isinstance(base, dict) and attr in ("keys", "values", "items", "get"):
             return BoundMethod(base, attr)
+        if pytree.is_namedtuple(base) or pytree.is_object(base):
+            return self.object_attribute(base, attr, node)
+        if user_class(base):
+            return self.class_attribute(base, attr, node)
+        if isinstance(base, SuperProxy):
+            return self.super_attribute(base, attr, node)
         raise self.error_at(node, f"attribute `{attr}` of {type(base).__name__} is not supported",
-                            "use arrays, numbers, tuples, lists and dicts")
+                            "read attributes of your own classes, dataclasses and NamedTuples; "
+                            "objects of library classes (and classes with __slots__) are "
+                            "opaque: pass the arrays they hold instead")
 
 
 __all__ = ["CallMixin", "const", "math", "scan", "sys"]

@@ -11,25 +11,29 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import types
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import pytree
 from ..errors import ChainruleTypeError, Loc
 from ..ir.builder import Builder, Names
 from ..ir.nodes import Const, Function, Var
 from ..ir.types import Type
 from .calls import CallMixin
+from .debugging import DebugMixin
 from .exprs import ExprMixin
 from .frames import Frame, JoinMixin
+from .objects import ObjectMixin
 from .source import loc_of
 from .stmts import StmtMixin
 from .values import flatten, is_atom, rebuild
 from .views import ViewMixin
 
 
-class Lowerer(StmtMixin, ExprMixin, CallMixin, JoinMixin, ViewMixin):
+class Lowerer(DebugMixin, StmtMixin, ExprMixin, CallMixin, ObjectMixin, JoinMixin, ViewMixin):
     """Python AST -> IR, by abstract interpretation over frames (see the mixins)."""
 
     def __init__(self, builder: Builder, deps: Any = None):
@@ -40,6 +44,7 @@ class Lowerer(StmtMixin, ExprMixin, CallMixin, JoinMixin, ViewMixin):
         self.views: dict = {}  # view Var name -> ViewInfo (see .views)
         self.writes: dict = {}  # array Var name -> number of writes into it so far
         self.rederived: set[str] = set()  # views re-made from their root before a use
+        self.owned_objects: dict = {}  # id -> (object built by the code, open branches then)
         self.nonneg_ids: dict = {}  # name -> int Var known to be >= 0 (range loop indices)
 
     @property
@@ -65,39 +70,47 @@ class Lowerer(StmtMixin, ExprMixin, CallMixin, JoinMixin, ViewMixin):
 
 
 # -- argument kinds ------------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
+def _type(dtype: str, ndim: int = 0) -> Type:
+    return Type(dtype, ndim)
+
+
 def leaf_type(x: Any) -> Type | None:
     """IR type of a dynamic argument leaf, or None for a compile-time constant leaf."""
     if isinstance(x, (bool, np.bool_)):
-        return Type("bool")
+        return _type("bool")
     if isinstance(x, (int, np.integer)):
-        return Type("int64")
+        return _type("int64")
     if isinstance(x, np.float32):
-        return Type("float32")
+        return _type("float32")
     if isinstance(x, (float, np.floating)):
-        return Type("float64")
+        return _type("float64")
     if isinstance(x, np.ndarray):
         kind = x.dtype.kind
         if x.dtype == np.float32:
-            return Type("float32", x.ndim)
+            return _type("float32", x.ndim)
         if kind == "f":
-            return Type("float64", x.ndim)
+            return _type("float64", x.ndim)
         if kind in "iu":
-            return Type("int64", x.ndim)
+            return _type("int64", x.ndim)
         if kind == "b":
-            return Type("bool", x.ndim)
+            return _type("bool", x.ndim)
         raise ChainruleTypeError(f"arrays of dtype {x.dtype} are not supported",
                                  hint="use float64, float32, integer or bool arrays")
     return None
 
 
-def kinds_key(args: Any) -> Any:
+def kinds_key(args: Any, depth: int = 0) -> Any:
     """A hashable description of the arguments' kinds (dtype, ndim, structure, statics)."""
-    if isinstance(args, tuple):
-        return ("T",) + tuple(kinds_key(a) for a in args)
-    if isinstance(args, list):
-        return ("L",) + tuple(kinds_key(a) for a in args)
-    if isinstance(args, dict):
-        return ("D",) + tuple((k, kinds_key(v)) for k, v in args.items())
+    kind = pytree.node_kind(args)
+    if kind is not None:
+        if depth > pytree.MAX_DEPTH:
+            raise ChainruleTypeError("an argument is nested deeper than 64 levels (a cyclic "
+                                     "object?)", hint="pass the arrays it holds instead")
+        parts = tuple((k, kinds_key(v, depth + 1)) for k, v in pytree.items(args))
+        if kind in ("tuple", "list"):
+            return (kind[0].upper(),) + tuple(p for _, p in parts)
+        return (kind[0].upper(), None if kind == "dict" else type(args)) + parts
     t = leaf_type(args)
     if t is not None:
         return t
@@ -109,17 +122,11 @@ def kinds_key(args: Any) -> Any:
 
 
 def argument_values(names: list[str], args: tuple, b: Builder) -> tuple[list, list]:
-    """IR parameters for the dynamic leaves of ``args`` and the values to bind."""
+    """IR parameters for the dynamic leaves of ``args`` and the values to bind (pytree nodes
+    are rebuilt around them: see :mod:`chainrule.pytree`)."""
     params: list[Var] = []
-    values = []
 
-    def walk(x: Any, path: str) -> Any:
-        if isinstance(x, (tuple, list)):
-            items = [walk(v, f"{path}_{i}") for i, v in enumerate(x)]
-            return tuple(items) if isinstance(x, tuple) else items
-        if isinstance(x, dict):
-            return {k: walk(v, f"{path}_{k}" if str(k).isidentifier() else f"{path}_{i}")
-                    for i, (k, v) in enumerate(x.items())}
+    def leaf(x: Any, path: str) -> Any:
         t = leaf_type(x)
         if t is None:
             from .values import from_python
@@ -129,8 +136,7 @@ def argument_values(names: list[str], args: tuple, b: Builder) -> tuple[list, li
         params.append(var)
         return var
 
-    for name, a in zip(names, args):
-        values.append(walk(a, name))
+    values = [pytree.map_tree(leaf, a, name) for name, a in zip(names, args)]
     return params, values
 
 
@@ -159,25 +165,57 @@ class Compiled:
     arg_templates: list | None = None  # per argument: its structure with IR params as leaves
 
 
+class HiddenArgs(NamedTuple):
+    """Passed first among the arguments by the API: values that become parameters of the
+    compiled function (read at every call, never differentiated) without being positional
+    arguments: the object a bound method is bound to, and keyword arguments."""
+
+    receiver: tuple  # () or (the object,)
+    keywords: dict  # sorted by name
+
+
+def split_hidden(args: tuple) -> tuple[HiddenArgs | None, tuple]:
+    if args and isinstance(args[0], HiddenArgs):
+        return args[0], tuple(args[1:])
+    return None, tuple(args)
+
+
 def compile_function(fn: Any, args: tuple, names: Names | None = None, deps: Any = None
                      ) -> Compiled:
     """Lower ``fn(*args)`` to an IR Function over the dynamic leaves of ``args``
-    (``deps``, if given, records the module globals the function reads)."""
+    (``deps``, if given, records the module globals the function reads). A leading
+    :class:`HiddenArgs` gives the receiver of a bound method and keyword arguments: their
+    leaves come first among the parameters, but they are not in ``arg_templates``."""
     b = Builder(names or Names())
+    hidden, args = split_hidden(args)
+    target = fn
+    hidden_params: list = []
+    positional: list = []
+    kwargs: dict = {}
+    if hidden is not None:
+        receiver = list(hidden.receiver)
+        if receiver:  # a bound method, or an object with a __call__ method
+            target = fn.__func__ if isinstance(fn, types.MethodType) else type(fn).__call__
+        rnames = parameter_names(target, 1)[:len(receiver)]
+        kw = list(hidden.keywords.items())
+        hidden_params, hvalues = argument_values(rnames + [k for k, _ in kw],
+                                                 tuple(receiver + [v for _, v in kw]), b)
+        positional = hvalues[:len(receiver)]
+        kwargs = dict(zip([k for k, _ in kw], hvalues[len(receiver):]))
     pnames = parameter_names(fn, len(args))
     params, values = argument_values(pnames, args, b)
     lw = Lowerer(b, deps)
-    target = fn
-    kwargs: dict = {}
+    call_values = positional + list(values)
     while isinstance(target, functools.partial):
-        values = [*(_const_leaf(a) for a in target.args), *values]
+        call_values = [*(_const_leaf(a) for a in target.args), *call_values]
         kwargs = {**{k: _const_leaf(v) for k, v in target.keywords.items()}, **kwargs}
         target = target.func
-    result = lw.call(target, values, kwargs, None)
+    result = lw.call(target, call_values, kwargs, None)
     leaves = [a for _, a in flatten(result)]
     name = getattr(target, "__name__", "f")
     name = name if name.isidentifier() else "f"
-    out = Function(name, params, _drop_unused(b.block, lw.rederived, leaves), leaves)
+    out = Function(name, hidden_params + params,
+                   _drop_unused(b.block, lw.rederived, leaves), leaves)
     return Compiled(out, rebuild(result, list(leaves)) if leaves else result, list(values))
 
 
@@ -208,4 +246,5 @@ def _const_leaf(x: Any) -> Any:
     return from_python(x)
 
 
-__all__ = ["Compiled", "Const", "compile_function", "is_atom", "kinds_key", "leaf_type"]
+__all__ = ["Compiled", "Const", "HiddenArgs", "compile_function", "is_atom", "kinds_key",
+           "leaf_type", "split_hidden"]

@@ -232,6 +232,11 @@ class ExprMixin:
             if type(op) in (ast.Is, ast.IsNot):
                 same = left is right or (left is None and right is None)
                 c = const(same if isinstance(op, ast.Is) else not same)
+            elif _compared_in_python(op, left, right):
+                # strings, None and tuples of them (options such as mode="sum")
+                pyop = {ast.Eq: operator.eq, ast.NotEq: operator.ne,
+                        ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
+                c = const(bool(pyop[type(op)](_py(left), _py(right))))
             elif type(op) not in CMPOPS:
                 raise self.error_at(node, f"comparison `{type(op).__name__}` is not supported",
                                     "use <, <=, >, >=, == or !=")
@@ -403,6 +408,28 @@ class ExprMixin:
     def expr_Starred(self, node: ast.AST) -> Any:
         raise self.error_at(node, "`*` unpacking is not supported here",
                             "pass the items explicitly")
+
+
+def _compared_in_python(op: ast.AST, left: Any, right: Any) -> bool:
+    """``==``/``!=`` of strings, None or tuples, and ``in`` a tuple/list/str, between
+    compile-time values (options such as ``mode == "sum"`` or ``k in (0, 2)``)."""
+    def ok(x):
+        return isinstance(x, (str, type(None))) or static_number(x) or (
+            isinstance(x, (tuple, list)) and all(ok(y) for y in x))
+
+    if not (ok(left) and ok(right)):
+        return False
+    if type(op) in (ast.In, ast.NotIn):
+        return isinstance(right, (tuple, list, str))
+    if type(op) in (ast.Eq, ast.NotEq):
+        return not (static_number(left) and static_number(right))
+    return False
+
+
+def _py(v: Any) -> Any:
+    if isinstance(v, (tuple, list)):
+        return type(v)(_py(x) for x in v)
+    return v.value if isinstance(v, Const) else v
 
 
 def _kind(v: Any) -> str:

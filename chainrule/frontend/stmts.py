@@ -34,7 +34,6 @@ _REJECTED = {
     ast.AsyncFunctionDef: ("async def", "use a plain def"),
     ast.AsyncFor: ("async for", "use a plain for loop"),
     ast.Raise: ("raise", "check inputs before calling the differentiated function"),
-    ast.Assert: ("assert", "check inputs before calling the differentiated function"),
 }
 if hasattr(ast, "TryStar"):
     _REJECTED[ast.TryStar] = _REJECTED[ast.Try]
@@ -120,8 +119,12 @@ class StmtMixin:
 
     def stmt_AugAssign(self, node: ast.AugAssign) -> bool:
         target = node.target
-        if isinstance(target, ast.Name):
-            old = self.load_name(target.id, target)
+        if isinstance(target, (ast.Name, ast.Attribute)):
+            if isinstance(target, ast.Name):
+                old = self.load_name(target.id, target)
+            else:
+                obj = self.expr(target.value)
+                old = self.attribute(obj, target.attr, target)
             new = self.binop(node.op, old, self.expr(node.value), node)
             if is_atom(old) and old.type.ndim > 0 and isinstance(old, Var):
                 # In-place on arrays, as NumPy does: other names of this array see the change.
@@ -129,8 +132,10 @@ class StmtMixin:
                     raise ChainruleTypeError("in-place operation would change the array's ndim",
                                              self.b.loc)
                 self.write_into(old, ("e",), [], new)
-                return False
-            self.bind(target.id, new)
+            elif isinstance(target, ast.Name):
+                self.bind(target.id, new)
+            else:
+                self.store_attribute(obj, target.attr, new, target)
             return False
         if isinstance(target, ast.Subscript):
             arr = self.expr(target.value)
@@ -200,6 +205,9 @@ class StmtMixin:
                 return
             spec, idx = self.index_spec(target.slice, base)
             self.store(base, spec, idx, value)
+        elif isinstance(target, ast.Attribute):
+            self.set_loc(target)
+            self.store_attribute(self.expr(target.value), target.attr, value, target)
         elif isinstance(target, ast.Starred):
             raise self.error_at(target, "starred assignment (`*rest`) is not supported",
                                 "unpack a fixed number of items")

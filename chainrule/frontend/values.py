@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import pytree
 from ..ir.builder import const
 from ..ir.nodes import Const, Var
 
@@ -75,60 +76,40 @@ def static_number(v: Any) -> bool:
 
 
 def from_python(obj: Any) -> Any:
-    """Turn a Python object found in a closure/global into a compile-time value."""
+    """Turn a Python object found in a closure/global into a compile-time value (objects are
+    converted lazily: their attributes when they are read)."""
     if isinstance(obj, (bool, int, float, np.bool_, np.integer, np.floating, np.ndarray)):
         if isinstance(obj, np.ndarray) and obj.dtype.kind not in "fiub":
             return obj
         return const(obj)
-    if isinstance(obj, tuple):
-        return tuple(from_python(o) for o in obj)
-    if isinstance(obj, list):
-        return [from_python(o) for o in obj]
-    if isinstance(obj, dict):
-        return {k: from_python(v) for k, v in obj.items()}
+    if isinstance(obj, (tuple, list, dict)):
+        return pytree.with_children(obj, [from_python(v) for _, v in pytree.items(obj)])
     return obj
 
 
 def flatten(value: Any, path: str = "") -> list[tuple[str, Any]]:
-    """Leaves (path, atom) of a value made of tuples/lists/dicts of atoms, in order."""
-    if is_atom(value):
-        return [(path, value)]
-    if isinstance(value, (tuple, list)):
-        out = []
-        for i, v in enumerate(value):
-            out.extend(flatten(v, f"{path}_{i}"))
-        return out
-    if isinstance(value, dict):
-        out = []
-        for k in value:
-            out.extend(flatten(value[k], f"{path}_{k}"))
-        return out
-    return []
+    """Leaves (path, atom) of a pytree of atoms (see :mod:`chainrule.pytree`), in order."""
+    return pytree.leaves(value, is_atom, path)
 
 
 def rebuild(value: Any, leaves: list) -> Any:
     """``value`` with its atom leaves replaced, in order, by ``leaves`` (consumed)."""
-    if is_atom(value):
-        return leaves.pop(0)
-    if isinstance(value, tuple):
-        return tuple(rebuild(v, leaves) for v in value)
-    if isinstance(value, list):
-        return [rebuild(v, leaves) for v in value]
-    if isinstance(value, dict):
-        return {k: rebuild(v, leaves) for k, v in value.items()}
-    return value
+    return pytree.replace_leaves(value, is_atom, leaves)
 
 
 def same_structure(a: Any, b: Any) -> bool:
     """True when ``a`` and ``b`` have the same static skeleton (atoms may differ)."""
     if is_atom(a) and is_atom(b):
         return True
-    if isinstance(a, (tuple, list)) and type(a) is type(b):
-        return len(a) == len(b) and all(same_structure(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return list(a) == list(b) and all(same_structure(a[k], b[k]) for k in a)
     if is_atom(a) or is_atom(b):
         return False
+    kind = pytree.node_kind(a)
+    if kind is not None:
+        if type(a) is not type(b):
+            return False
+        ia, ib = pytree.items(a), pytree.items(b)
+        return [k for k, _ in ia] == [k for k, _ in ib] and \
+            all(same_structure(x, y) for (_, x), (_, y) in zip(ia, ib))
     return a is b or (type(a) is type(b) and _static_eq(a, b))
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import pytree
 from ..errors import ChainruleTypeError
 from ..ir.builder import const
 from ..ir.nodes import Const, Var
@@ -265,15 +266,12 @@ class ViewMixin:
             self.register_view(out, parent, list(info.entries))
             self.rederived.add(out.name)
             return out
-        if isinstance(value, tuple):
-            return tuple(self.fresh_views(x) for x in value)
-        if isinstance(value, list):
-            new = [self.fresh_views(x) for x in value]
-            return new if any(a is not b for a, b in zip(new, value)) else value
-        if isinstance(value, dict):
-            new = {k: self.fresh_views(x) for k, x in value.items()}
-            return new if any(new[k] is not value[k] for k in value) else value
-        return value
+        if pytree.node_kind(value) is None:
+            return value
+        old = [x for _, x in pytree.items(value)]
+        new = [self.fresh_views(x) for x in old]
+        changed = any(a is not b for a, b in zip(new, old))
+        return pytree.with_children(value, new) if changed else value
 
     def index_read(self, base: Any, spec: tuple, idx: list) -> Any:
         """``base[index]``; a read through a re-made view reads the root directly, and a basic

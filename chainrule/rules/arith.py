@@ -37,10 +37,15 @@ def _linear_jvp(sign_y: float):
         tx, ty = tans
         if ty is not None and sign_y < 0:
             ty = b.neg(ty)
-        if tx is None:
-            return ty
-        if ty is None:
-            return tx
+        if tx is None or ty is None:
+            t, other = (tx, args[1]) if ty is None else (ty, args[0])
+            # The active operand may be broadcast against the other one (a lower ndim, or
+            # size-1 axes): so is its tangent. Only a scalar other operand rules that out.
+            if out.type.ndim == 0 or (other.type.ndim == 0 and t.type.ndim == out.type.ndim):
+                return t
+            if t.type.ndim < out.type.ndim:
+                return b.broadcast_like(t, out)
+            return b.broadcast_as(t, out)  # (no copy when the shapes agree at run time)
         return b.add(tx, ty)
 
     return jvp

@@ -77,6 +77,10 @@ def _broadcast_like_vjp(b, args, out, g, **_):
     return [b.unbroadcast(g, args[0]), None]
 
 
+def _broadcast_as_jvp(b, args, tans, out, **_):
+    return None if tans[0] is None else b.broadcast_as(tans[0], args[1])
+
+
 def _second_type(types, **_):
     return types[1].with_dtype(types[0].dtype)
 
@@ -137,6 +141,9 @@ PRIMS = [
     Primitive("broadcast_like", _second_type, template("_rt.broadcast_like({0}, {1})"),
               _broadcast_like_jvp, _broadcast_like_vjp, internal=True, diff_args=(0,),
               doc="g broadcast to the shape of x (a new array)"),
+    Primitive("broadcast_as", _second_type, template("_rt.broadcast_as({0}, {1})"),
+              _broadcast_as_jvp, _broadcast_like_vjp, internal=True, diff_args=(0,),
+              doc="g itself when it has the shape of x (same ndim), else g broadcast to it"),
     Primitive("zmul", _zmul_type, _zmul_emit, _zmul_jvp, _zmul_vjp, internal=True,
               doc="t * d, but exactly 0 where t == 0 (a zero tangent or cotangent stays zero)"),
 ]

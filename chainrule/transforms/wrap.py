@@ -39,12 +39,13 @@ def _check_diff_arg(sig: Signature, argnum: int, what: str) -> list:
         raise NonDifferentiableError(
             f"argument {argnum} has no numeric leaves to differentiate ({what})",
             hint="differentiate with respect to float scalars or float arrays")
-    for leaf in leaves:
+    for path, leaf in flatten(sig.arg_templates[argnum]):
         if not isinstance(leaf, Var) or not leaf.type.is_float:
             kind = leaf.type if hasattr(leaf, "type") else type(leaf).__name__
+            where = f" (at `{path[1:]}`)" if path else ""
             raise NonDifferentiableError(
-                f"{what} with respect to argument {argnum}, which holds a {kind} value; only "
-                "float scalars and float arrays are differentiable",
+                f"{what} with respect to argument {argnum}, which holds a {kind} value{where}; "
+                "only float scalars and float arrays are differentiable",
                 hint="pass floats (e.g. 2.0 instead of 2), or choose other argnums")
     return leaves
 
@@ -151,65 +152,106 @@ def vjp_ir(base: Compiled, sig: Signature, names: Names) -> tuple[Compiled, list
     return Compiled(newfn, rebuild(result, list(leaves))), v.params[len(fn.params):]
 
 
-def jacobian_ir(base: Compiled, sig: Signature, argnum: int, mode: str, names: Names
-                ) -> Compiled:
-    """Jacobian of an array/scalar-valued function w.r.t. one array/scalar argument, built as
-    an IR loop over basis vectors (one JVP per input element, or one VJP per output element).
-    Shape of the result: ``out.shape + in.shape``."""
+def jacobian_ir(base: Compiled, sig: Signature, argnums: tuple, mode: str, names: Names,
+                as_tuple: bool = False) -> Compiled:
+    """Jacobian of a function w.r.t. the arguments ``argnums``, built as IR loops over basis
+    vectors (one JVP per input element, or one VJP per output element). Outputs and inputs may
+    be pytrees; as in JAX, the result has the output's structure outside and, at each output
+    leaf, the input's structure (a tuple over ``argnums`` when ``as_tuple``) inside, each block
+    of shape ``out_leaf.shape + in_leaf.shape``."""
     fn = base.fn
     out = base.out_template
-    if not (hasattr(out, "type") and out.type.is_float):
-        raise NonDifferentiableError("jacfwd/jacrev need a function returning one float "
-                                     "scalar or array", hint="return a single array")
-    x_leaves = _check_diff_arg(sig, argnum, "Jacobian")
-    if len(x_leaves) != 1:
-        raise NonDifferentiableError("jacfwd/jacrev support one array or scalar argument per "
-                                     "argnum", hint="pass the values as one array")
-    x = x_leaves[0]
-    wrt = [p.name == x.name for p in fn.params]
+    out_leaves = flatten(out)
+    if not out_leaves:
+        raise NonDifferentiableError("jacfwd/jacrev need a function returning float scalars "
+                                     "or arrays", hint="return arrays")
+    for path, y in out_leaves:
+        if not y.type.is_float:
+            where = f" at `{path[1:]}`" if path else ""
+            raise NonDifferentiableError(f"jacfwd/jacrev: the output{where} is a {y.type} "
+                                         "value; only float outputs can be differentiated",
+                                         hint="return float values (or drop that output)")
+    xs = [leaf for k in argnums for leaf in _check_diff_arg(sig, k, "Jacobian")]
     b = Builder(names)
     body: list = []
     with b.nested(body):
-        y = inline(b, fn, list(fn.params))[_result_index(fn, out)]
-        xdims = [b.shape(x, axis=i) for i in range(x.type.ndim)]
-        ydims = [b.shape(y, axis=i) for i in range(y.type.ndim)]
-        n_in = b.size(x) if x.type.ndim else const(1)
-        n_out = b.size(y) if y.type.ndim else const(1)
-        k = b.new_var("k", I64)
-        loop: list = []
+        ys = inline(b, fn, list(fn.params))
+        xdims = [[b.shape(x, axis=a) for a in range(x.type.ndim)] for x in xs]
+        ydims = [[b.shape(y, axis=a) for a in range(y.type.ndim)] for y in ys]
+        n_in = [b.size(x) if x.type.ndim else const(1) for x in xs]
+        n_out = [b.size(y) if y.type.ndim else const(1) for y in ys]
+        blocks: dict = {}
         if mode == "rev":
-            deriv = vjp_function(fn, wrt, names,
-                                 diff_results=[r is out for r in fn.results])
-            rows = b.zeros(n_out, n_in, dtype="float64")
-            with b.nested(loop):
-                e = b.zeros(n_out, dtype="float64")
-                b.effect("setitem", e, const(1.0), k, spec=("i",))
-                ct = b.reshape(e, *ydims) if y.type.ndim else b.getitem(e, const(0), spec=("i",))
-                res = inline(b, deriv, list(fn.params) + [ct])
-                g = res[len(fn.results)]
-                g = b.reshape(g, n_in) if x.type.ndim else b.reshape(b.pack(g), n_in)
-                b.effect("setitem", rows, g, k, spec=("i",))
-            b.append(ForRange(k, const(0), n_out, const(1), loop))
-            jac = b.reshape(rows, *(ydims + xdims)) if (ydims + xdims) else \
-                b.getitem(rows, const(0), const(0), spec=("i", "i"))
+            for i in range(len(ys)):
+                _jac_rows(b, fn, xs, i, ydims[i], n_in, n_out[i], xdims, ydims, names, blocks)
         else:
-            deriv = jvp_function(fn, wrt, names)
-            cols = b.zeros(n_in, n_out, dtype="float64")
-            with b.nested(loop):
-                e = b.zeros(n_in, dtype="float64")
-                b.effect("setitem", e, const(1.0), k, spec=("i",))
-                t = b.reshape(e, *xdims) if x.type.ndim else b.getitem(e, const(0), spec=("i",))
-                res = inline(b, deriv, list(fn.params) + [t])
-                floats = [r for r in fn.results if r.type.is_float]
-                dy = res[len(fn.results) + floats.index(out)]
-                dy = b.reshape(dy, n_out) if y.type.ndim else b.reshape(b.pack(dy), n_out)
-                b.effect("setitem", cols, dy, k, spec=("i",))
-            b.append(ForRange(k, const(0), n_in, const(1), loop))
-            rows = b.transpose(cols, axes=None)
-            jac = b.reshape(rows, *(ydims + xdims)) if (ydims + xdims) else \
-                b.getitem(rows, const(0), const(0), spec=("i", "i"))
-    newfn = Function(fn.name + "_jac", list(fn.params), body, [jac], fn.loc, dict(fn.meta))
-    return Compiled(newfn, jac)
+            for j in range(len(xs)):
+                _jac_cols(b, fn, xs, j, xdims[j], n_in[j], n_out, xdims, ydims, names, blocks)
+    n_leaves = [len(sig.leaves_of(k)) for k in argnums]
+
+    def block_tree(i: int) -> Any:
+        per_arg, start = [], 0
+        for k, n in zip(argnums, n_leaves):
+            jacs = [blocks[i, j] for j in range(start, start + n)]
+            per_arg.append(rebuild(sig.arg_templates[k], jacs))
+            start += n
+        return tuple(per_arg) if as_tuple else per_arg[0]
+
+    result = rebuild(out, [block_tree(i) for i in range(len(ys))])
+    leaves = [a for _, a in flatten(result)]
+    newfn = Function(fn.name + "_jac", list(fn.params), body, leaves, fn.loc, dict(fn.meta))
+    return Compiled(newfn, rebuild(result, list(leaves)))
+
+
+def _basis(b: Builder, n: Any, k: Any, dims: list) -> Any:
+    """The k-th unit vector of length n, shaped ``dims`` (a scalar when dims is empty)."""
+    e = b.zeros(n, dtype="float64")
+    b.effect("setitem", e, const(1.0), k, spec=("i",))
+    return b.reshape(e, *dims) if dims else b.getitem(e, const(0), spec=("i",))
+
+
+def _flat(b: Builder, v: Any, n: Any) -> Any:
+    return b.reshape(v, n) if v.type.ndim else b.reshape(b.pack(v), n)
+
+
+def _block(b: Builder, mat: Any, dims: list) -> Any:
+    return b.reshape(mat, *dims) if dims else b.getitem(mat, const(0), const(0),
+                                                        spec=("i", "i"))
+
+
+def _jac_rows(b, fn, xs, i, ydim, n_in, n_out_i, xdims, ydims, names, blocks) -> None:
+    """Reverse mode: one VJP per element of output leaf ``i`` fills row blocks (i, j)."""
+    wrt = [any(p.name == x.name for x in xs) for p in fn.params]
+    order = [p.name for p, w in zip(fn.params, wrt) if w]
+    deriv = vjp_function(fn, wrt, names, diff_results=[r == i for r in range(len(fn.results))])
+    rows = [b.zeros(n_out_i, n, dtype="float64") for n in n_in]
+    k = b.new_var("k", I64)
+    loop: list = []
+    with b.nested(loop):
+        res = inline(b, deriv, list(fn.params) + [_basis(b, n_out_i, k, ydim)])
+        for j, x in enumerate(xs):
+            g = res[len(fn.results) + order.index(x.name)]
+            b.effect("setitem", rows[j], _flat(b, g, n_in[j]), k, spec=("i",))
+    b.append(ForRange(k, const(0), n_out_i, const(1), loop))
+    for j in range(len(xs)):
+        blocks[i, j] = _block(b, rows[j], ydims[i] + xdims[j])
+
+
+def _jac_cols(b, fn, xs, j, xdim, n_in_j, n_out, xdims, ydims, names, blocks) -> None:
+    """Forward mode: one JVP per element of input leaf ``j`` fills column blocks (i, j)."""
+    deriv = jvp_function(fn, [p.name == xs[j].name for p in fn.params], names)
+    float_pos = [sum(r.type.is_float for r in fn.results[:i]) for i in range(len(fn.results))]
+    cols = [b.zeros(n_in_j, n, dtype="float64") for n in n_out]
+    k = b.new_var("k", I64)
+    loop: list = []
+    with b.nested(loop):
+        res = inline(b, deriv, list(fn.params) + [_basis(b, n_in_j, k, xdim)])
+        for i in range(len(fn.results)):
+            dy = res[len(fn.results) + float_pos[i]]
+            b.effect("setitem", cols[i], _flat(b, dy, n_out[i]), k, spec=("i",))
+    b.append(ForRange(k, const(0), n_in_j, const(1), loop))
+    for i in range(len(fn.results)):
+        blocks[i, j] = _block(b, b.transpose(cols[i], axes=None), ydims[i] + xdims[j])
 
 
 __all__ = ["Signature", "grad_ir", "jacobian_ir", "jvp_ir", "vjp_ir"]

@@ -1,0 +1,38 @@
+"""Primitives for debugging statements in user code: ``print`` and ``assert``.
+
+Both produce an unused integer (so transforms treat them as ordinary non-differentiable
+assignments: they run in the primal computation and in the forward sweep of derivative code,
+with primal values) and are kept by dead-code elimination and never moved by the optimiser
+(see ``passes/cleanup.SIDE_EFFECTS``; they are not in ``passes/scalar_opt.PURE``).
+
+* ``debug_print(*values, parts=...)`` prints like ``print``: ``parts`` holds the string pieces
+  and a ``None`` where the next value goes (strings are compile-time constants).
+* ``check(cond, message=...)`` raises ``AssertionError(message)`` when ``cond`` is false.
+"""
+
+from __future__ import annotations
+
+from ..ir.types import I64
+from .registry import Primitive
+
+
+def _int_result(types, **_):
+    return I64
+
+
+def _print_emit(srcs: list[str], parts: tuple, **_) -> str:
+    values = iter(srcs)
+    pieces = [repr(p) if p is not None else next(values) for p in parts]
+    return f"print({', '.join(pieces)})"
+
+
+def _check_emit(srcs: list[str], message: str, **_) -> str:
+    return f"_rt.check({srcs[0]}, {message!r})"
+
+
+PRIMS = [
+    Primitive("debug_print", _int_result, _print_emit, nondiff=True,
+              doc="print the values (primal values in derivative code)"),
+    Primitive("check", _int_result, _check_emit, nondiff=True,
+              doc="raise AssertionError(message) when the condition is false"),
+]
