@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .api import Transformed, _float_leaves, build_ir
 from .backend.executable import Executable
 from .errors import NonDifferentiableError
 from .frontend.compile import kinds_key
 from .ir.builder import Names
 from .passes.cleanup import simplify
+from .rules import arith, elementwise
 from .transforms import taylor_wrap, wrap
 
 
@@ -68,17 +71,40 @@ def laplacian(fun: Any, argnums: int = 0, backend: str | None = None) -> TaylorT
     return TaylorTransformed("laplacian", fun, argnums, 2, backend)
 
 
+# Marked so that ``derivative(f, 2)`` written inside compiled code is lowered there too.
+derivative.__chainrule_transform_factory__ = True
+laplacian.__chainrule_transform_factory__ = True
+
 _JETS: dict = {}
+# Primitives that act element by element (a jet of code made only of them runs as a loop).
+_ELEMENTWISE = {p.name for p in arith.PRIMS + elementwise.PRIMS if p.name not in (
+    "to_float", "to_int", "to_bool", "and_", "or_", "not_")}
+
+
+def _prims_of(fn) -> list:
+    return [getattr(s, "prim", None) for s in fn.body]
 
 
 def _jet_executable(fun: Any, primals: tuple, K: int, backend: str | None):
-    key = (id(fun), kinds_key(primals), K, backend)
+    """The compiled jet for these argument kinds: one loop over the elements running scalar
+    Taylor code when ``fun`` is elementwise over arrays of one shape, else array code."""
+    same_shape = all(isinstance(p, np.ndarray) for p in primals) and \
+        len({p.shape for p in primals}) == 1
+    key = (id(fun), kinds_key(primals), K, backend, same_shape)
     hit = _JETS.get(key)
     if hit is not None and hit[0] is fun:
         return hit[1], hit[2]
     names = Names()
     base = build_ir(fun, primals, names)
-    compiled, _ = taylor_wrap.jet_ir(base, wrap.Signature(base.arg_templates), K, names)
+    compiled = None
+    if same_shape and taylor_wrap.is_elementwise(base.fn, _ELEMENTWISE):
+        scalars = tuple(float(p.flat[0]) if p.size else 0.0 for p in primals)
+        sbase = build_ir(fun, scalars, names)
+        if _prims_of(sbase.fn) == _prims_of(base.fn):  # the same code traced with scalars
+            sjet, _ = taylor_wrap.jet_ir(sbase, wrap.Signature(sbase.arg_templates), K, names)
+            compiled = taylor_wrap.elementwise_jet_ir(base.fn, sjet, names)
+    if compiled is None:
+        compiled, _ = taylor_wrap.jet_ir(base, wrap.Signature(base.arg_templates), K, names)
     compiled.fn = simplify(compiled.fn)
     exe = Executable(compiled, copy_args=True, backend=backend)
     _JETS[key] = (fun, exe, base)

@@ -183,3 +183,53 @@ def test_errors() -> None:
     assert cr.derivative(lambda x: f(x) * 2.0, 1)(0.3) == pytest.approx(2 * math.cos(0.3))
     with pytest.raises(MissingRuleError):
         cr.derivative(lambda x: f(x) * 2.0, 2)(0.3)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_jet_of_elementwise_array_code_runs_per_element(backend) -> None:
+    """Elementwise array code runs as one loop of scalar Taylor code; the values are those of
+    the scalar jet at each element (2-D arrays, two arguments)."""
+
+    def f(a, b):
+        return np.sin(np.sin(a)) * np.exp(b) + a / b
+
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.5, 1.5, (2, 3)), rng.uniform(0.5, 1.5, (2, 3))
+    ta = [rng.standard_normal((2, 3)) for _ in range(3)]
+    tb = [rng.standard_normal((2, 3)) for _ in range(3)]
+    y, terms = cr.jet(f, (a, b), (ta, tb), backend=backend)
+    assert y.shape == (2, 3) and len(terms) == 3
+    for idx in np.ndindex(2, 3):
+        ys, ts = cr.jet(f, (a[idx], b[idx]), ([t[idx] for t in ta], [t[idx] for t in tb]),
+                        backend="numpy")
+        assert y[idx] == pytest.approx(ys, rel=1e-13)
+        assert [t[idx] for t in terms] == pytest.approx(ts, rel=1e-12)
+
+
+def test_jet_of_array_code_that_is_not_elementwise() -> None:
+    def f(x):
+        return np.sin(x) * np.sum(x)
+
+    x = np.array([0.3, -0.2, 0.9])
+    v = np.array([1.0, 2.0, -1.0])
+    _, (d1, d2) = cr.jet(f, (x,), ([v, np.zeros(3)],))
+    s, sv = np.sum(x), np.sum(v)
+    assert d1 == pytest.approx(np.cos(x) * v * s + np.sin(x) * sv, rel=1e-12)
+    assert d2 == pytest.approx(-np.sin(x) * v * v * s + 2 * np.cos(x) * v * sv, rel=1e-12)
+
+
+D3 = cr.derivative(np.sin, 3)
+
+
+def test_derivative_inside_compiled_code() -> None:
+    def g(xs):
+        d2 = cr.derivative(np.exp, 2)
+        total = 0.0
+        for i in range(xs.shape[0]):
+            total += d2(xs[i]) + D3(xs[i])
+        return total
+
+    xs = np.array([0.1, 0.5, -0.3])
+    expected = float(np.sum(np.exp(xs) - np.cos(xs)))
+    assert cr.jit(g)(xs) == pytest.approx(expected, rel=1e-12)
+    assert cr.jit(g, backend="numba")(xs) == pytest.approx(expected, rel=1e-12)

@@ -158,3 +158,53 @@ def laplacian_ir(base: Compiled, sig: Signature, argnum: int, names: Names) -> C
 
 
 __all__ = ["derivative_ir", "jet_ir", "laplacian_ir"]
+
+
+def is_elementwise(fn: Function, prims) -> bool:
+    """True when ``fn`` is straight-line code of elementwise primitives over float arrays of one
+    ndim (no reductions, indexing, shape changes or control flow), so that it can run one
+    element at a time."""
+    from ..ir.nodes import Assign
+
+    if not fn.params or not all(p.type.is_float and p.type.ndim >= 1 for p in fn.params):
+        return False
+    ndim = fn.params[0].type.ndim
+    if any(p.type.ndim != ndim for p in fn.params):
+        return False
+    for s in fn.body:
+        if not isinstance(s, Assign) or s.prim not in prims:
+            return False
+        if s.out.type.ndim not in (0, ndim) or any(
+                a.type.ndim not in (0, ndim) for a in s.args):
+            return False
+        if any(isinstance(a, Const) and a.type.ndim for a in s.args):
+            return False
+    return all(r.type.is_float and r.type.ndim == ndim for r in fn.results)
+
+
+def elementwise_jet_ir(array_fn: Function, scalar_jet: Compiled, names: Names) -> Compiled:
+    """The jet of an elementwise function over arrays as one compiled loop over the elements,
+    running the scalar jet (``scalar_jet``: ``jet_ir`` of the function traced with scalars)
+    per element: scalar code compiles much faster than array code, and the loop is fused."""
+    sfn = scalar_jet.fn
+    b = Builder(names)
+    params = [Var(names.fresh(p.name), p.type.with_ndim(array_fn.params[0].type.ndim))
+              for p in sfn.params]
+    body: list = []
+    with b.nested(body):
+        x0 = params[0]
+        dims = [b.shape(x0, axis=i) for i in range(x0.type.ndim)]
+        n = b.size(x0)
+        flat = [b.reshape(p, n) for p in params]
+        outs = [b.zeros(n, dtype=r.type.dtype) for r in sfn.results]
+        i = b.new_var("i", I64)
+        loop: list = []
+        with b.nested(loop):
+            elems = [b.getitem(p, i, spec=("i",)) for p in flat]
+            res = inline(b, sfn, elems)
+            for o, r in zip(outs, res):
+                b.effect("setitem", o, r, i, spec=("i",))
+        b.append(ForRange(i, const(0), n, const(1), loop))
+        shaped = [b.reshape(o, *dims) for o in outs]
+    newfn = Function(sfn.name + "_loop", params, body, shaped, sfn.loc, dict(sfn.meta))
+    return Compiled(newfn, rebuild(scalar_jet.out_template, list(shaped)))
