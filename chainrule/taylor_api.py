@@ -75,6 +75,31 @@ def laplacian(fun: Any, argnums: int = 0, backend: str | None = None) -> TaylorT
 derivative.__chainrule_transform_factory__ = True
 laplacian.__chainrule_transform_factory__ = True
 
+def grads_as_one_taylor_pass(t: Transformed, args: tuple, names: Names, deps: Any = None):
+    """``grad(grad(...grad(f)))`` (k >= 2 levels, one argnums, no aux) of a function of a
+    float scalar argument is its k-th derivative: compiled as one Taylor pass of order k, with
+    no tapes and code that grows as O(k^2), not exponentially. Returns None when the chain or
+    the argument does not qualify (the caller then builds it level by level). A single ``grad``
+    stays reverse mode: its conventions at kinks are those of docs/nonsmooth.md."""
+    depth, inner = 0, t
+    while type(inner) is Transformed and inner.kind == "grad" and not inner.has_aux and \
+            not inner.argnums_tuple and inner.kinks is None and inner.argnums == t.argnums:
+        depth += 1
+        inner = inner.fn
+    k = t.argnums[0] if t.argnums else -1
+    if depth < 2 or not (0 <= k < len(args)) or not isinstance(args[k], (float, np.floating)):
+        return None
+    base = build_ir(inner, args, names, deps)
+    out = base.out_template
+    if not (hasattr(out, "type") and out.type.is_float and out.type.ndim == 0):
+        return None  # (not a scalar function: the level-by-level build reports it)
+    compiled = taylor_wrap.derivative_ir(base, wrap.Signature(base.arg_templates), k, depth,
+                                         names)
+    compiled.arg_templates = base.arg_templates
+    compiled.fn = simplify(compiled.fn)
+    return compiled
+
+
 _JETS: dict = {}
 # Primitives that act element by element (a jet of code made only of them runs as a loop).
 _ELEMENTWISE = {p.name for p in arith.PRIMS + elementwise.PRIMS if p.name not in (

@@ -233,3 +233,37 @@ def test_derivative_inside_compiled_code() -> None:
     expected = float(np.sum(np.exp(xs) - np.cos(xs)))
     assert cr.jit(g)(xs) == pytest.approx(expected, rel=1e-12)
     assert cr.jit(g, backend="numba")(xs) == pytest.approx(expected, rel=1e-12)
+
+
+def nest(f, k, **kw):
+    for _ in range(k):
+        f = cr.grad(f, **kw)
+    return f
+
+
+def test_nested_grad_of_a_scalar_function_is_one_taylor_pass() -> None:
+    x = 0.37
+    for k in (1, 2, 5, 8):
+        g = nest(sin_exp, k)
+        assert g(x) == pytest.approx(sin_exp_derivative(x, k), rel=1e-12)
+    # no tapes: the whole chain is one forward Taylor pass
+    assert "tape" not in cr.show(nest(sin_exp, 3), x)
+    assert nest(sin_exp, 3, backend="numba")(x) == pytest.approx(sin_exp_derivative(x, 3),
+                                                                   rel=1e-12)
+
+
+def test_nested_grad_chains_that_do_not_qualify_still_work() -> None:
+    def f(a, b):
+        return np.sin(a * b) * a
+
+    a, b = 0.4, 1.3
+    # the same argnums at every level, other arguments fixed: d^2/db^2
+    assert nest(lambda a, b: f(a, b), 2, argnums=1)(a, b) == pytest.approx(
+        -a ** 3 * math.sin(a * b), rel=1e-12)
+    # mixed partial d/da d/db (level by level)
+    mixed = cr.grad(cr.grad(f, argnums=1), argnums=0)
+    expected = 2 * a * math.cos(a * b) - a * a * b * math.sin(a * b)
+    assert mixed(a, b) == pytest.approx(expected, rel=1e-12)
+    # an array argument: reverse mode as before
+    x = np.array([0.2, -0.4])
+    assert cr.grad(lambda x: np.sum(np.sin(x)))(x) == pytest.approx(np.cos(x), rel=1e-12)

@@ -361,7 +361,8 @@ def _arctan2_series(b, y, x, out, K):
 
 def _hypot_series(b, x, y, out, K):
     sx, sy = T.square_series(b, x, K), T.square_series(b, y, K)
-    return T.sqrt_series(b, [None] + [T.sadd(b, a, c) for a, c in zip(sx[1:], sy[1:])], out, K)
+    return T.sqrt_series(b, [None] + [T.sadd(b, a, c) for a, c in zip(sx[1:], sy[1:])], out, K,
+                         zero_at_zero=True)
 
 
 T.attach(PRIMS, coefficientwise_=("abs", "maximum", "minimum", "clip"), rules={

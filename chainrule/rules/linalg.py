@@ -313,7 +313,8 @@ def _sum_all(b, x):
 
 def _norm_series(b, x, out, K):
     sq = T.square_series(b, x, K)
-    return T.sqrt_series(b, [None] + [_sum_all(b, c) for c in sq[1:]], out, K)
+    return T.sqrt_series(b, [None] + [_sum_all(b, c) for c in sq[1:]], out, K,
+                         zero_at_zero=True)
 
 
 def _inv_series(b, a, y0, m):

@@ -176,8 +176,15 @@ def log_series(b, x, y0, m: int, x0=None) -> list:
     return y
 
 
-def sqrt_series(b, x, y0, m: int) -> list:
-    inv = b.reciprocal(b.mul(y0, 2.0))
+def sqrt_series(b, x, y0, m: int, zero_at_zero: bool = False) -> list:
+    """The series of ``sqrt(x)`` (value ``y0``) to order m. ``zero_at_zero``: all coefficients
+    are 0 where ``y0 == 0`` (the convention of norm and hypot at the origin, whose derivatives
+    are taken as 0 there, and so are theirs)."""
+    if zero_at_zero:
+        zero = b.eq(y0, 0.0)
+        inv = b.where(zero, 0.0, b.reciprocal(b.mul(b.where(zero, 1.0, y0), 2.0)))
+    else:
+        inv = b.reciprocal(b.mul(y0, 2.0))
     y = [y0]
     for k in range(1, m + 1):
         pairs = ssum(b, [smul(b, y[j], y[k - j]) for j in range(1, (k + 1) // 2)
