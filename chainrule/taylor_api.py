@@ -79,15 +79,19 @@ def grads_as_one_taylor_pass(t: Transformed, args: tuple, names: Names, deps: An
     """``grad(grad(...grad(f)))`` (k >= 2 levels, one argnums, no aux) of a function of a
     float scalar argument is its k-th derivative: compiled as one Taylor pass of order k, with
     no tapes and code that grows as O(k^2), not exponentially. Returns None when the chain or
-    the argument does not qualify (the caller then builds it level by level). A single ``grad``
-    stays reverse mode: its conventions at kinks are those of docs/nonsmooth.md."""
+    the argument does not qualify (the caller then builds it level by level). A ``grad`` of
+    another gradient (``grad(grad(f, 1), 0)``, a mixed partial) w.r.t. a float scalar runs as
+    forward mode over it, so that reverse mode is never applied to reverse-mode code. A single
+    ``grad`` stays reverse mode: its conventions at kinks are those of docs/nonsmooth.md."""
     depth, inner = 0, t
     while type(inner) is Transformed and inner.kind == "grad" and not inner.has_aux and \
             not inner.argnums_tuple and inner.kinks is None and inner.argnums == t.argnums:
         depth += 1
         inner = inner.fn
     k = t.argnums[0] if t.argnums else -1
-    if depth < 2 or not (0 <= k < len(args)) or not isinstance(args[k], (float, np.floating)):
+    over_grad = depth == 1 and getattr(inner, "kind", None) in ("grad", "value_and_grad")
+    if (depth < 2 and not over_grad) or not (0 <= k < len(args)) or \
+            not isinstance(args[k], (float, np.floating)):
         return None
     base = build_ir(inner, args, names, deps)
     out = base.out_template
