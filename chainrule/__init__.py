@@ -22,6 +22,7 @@ from .custom import custom_jvp, custom_vjp, register_primitive
 from .errors import ChainruleError
 from .inplace import into, jvp_into, vjp_into
 from .nonsmooth import directional_derivative, stop_gradient
+from .taylor_api import derivative, jet, laplacian
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ __all__ = [
     "__version__",
     "custom_jvp",
     "custom_vjp",
+    "derivative",
     "directional_derivative",
     "errors",
     "grad",
@@ -37,9 +39,11 @@ __all__ = [
     "into",
     "jacfwd",
     "jacrev",
+    "jet",
     "jit",
     "jvp",
     "jvp_into",
+    "laplacian",
     "last_kinks",
     "register_primitive",
     "show",

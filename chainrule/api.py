@@ -121,6 +121,11 @@ class Transformed:
 
     # -- IR ----------------------------------------------------------------------------------
     def build(self, args: tuple, names: Names, deps: Any = None) -> Compiled:
+        from .taylor_api import grads_as_one_taylor_pass
+
+        fast = grads_as_one_taylor_pass(self, args, names, deps)
+        if fast is not None:
+            return fast
         base = build_ir(self.fn, args, names, deps)
         return self.apply(base, names)
 

@@ -270,10 +270,15 @@ def _all_names(fn: Function) -> set:
 
 def custom_primitive():
     from .rules.registry import Primitive
+    from .rules.taylor import first_order_only
 
     return Primitive("custom_call", _custom_type, _custom_emit, _custom_jvp, _custom_vjp,
                      internal=True, extra={"inline": "spec"},
-                     doc="a call of a custom_jvp / custom_vjp function (emitted inline)")
+                     doc="a call of a custom_jvp / custom_vjp function (emitted inline)",
+                     taylor=first_order_only(
+                         _custom_jvp, "custom_call",
+                         "a custom_jvp/custom_vjp rule gives first derivatives only; for Taylor "
+                         "mode of higher order call the plain function instead"))
 
 
 def register_primitive(prim: Any, function: Any = None, namespace: dict | None = None) -> Any:
@@ -284,6 +289,12 @@ def register_primitive(prim: Any, function: Any = None, namespace: dict | None =
     from .rules import PRIMS
 
     prim.extra.setdefault("user", True)
+    if prim.taylor is None and prim.jvp is not None:
+        from .rules.taylor import first_order_only
+
+        prim.taylor = first_order_only(prim.jvp, prim.name,
+                                       "give the primitive a Taylor rule (Primitive(taylor=...), "
+                                       "see docs/taylor.md) for higher orders")
     PRIMS.add(prim)
     if namespace:
         codegen.EXTRA_GLOBALS.update(namespace)

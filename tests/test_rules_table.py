@@ -299,6 +299,12 @@ def test_every_primitive_has_a_row() -> None:
     assert not missing, f"primitives without a row in tests/test_rules_table.py: {missing}"
 
 
+def test_every_differentiable_primitive_has_a_taylor_rule() -> None:
+    """Taylor mode needs a rule for each primitive not marked nondiff (tests/test_taylor_rules.py
+    checks them against nested forward mode)."""
+    assert PRIMS.coverage()["taylor"] == []
+
+
 # Internal primitives whose rules are checked by other tests (with the reason).
 RULES_ELSEWHERE = {
     "custom_call": "its rules are the user's: tests/test_custom_rules.py checks them per function",

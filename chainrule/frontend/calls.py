@@ -96,7 +96,7 @@ class CallMixin:
 
         if func is api.jvp:
             return api.lower_jvp(self, args, kwargs, node)
-        if func in api.TRANSFORMS:
+        if func in api.TRANSFORMS or getattr(func, "__chainrule_transform_factory__", False):
             return api.transform_in_code(self, func, args, kwargs)
         if isinstance(func, types.FunctionType) and not _is_library_function(func):
             return self.inline(func, args, kwargs, node)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..ir.nodes import Const
 from ..ir.types import Type
+from . import taylor as T
 from .common import (
     binary,
     bool_type,
@@ -242,3 +243,43 @@ PRIMS = [
 ]
 
 __all__ = ["PRIMS", "float_type"]
+
+
+# -- Taylor rules (rules/taylor.py) ------------------------------------------------------------
+
+
+def _product_series(b, x, y, m):
+    return [T.smul(b, x[0], y[0])] + [T.cauchy(b, x, y, k) for k in range(1, m + 1)]
+
+
+def _small_natural(r) -> int | None:
+    """The value of a constant exponent that is a natural number up to 8, else None."""
+    if isinstance(r, Const) and isinstance(r.value, (int, float)) and not isinstance(
+            r.value, bool) and float(r.value).is_integer() and 0 <= r.value <= 8:
+        return int(r.value)
+    return None
+
+
+def _pow_series(b, x, y, out, K):
+    if any(c is not None for c in y[1:]):  # x ** y = exp(y log x)
+        z = _product_series(b, y, T.log_series(b, x, b.log(x[0]), K), K)
+        return T.exp_series(b, z, out, K)
+    n = _small_natural(y[0])
+    if n is None:
+        r = y[0].value if isinstance(y[0], Const) and isinstance(y[0].value, (int, float)) \
+            else y[0]
+        return T.power(b, x, r, out, K)
+    # Natural powers by repeated products: exact also where x == 0.
+    if n == 0:
+        return [out] + [None] * K
+    p = x
+    for _ in range(n - 1):
+        p = _product_series(b, p, x, K)
+    return [out] + p[1:]
+
+
+T.attach(PRIMS, coefficientwise_=("add", "sub", "neg", "id", "where", "to_float", "astype", "mod"),
+         bilinear_=("mul",), rules={
+             "div": T.binary_rule(lambda b, x, y, out, K: T.quotient(b, x, y, out, K)),
+             "pow": T.binary_rule(_pow_series),
+         })

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from . import taylor as T
 from .common import (
     active_args,
     directional,
@@ -321,3 +322,77 @@ PRIMS = [
 ]
 
 __all__ = ["PRIMS"]
+
+
+# -- Taylor rules (rules/taylor.py) ------------------------------------------------------------
+
+
+def _derivative_of(shift: float, sign_sq: float, r: float, sign: float = 1.0):
+    """Inverse functions with ``y' = sign * (shift + sign_sq * x^2) ** r * x'``."""
+
+    def series(b, x, out, K):
+        u = T.affine(b, T.square_series(b, x, K - 1), shift, sign_sq)
+        g0 = b.reciprocal(b.sqrt(u[0])) if r == -0.5 else b.reciprocal(u[0])
+        g = T.power(b, u, r, g0, K - 1)
+        return T.of_derivative(b, x, [T.sscale(b, c, sign) for c in g], K, out)
+
+    return T.unary_rule(series)
+
+
+def _log_base(scale: float):
+    def series(b, x, out, K):
+        y = T.log_series(b, x, out, K)
+        return [out] + [T.sscale(b, c, scale) for c in y[1:]]
+
+    return T.unary_rule(series)
+
+
+def _arctan2_series(b, y, x, out, K):
+    # theta' = (x y' - y x') / (x^2 + y^2), as series of the derivatives (order K - 1).
+    m = K - 1
+    dy = [T.sscale(b, y[i + 1], i + 1) for i in range(K)]
+    dx = [T.sscale(b, x[i + 1], i + 1) for i in range(K)]
+    h = [T.ssub(b, T.cauchy(b, x, dy, n), T.cauchy(b, y, dx, n)) for n in range(K)]
+    sx, sy = T.square_series(b, x, m), T.square_series(b, y, m)
+    r = [T.sadd(b, a, c) for a, c in zip(sx, sy)]
+    q = T.quotient(b, h, r, T.smul(b, h[0], b.reciprocal(r[0])), m)
+    return [out] + [T.sscale(b, q[k - 1], 1.0 / k) for k in range(1, K + 1)]
+
+
+def _hypot_series(b, x, y, out, K):
+    sx, sy = T.square_series(b, x, K), T.square_series(b, y, K)
+    return T.sqrt_series(b, [None] + [T.sadd(b, a, c) for a, c in zip(sx[1:], sy[1:])], out, K,
+                         zero_at_zero=True)
+
+
+T.attach(PRIMS, coefficientwise_=("abs", "maximum", "minimum", "clip"), rules={
+    "sin": T.unary_rule(lambda b, x, out, K: T.sin_cos_series(b, x, out, b.cos(x[0]), K)[0]),
+    "cos": T.unary_rule(lambda b, x, out, K: T.sin_cos_series(b, x, b.sin(x[0]), out, K)[1]),
+    "sinh": T.unary_rule(lambda b, x, out, K: T.sin_cos_series(
+        b, x, out, b.cosh(x[0]), K, hyperbolic=True)[0]),
+    "cosh": T.unary_rule(lambda b, x, out, K: T.sin_cos_series(
+        b, x, b.sinh(x[0]), out, K, hyperbolic=True)[1]),
+    "tan": T.unary_rule(lambda b, x, out, K: T.tan_series(b, x, out, K, 1.0)),
+    "tanh": T.unary_rule(lambda b, x, out, K: T.tan_series(b, x, out, K, -1.0)),
+    "arcsin": _derivative_of(1.0, -1.0, -0.5),
+    "arccos": _derivative_of(1.0, -1.0, -0.5, sign=-1.0),
+    "arctan": _derivative_of(1.0, 1.0, -1.0),
+    "arcsinh": _derivative_of(1.0, 1.0, -0.5),
+    "arccosh": _derivative_of(-1.0, 1.0, -0.5),
+    "arctanh": _derivative_of(1.0, -1.0, -1.0),
+    "exp": T.unary_rule(lambda b, x, out, K: T.exp_series(b, x, out, K)),
+    "expm1": T.unary_rule(lambda b, x, out, K: [out] + T.exp_series(
+        b, x, b.add(out, 1.0), K)[1:]),
+    "log": T.unary_rule(lambda b, x, out, K: T.log_series(b, x, out, K)),
+    "log1p": T.unary_rule(lambda b, x, out, K: T.log_series(
+        b, x, out, K, x0=b.add(x[0], 1.0))),
+    "log2": _log_base(1.0 / _LN2),
+    "log10": _log_base(1.0 / _LN10),
+    "sqrt": T.unary_rule(lambda b, x, out, K: T.sqrt_series(b, x, out, K)),
+    "cbrt": T.unary_rule(lambda b, x, out, K: T.power(b, x, 1.0 / 3.0, out, K)),
+    "square": T.unary_rule(lambda b, x, out, K: [out] + T.square_series(b, x, K)[1:]),
+    "reciprocal": T.unary_rule(lambda b, x, out, K: T.quotient(
+        b, [1.0] + [None] * K, x, out, K)),
+    "arctan2": T.binary_rule(_arctan2_series),
+    "hypot": T.binary_rule(_hypot_series),
+})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ..errors import ChainruleTypeError
 from ..ir.types import Type
+from . import taylor as T
 from .common import template
 from .registry import Primitive
 
@@ -177,3 +178,7 @@ PRIMS = [
     Primitive("shape", _int_type, _shape_emit, nondiff=True, doc="x.shape[axis]"),
     Primitive("size", _int_type, template("{0}.size"), nondiff=True, doc="x.size"),
 ]
+
+# Taylor rules (rules/taylor.py): every differentiable primitive here is linear in its
+# differentiable arguments, so each Taylor coefficient goes through the JVP rule.
+T.attach(PRIMS, coefficientwise_=tuple(p.name for p in PRIMS if p.jvp is not None))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from ..errors import IRVerificationError
 from ..ir.nodes import Const
 from ..ir.types import Type
+from . import taylor as T
 from .common import same_type, template, unbroadcast, zmul
 from .registry import Primitive
 
@@ -147,3 +148,8 @@ PRIMS = [
     Primitive("zmul", _zmul_type, _zmul_emit, _zmul_jvp, _zmul_vjp, internal=True,
               doc="t * d, but exactly 0 where t == 0 (a zero tangent or cotangent stays zero)"),
 ]
+
+# Taylor rules (rules/taylor.py): the bookkeeping primitives are linear in their first
+# argument; zmul is bilinear.
+T.attach(PRIMS, coefficientwise_=("materialize", "dematerialize", "unbroadcast", "broadcast_like"),
+         bilinear_=("zmul",))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..errors import ChainruleTypeError
 from ..ir.types import Type, float_dtype, promote_dtypes
+from . import taylor as T
 from .common import add_maybe, directional, template, zmul
 from .registry import KINK, RAISES, Kink, Primitive
 
@@ -301,5 +302,63 @@ PRIMS = [
                                    "computed with inv",
                                    mask=lambda b, args, out, **_: b.eq(out, 0.0))),
 ]
+
+
+# -- Taylor rules (rules/taylor.py) ------------------------------------------------------------
+
+
+def _sum_all(b, x):
+    return None if x is None else b.sum(x, axis=None, keepdims=False)
+
+
+def _norm_series(b, x, out, K):
+    sq = T.square_series(b, x, K)
+    return T.sqrt_series(b, [None] + [_sum_all(b, c) for c in sq[1:]], out, K,
+                         zero_at_zero=True)
+
+
+def _inv_series(b, a, y0, m):
+    """Series of inv(a) to order m: a y = I gives y_k = -y0 sum_{j>=1} a_j y_{k-j}."""
+    y = [y0]
+    for k in range(1, m + 1):
+        rest = T.ssum(b, [b.matmul(a[j], y[k - j]) for j in range(1, k + 1)
+                          if a[j] is not None and y[k - j] is not None])
+        y.append(None if rest is None else b.neg(b.matmul(y0, rest)))
+    return y
+
+
+def _solve_series(b, a, c, out, K):
+    x = [out]
+    for k in range(1, K + 1):
+        rest = T.ssum(b, [b.matmul(a[j], x[k - j]) for j in range(1, k + 1)
+                          if a[j] is not None and x[k - j] is not None])
+        rhs = T.ssub(b, c[k], rest)
+        x.append(None if rhs is None else b.solve(a[0], rhs))
+    return x
+
+
+def _det_series(b, a, out, K):
+    # det' = det * tr(inv(a) a'): s = tr(W a') as a series of order K - 1, W = inv(a).
+    m = K - 1
+    w = _inv_series(b, a, b.inv(a[0]), m)
+    da = [T.sscale(b, a[i + 1], i + 1) for i in range(K)]
+
+    def trace_of_product(b_, p, q):
+        return b_.sum(b_.mul(p, swap_last(b_, q)), axis=None, keepdims=False)
+
+    s = [T.cauchy(b, w, da, n, op=trace_of_product) for n in range(K)]
+    d = [out]
+    for k in range(1, K + 1):
+        d.append(T.sscale(b, T.cauchy(b, d, s, k - 1), 1.0 / k))
+    return d
+
+
+T.attach(PRIMS, coefficientwise_=("transpose",),
+         bilinear_=("dot", "matmul", "outer", "inner", "cross"), rules={
+             "norm": T.unary_rule(_norm_series),
+             "inv": T.unary_rule(lambda b, a, out, K: _inv_series(b, a, out, K)),
+             "solve": T.binary_rule(_solve_series),
+             "det": T.unary_rule(_det_series),
+         })
 
 __all__ = ["PRIMS", "swap_last"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..errors import ChainruleTypeError
 from ..ir.types import Type, float_dtype
+from . import taylor as T
 from .common import directional, zmul
 from .registry import FLAT, KINK, Kink, Primitive
 
@@ -260,5 +261,25 @@ PRIMS = [
     Primitive("cumsum", _cumsum_type, _cumsum_emit, _cumsum_jvp, _cumsum_vjp,
               doc="axis=None scans the flattened array (result 1-D)"),
 ]
+
+
+# -- Taylor rules (rules/taylor.py) ------------------------------------------------------------
+
+
+def _prod_taylor(b, args, series, out, axis=None, keepdims=False, **_):
+    """Order 1 is the JVP (exact with zeros); higher orders use log-derivatives
+    (prod = exp(sum(log x)) as series), which need nonzero elements (zeros give inf/nan)."""
+    x = args[0]
+    K = T.order_of(series)
+    if K == 1 or x.type.ndim == 0:
+        return T.coefficientwise(_prod_jvp)(b, args, series, out, axis=axis, keepdims=keepdims)
+    logs = T.log_series(b, T.full(x, series[0], K), None, K)
+    total = [None] + [None if c is None else b.sum(c, axis=axis, keepdims=keepdims)
+                      for c in logs[1:]]
+    return T.exp_series(b, total, out, K)[1:]
+
+
+T.attach(PRIMS, coefficientwise_=("sum", "mean", "cumsum", "amax", "amin"),
+         rules={"prod": _prod_taylor})
 
 __all__ = ["PRIMS", "expand_reduced", "norm_axes"]

@@ -14,6 +14,8 @@ Rule signatures::
                                                         # for effects)
     jvp(b, args, tangents, out, **params) -> Atom | None      # tangents[i] None means zero
     vjp(b, args, out, g, **params) -> list[Atom | None]       # cotangent per arg, shaped like it
+    taylor(b, args, series, out, **params) -> list[Atom | None] | None
+                                # coefficients 1..K of the result (see rules/taylor.py)
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class Primitive:
     kinks: tuple = ()
     doc: str = ""
     extra: dict = field(default_factory=dict)
+    # Taylor mode: the result's normalised Taylor coefficients from the arguments' (taylor.py).
+    taylor: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.kinks, Kink):
@@ -94,6 +98,9 @@ class Primitive:
 
     def has_vjp(self) -> bool:
         return self.nondiff or self.vjp is not None
+
+    def has_taylor(self) -> bool:
+        return self.nondiff or self.taylor is not None
 
 
 class Registry:
@@ -129,8 +136,8 @@ class Registry:
         return [self._table[n] for n in self.names()]
 
     def coverage(self) -> dict[str, list[str]]:
-        """Primitives missing a JVP or a VJP rule (and not marked non-differentiable)."""
-        missing: dict[str, list[str]] = {"jvp": [], "vjp": []}
+        """Primitives missing a JVP, VJP or Taylor rule (and not marked non-differentiable)."""
+        missing: dict[str, list[str]] = {"jvp": [], "vjp": [], "taylor": []}
         for p in self.all():
             if p.effect or (p.internal and p.name.startswith("tape_")):
                 continue
@@ -138,4 +145,6 @@ class Registry:
                 missing["jvp"].append(p.name)
             if not p.has_vjp():
                 missing["vjp"].append(p.name)
+            if not p.has_taylor():
+                missing["taylor"].append(p.name)
         return missing

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..errors import ChainruleTypeError
 from ..ir.types import DTYPES, Type, float_dtype, promote_dtypes
+from . import taylor as T
 from .registry import Primitive
 
 
@@ -463,5 +464,10 @@ PRIMS = [
     Primitive("linspace", _linspace_type, _linspace_emit, _linspace_jvp, _linspace_vjp,
               diff_args=(0, 1), doc="np.linspace(start, stop, num, endpoint)"),
 ]
+
+
+# Taylor rules (rules/taylor.py): every differentiable primitive here is linear in its
+# differentiable arguments, so each Taylor coefficient goes through the JVP rule.
+T.attach(PRIMS, coefficientwise_=tuple(p.name for p in PRIMS if p.jvp is not None))
 
 __all__ = ["PRIMS", "reshape_like", "shape_of"]
