@@ -151,5 +151,6 @@ PRIMS = [
 
 # Taylor rules (rules/taylor.py): the bookkeeping primitives are linear in their first
 # argument; zmul is bilinear.
-T.attach(PRIMS, coefficientwise_=("materialize", "dematerialize", "unbroadcast", "broadcast_like"),
+T.attach(PRIMS, coefficientwise_=("materialize", "dematerialize", "unbroadcast", "broadcast_like",
+                                  "broadcast_as"),
          bilinear_=("zmul",))
