@@ -282,11 +282,7 @@ class StmtMixin:
                                 "use a flag variable after the loop")
         it = self.iterable(self.expr(node.iter), node.iter)
         if not isinstance(it, RunLoop):
-            for item in list(it):
-                self.assign(node.target, item, node)
-                if self.lower_block(node.body):
-                    return True
-            return False
+            return self.unroll(node, list(it))
         start, stop, step, getter = it
         leaves_early = scan.has_break(node.body) or scan.has_return(node.body)
         if not leaves_early:
@@ -317,6 +313,53 @@ class StmtMixin:
 
         self.loop(node, node.body, head=head, before_body=before_body, carried_extra=["#ctr"])
         self.frame.env.pop("#ctr", None)
+        return False
+
+    def unroll(self, node: ast.For, items: list) -> bool:
+        """Iteration over a compile-time tuple/list: the body is lowered once per item.
+        ``break``/``continue`` of this loop become flags, as in run-time loops."""
+        body = node.body
+        if not (scan.has_break(body) or scan.has_continue(body)):
+            for item in items:
+                self.assign(node.target, item, node)
+                if self.lower_block(body):
+                    return True
+            return False
+        ctx = LoopCtx()
+        if scan.has_break(body):
+            ctx.brk = self.b.new_var("brk", BOOL)
+            self.b.emit("id", False, out=ctx.brk)
+        if scan.has_continue(body):
+            ctx.cont = self.b.new_var("cont", BOOL)
+        return self._unroll_from(node, items, 0, ctx)
+
+    def _unroll_from(self, node: ast.For, items: list, first: int, ctx: LoopCtx) -> bool:
+        frame = self.frame
+        for k in range(first, len(items)):
+            stops = [f for f in (ctx.brk, frame.ret_flag) if f is not None]
+            if k > first and stops:
+                stop = stops[0]
+                for f in stops[1:]:
+                    stop = self.b.or_(stop, f)
+                t, e = self.branch(self.b.not_(stop),
+                                   lambda k=k: self._unroll_from(node, items, k, ctx),
+                                   lambda: False)
+                return t and e
+            saved_result = frame.result
+            frame.result = _PENDING
+            frame.loops.append(ctx)
+            try:
+                if ctx.cont is not None:
+                    self.b.emit("id", False, out=ctx.cont)
+                self.assign(node.target, items[k], node)
+                self.lower_block(node.body)
+            finally:
+                frame.loops.pop()
+                returned = frame.result is not _PENDING
+                if not returned:
+                    frame.result = saved_result
+            if returned:  # a return outside run-time control flow: nothing after it runs
+                return True
         return False
 
     def loop(self, node, body: list, head, before_body, carried_extra: list,
@@ -365,11 +408,12 @@ class StmtMixin:
                     self.b.emit("id", False, out=ctx.cont)
                 if before_body is not None:
                     before_body()
-                exited = self.lower_block(body)
+                self.lower_block(body)
             finally:
                 frame.loops.pop()
-            if not exited:
-                self.back_edge(carried)
+            # Paths that left by break/continue/return reach the end of the body too (the
+            # rest of their code is skipped by flags), so the back edge is always emitted.
+            self.back_edge(carried)
         if for_range is not None:
             idx, start, stop, step, _ = for_range
             self.b.append(ForRange(idx, start, stop, step, body_blk, self.b.loc))
@@ -544,6 +588,9 @@ class StmtMixin:
             return RunLoop(const(0), n, const(1), lambda i: tuple(g(i) for g in getters))
         raise self.error_at(node, f"cannot iterate over {type(it).__name__}",
                             "loop over range(...), an array, zip(...) or enumerate(...)")
+
+
+_PENDING = object()  # frame.result while no return has been lowered
 
 
 class RunLoop(NamedTuple):
