@@ -11,7 +11,6 @@ import chainrule as cr
 from chainrule.testing import numerical_grad
 
 
-
 def check_all(f, args, backend="numpy", rtol=1e-6, atol=1e-8):
     """jit matches Python; grad and jvp (argument 0) match central differences."""
     expect = f(*args)
@@ -29,7 +28,7 @@ def check_all(f, args, backend="numpy", rtol=1e-6, atol=1e-8):
 # -- continue / break at the end of a loop body ---------------------------------------------
 def continue_at_end(a):
     s = 1.0
-    for k in range(3):
+    for _k in range(3):
         s = 0.5 * s + a
         continue
     return s
@@ -37,7 +36,7 @@ def continue_at_end(a):
 
 def break_at_end(a):
     s = 1.0
-    for k in range(3):
+    for _k in range(3):
         s = 0.5 * s + a
         break
     return s
@@ -45,7 +44,7 @@ def break_at_end(a):
 
 def continue_in_folded_if(a):
     s = 1.0
-    for k in range(4):
+    for _k in range(4):
         s = 0.5 * s + a
         if np.sin(2.0) > -0.5:
             continue
@@ -78,7 +77,7 @@ def while_continue_in_folded_if(a):
 def nested_continue_and_break(a):
     s = a
     for i in range(4):
-        for j in range(3):
+        for _j in range(3):
             s = s * 0.8 + a
             if s > 2.5:
                 break
@@ -106,7 +105,7 @@ def continue_then_break(a):
 
 def static_loop_continue(a):
     s = 1.0
-    for k in range(3):
+    for _k in range(3):
         s = 0.5 * s + a
         for j in (1, 2):
             s = s + a * j
@@ -118,7 +117,7 @@ def static_loop_continue(a):
 
 def static_loop_break(a):
     s = 1.0
-    for k in range(3):
+    for _k in range(3):
         s = 0.5 * s + a
         for j in (1, 2, 3):
             s = s * 0.9
@@ -161,3 +160,328 @@ def test_loop_exits_numpy(f, a):
                                static_loop_break_runtime], ids=lambda f: f.__name__)
 def test_loop_exits_numba(f):
     check_all(f, (0.7,), backend="numba")
+
+
+# -- keyword arguments are implemented or rejected, never ignored -----------------------------
+V = np.linspace(0.1, 1.0, 7)
+X = (np.arange(12.0).reshape(3, 4) + 0.5) / 7
+
+def kw_sum_where(v):
+    return np.sum(v ** 2, where=v > 0.3)
+
+
+def kw_mean_where(v):
+    return np.mean(np.sin(v), where=v > 0.3)
+
+
+def kw_sum_initial(v):
+    return np.sum(v * 3.0, initial=10.0)
+
+
+def kw_mean_axis_where(x):
+    return np.sum(np.mean(x, axis=1, where=x > 0.3) ** 2)
+
+
+def kw_prod_axis_where(x):
+    return np.sum(np.prod(x + 1, axis=0, where=x > 0.45))
+
+
+def kw_max_where_initial(x):
+    return np.sum(np.max(x, axis=0, where=x < 0.95, initial=-5.0))
+
+
+def kw_min_initial(v):
+    return np.min(v * 2.0, initial=0.5)
+
+
+def kw_method_sum_where(x):
+    return x.sum(where=x > 0.6) * x[0, 0]
+
+
+def kw_linspace_no_endpoint(a):
+    return np.sum(np.linspace(a, 2 * a, 5, endpoint=False) ** 2)
+
+
+def kw_linspace_endpoint_kw(a):
+    return np.sum(np.linspace(a, 3.0, num=4, endpoint=True) ** 2)
+
+
+def kw_arange_dtype(x):
+    return np.sum(np.arange(4, dtype=float) / 3 * x[0])
+
+
+def kw_asarray_dtype(x):
+    return np.sum(np.asarray(x > 0.55, dtype=float) * x)
+
+
+def kw_keepdims(x):
+    return np.sum(x.sum(axis=0, keepdims=True) * x)
+
+
+def kw_reshape_method(x):
+    return np.sum(x.reshape(4, 3)[1] * x.reshape((12,))[:3])
+
+
+def kw_clip_one_sided(x):
+    return np.sum(np.clip(x, 0.2, None) ** 2)
+
+
+def kw_clip_min_kw(x):
+    return np.sum(np.clip(x, min=0.2, max=0.9) ** 2)
+
+
+KEYWORD_CASES = {
+    "sum_where": (kw_sum_where, V),
+    "mean_where": (kw_mean_where, V),
+    "sum_initial": (kw_sum_initial, V),
+    "mean_axis_where": (kw_mean_axis_where, X),
+    "prod_axis_where": (kw_prod_axis_where, X),
+    "max_where_initial": (kw_max_where_initial, X),
+    "min_initial": (kw_min_initial, V),
+    "method_sum_where": (kw_method_sum_where, X),
+    "linspace_no_endpoint": (kw_linspace_no_endpoint, 1.3),
+    "linspace_endpoint_kw": (kw_linspace_endpoint_kw, 1.3),
+    "arange_dtype": (kw_arange_dtype, X),
+    "asarray_dtype": (kw_asarray_dtype, X),
+    "keepdims": (kw_keepdims, X),
+    "reshape_method": (kw_reshape_method, X),
+    "clip_one_sided": (kw_clip_one_sided, X),
+    "clip_min_kw": (kw_clip_min_kw, X),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEYWORD_CASES))
+def test_keywords_numpy(name):
+    f, a = KEYWORD_CASES[name]
+    check_all(f, (a,))
+
+
+@pytest.mark.parametrize("name", ["sum_where", "mean_axis_where", "max_where_initial",
+                                  "linspace_no_endpoint"])
+def test_keywords_numba(name):
+    f, a = KEYWORD_CASES[name]
+    check_all(f, (a,), backend="numba")
+
+
+def _np_where_kw(x):
+    return np.sin(x, where=x > 0)
+
+
+def _sum_dtype(x):
+    return np.sum(x, dtype=np.float32)
+
+
+def _sum_typo(x):
+    return np.sum(x, axes=0)
+
+
+def _linspace_retstep(a):
+    return np.linspace(a, 1.0, 5, retstep=True)[0].sum()
+
+
+def _builtin_max_key(x):
+    return max(x[0], x[1], key=abs)
+
+
+def _method_typo(x):
+    return x.sum(keepdim=True)
+
+
+@pytest.mark.parametrize("f, keyword, fname", [
+    (_np_where_kw, "where", "np.sin"),
+    (_sum_dtype, "dtype", "np.sum"),
+    (_sum_typo, "axes", "np.sum"),
+    (_linspace_retstep, "retstep", "np.linspace"),
+    (_builtin_max_key, "key", "max"),
+    (_method_typo, "keepdim", "np.sum"),
+])
+def test_unsupported_keyword_is_rejected_with_location(f, keyword, fname):
+    arg = 0.5 if f is _linspace_retstep else np.linspace(-1.0, 1.0, 4)
+    with pytest.raises(cr.errors.UnsupportedKeywordError) as info:
+        cr.jit(f)(arg)
+    err = info.value
+    assert f"`{keyword}`" in str(err) and f"`{fname}`" in str(err)
+    assert err.loc.file == __file__
+    assert err.loc.line == f.__code__.co_firstlineno + 1
+
+
+def _explicit_defaults(x):
+    return np.sum(x, dtype=None, out=None) + np.sin(x[0], casting="same_kind")
+
+
+def test_default_value_of_unsupported_keyword_is_accepted():
+    check_all(_explicit_defaults, (V,))
+
+
+def test_every_handler_rejects_an_unknown_keyword():
+    """Walks the whole table, so a future handler cannot ignore keywords in silence."""
+    from types import SimpleNamespace
+
+    from chainrule.frontend import numpy_api
+    from chainrule.frontend.signatures import Signed
+
+    table = numpy_api._build_table()
+    methods = numpy_api._SPECIAL_METHODS
+    assert len(table) > 100
+    stub = SimpleNamespace(b=SimpleNamespace(loc=None))
+    for fn, handler in [*table.items(), *methods.items()]:
+        assert isinstance(handler, Signed), f"{fn} has no declared signature"
+        with pytest.raises(cr.errors.UnsupportedKeywordError, match="no_such_keyword"):
+            handler(stub, [], {"no_such_keyword": 1}, None)
+
+
+# -- out-of-bounds indices raise IndexError with the user's file:line -------------------------
+def read_at(x, k):
+    return x[k] * 2.0
+
+
+def write_at(x, k):
+    y = np.zeros(3)
+    y[k] = x[0]
+    return np.sum(y * x[:3])
+
+
+def loop_one_past_the_end(x):
+    s = 0.0
+    for i in range(len(x) + 1):
+        s = s + x[i] ** 2
+    return s
+
+
+def second_axis(x, k):
+    return np.sum(x[1, k] * x)
+
+
+def after_ellipsis(x, k):
+    return np.sum(x[..., k] ** 2)
+
+
+def through_a_view(x, k):
+    v = x[2:]
+    return v[k] * x[0]
+
+
+OOB_CASES = [(read_at, 4), (read_at, -5), (write_at, 3), (write_at, -4),
+             (loop_one_past_the_end, None), (second_axis, 3), (after_ellipsis, 3),
+             (through_a_view, 2)]
+
+
+def _oob_args(f, k):
+    x = np.arange(1.0, 5.0) if f in (read_at, write_at, loop_one_past_the_end, through_a_view) \
+        else np.arange(6.0).reshape(2, 3)
+    return (x,) if k is None else (x, k)
+
+
+def _line_of(f, text):
+    import inspect
+
+    lines, first = inspect.getsourcelines(f)
+    return first + next(i for i, ln in enumerate(lines) if text in ln)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("f, k", OOB_CASES, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_out_of_bounds_raises(f, k, backend):
+    args = _oob_args(f, k)
+    with pytest.raises(IndexError):
+        f(*args)  # plain Python
+    where = f"{__file__}:{_line_of(f, 'k]' if k is not None else 'x[i]')}"
+    transforms = [lambda: cr.jit(f, backend=backend)(*args),
+                  lambda: cr.grad(f, backend=backend)(*args),
+                  lambda: cr.jvp(f, args, (np.ones_like(args[0]),) + args[1:],
+                                 backend=backend)]
+    for run in transforms:
+        with pytest.raises(IndexError, match="out of bounds") as info:
+            run()
+        assert where in str(info.value)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_in_bounds_negative_index_wraps(backend):
+    x = np.arange(1.0, 5.0)
+    check_all(read_at, (x, -4), backend=backend)
+    check_all(read_at, (x, -1), backend=backend)
+    check_all(write_at, (x, -1), backend=backend)
+
+
+def stencil(x):
+    n = len(x)
+    y = np.zeros(n)
+    for i in range(1, n - 1):
+        y[i] = x[i - 1] - 2.0 * x[i] + x[i + 1]
+    s = 0.0
+    for k in range(x.shape[0]):
+        s = s + y[k] * x[k]
+    return s
+
+
+def periodic(u):
+    n = u.shape[0]
+    out = np.zeros_like(u)
+    for i in range(n):
+        ip = (i + 1) % n
+        im = (i - 1) % n
+        out[i] = u[ip] - 2.0 * u[i] + u[im]
+    return np.sum(out * u)
+
+
+def repeated_constant_index(p, x):
+    s = 0.0
+    for i in range(len(x)):
+        s = s + p[0] * x[i] + p[0] * p[1]
+    return s
+
+
+def test_indices_proven_in_bounds_need_no_check():
+    x = np.linspace(0.1, 1.0, 6)
+    for f in (stencil, periodic):
+        assert "index_error" not in cr.show(cr.jit(f), x)
+        assert "index_error" not in cr.show(cr.grad(f), x)
+        check_all(f, (x,))
+    src = cr.show(cr.jit(repeated_constant_index), np.ones(2), x)
+    assert src.count("index_error") == 2  # p[0] and p[1], once per iteration each
+    check_all(repeated_constant_index, (np.array([0.5, 2.0]), x))
+
+
+def test_index_not_proven_when_range_does_not_fit():
+    def shifted(x):
+        s = 0.0
+        for i in range(1, len(x)):
+            s = s + x[i + 1]
+        return s
+
+    assert "index_error" in cr.show(cr.jit(shifted), np.ones(4))
+    with pytest.raises(IndexError, match="out of bounds"):
+        cr.jit(shifted)(np.ones(4))
+
+
+def test_bounds_checks_can_be_turned_off(monkeypatch):
+    from chainrule.cache import disk
+
+    x = np.ones(4)
+    key_on = disk._parts(cr.jit(read_at), (x, 1), False, None)
+    monkeypatch.setenv("CHAINRULE_BOUNDS_CHECK", "0")
+    assert "index_error" not in cr.show(cr.jit(read_at), x, 1)
+    assert disk._parts(cr.jit(read_at), (x, 1), False, None) != key_on
+    np.testing.assert_allclose(cr.jit(read_at)(x, 1), 2.0)
+
+
+def test_stencil_numba():
+    check_all(stencil, (np.linspace(0.1, 1.0, 6),), backend="numba")
+    check_all(periodic, (np.linspace(0.1, 1.0, 6),), backend="numba")
+
+
+def gather(x, idx):
+    return np.sum(x[idx] ** 2)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_integer_array_index_out_of_bounds_raises(backend):
+    x = np.arange(1.0, 5.0)
+    for idx in (np.array([0, 4]), np.array([-5, 1])):
+        with pytest.raises(IndexError):
+            gather(x, idx)
+        for run in (cr.jit(gather, backend=backend), cr.grad(gather, backend=backend)):
+            with pytest.raises(IndexError, match=f"{__file__}:{_line_of(gather, 'x[idx]')}"):
+                run(x, idx)
+    check_all(gather, (x, np.array([0, -1, 2, 2])), backend=backend)

@@ -20,6 +20,7 @@ from ..errors import ChainruleTypeError, Loc
 from ..ir.builder import Builder, Names
 from ..ir.nodes import Const, Function, Var
 from ..ir.types import Type
+from .bounds import BoundsFacts, BoundsMixin, bounds_check_enabled
 from .calls import CallMixin
 from .exprs import ExprMixin
 from .frames import Frame, JoinMixin
@@ -29,7 +30,7 @@ from .values import flatten, is_atom, rebuild
 from .views import ViewMixin
 
 
-class Lowerer(StmtMixin, ExprMixin, CallMixin, JoinMixin, ViewMixin):
+class Lowerer(StmtMixin, ExprMixin, CallMixin, JoinMixin, ViewMixin, BoundsMixin):
     """Python AST -> IR, by abstract interpretation over frames (see the mixins)."""
 
     def __init__(self, builder: Builder, deps: Any = None):
@@ -41,6 +42,8 @@ class Lowerer(StmtMixin, ExprMixin, CallMixin, JoinMixin, ViewMixin):
         self.writes: dict = {}  # array Var name -> number of writes into it so far
         self.rederived: set[str] = set()  # views re-made from their root before a use
         self.nonneg_ids: dict = {}  # name -> int Var known to be >= 0 (range loop indices)
+        self.facts = BoundsFacts()  # what proves indices in bounds (see .bounds)
+        self.bounds_check = bounds_check_enabled()
 
     @property
     def frame(self) -> Frame:

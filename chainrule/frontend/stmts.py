@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..errors import ChainruleTypeError
 from ..ir.builder import const
@@ -20,7 +20,8 @@ from ..ir.nodes import Const, ForRange, If, Var, While
 from ..ir.types import BOOL, I64
 from . import scan
 from .frames import MISSING, LoopCtx, typed_zero
-from .values import AstFunction, EnumerateVal, RangeVal, ZipVal, flatten, is_atom, rebuild
+from .iteration import IterMixin, RunLoop
+from .values import AstFunction, flatten, is_atom, rebuild
 
 _REJECTED = {
     ast.Try: ("try/except", "remove the try block; chainrule compiles straight-line numeric code"),
@@ -50,7 +51,7 @@ class NeedFlags(Exception):
         self.frame = frame
 
 
-class StmtMixin:
+class StmtMixin(IterMixin):
     # -- blocks ----------------------------------------------------------------------------
     def lower_block(self, stmts: list) -> bool:
         """Lower ``stmts``; True when control definitely left (return/break/continue)."""
@@ -289,6 +290,7 @@ class StmtMixin:
             idx = self.b.new_var(_loop_var_name(node.target), I64)
             if self.nonneg(start) and self.nonneg(step):
                 self.mark_nonneg(idx)
+            self.note_range(idx, start, stop, step)
             body_blk: list = []
 
             def bind_target():
@@ -542,9 +544,11 @@ class StmtMixin:
                  for f in frames]
         for f in frames:
             f.env = dict(f.env)
+        facts = self.facts.snapshot()
         try:
             yield
         finally:
+            self.facts.restore(facts)
             b.names = saved_names
             b.blocks = saved_blocks
             for f, env, _, rf, rv, res, loops in saved:
@@ -555,51 +559,8 @@ class StmtMixin:
                 if f.ret_values is not rv:
                     f.ret_values = rv
 
-    # -- iteration -----------------------------------------------------------------------
-    def iterable(self, it: Any, node: ast.AST):
-        """(start, stop, step, getter) for run-time loops, or a tuple/list to unroll."""
-        if isinstance(it, (tuple, list)):
-            return it
-        if isinstance(it, RangeVal):
-            return RunLoop(it.start, it.stop, it.step, lambda i: i)
-        if is_atom(it) and it.type.ndim > 0:
-            n = self.b.shape(it, axis=0)
-            return RunLoop(const(0), n, const(1),
-                           lambda i: self.index_read(self.fresh_views(it), ("i",), [i]))
-        if isinstance(it, EnumerateVal):
-            inner = self.iterable(it.inner, node)
-            if not isinstance(inner, RunLoop):
-                return [(const(k + it.start.value), v) for k, v in enumerate(inner)]
-            s0, n, st, get = inner
-            off = it.start
-            return RunLoop(s0, n, st,
-                           lambda i: (self.b.add(i, off) if not _is_zero(off) else i, get(i)))
-        if isinstance(it, ZipVal):
-            parts = [self.iterable(p, node) for p in it.parts]
-            if not any(isinstance(p, RunLoop) for p in parts):
-                return list(zip(*parts))
-            if not all(isinstance(p, RunLoop) for p in parts):
-                raise self.error_at(node, "zip of a tuple with an array is not supported",
-                                    "zip arrays with arrays or tuples with tuples")
-            n = parts[0][1]
-            for p in parts[1:]:
-                n = self.b.minimum(n, p[1]) if is_atom(n) else p[1]
-            getters = [p[3] for p in parts]
-            return RunLoop(const(0), n, const(1), lambda i: tuple(g(i) for g in getters))
-        raise self.error_at(node, f"cannot iterate over {type(it).__name__}",
-                            "loop over range(...), an array, zip(...) or enumerate(...)")
-
 
 _PENDING = object()  # frame.result while no return has been lowered
-
-
-class RunLoop(NamedTuple):
-    """A loop over a run-time range: ``getter(i)`` gives the item for index ``i``."""
-
-    start: Any
-    stop: Any
-    step: Any
-    getter: Any
 
 
 def _array_var(v: Any) -> bool:
@@ -608,10 +569,6 @@ def _array_var(v: Any) -> bool:
 
 def _always() -> Any:
     return const(True)
-
-
-def _is_zero(c: Any) -> bool:
-    return isinstance(c, Const) and c.value == 0
 
 
 def _loop_var_name(target: ast.AST) -> str:
