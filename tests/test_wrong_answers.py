@@ -485,3 +485,49 @@ def test_integer_array_index_out_of_bounds_raises(backend):
             with pytest.raises(IndexError, match=f"{__file__}:{_line_of(gather, 'x[idx]')}"):
                 run(x, idx)
     check_all(gather, (x, np.array([0, -1, 2, 2])), backend=backend)
+
+
+# -- a helper's parameter bound to the caller's temporary keeps its value ------------------------
+def halve_and_add(a):
+    s = a
+    for _ in range(2):
+        s = s * 0.5 + a
+    return s
+
+
+def skip_below(a, b):
+    if a > b:
+        return a - b
+    return a * b
+
+
+def early_return_calling_helpers(x):
+    s = 0.0
+    for _ in range(4):
+        s = halve_and_add(s + x)
+        if s > 3.0:
+            return halve_and_add(s) * skip_below(s, 1.0)
+        s = halve_and_add(s)
+    return s
+
+
+def helper_of_temporary(x):
+    return halve_and_add(x * 3.0) + skip_below(x * 2.0, 0.5)
+
+
+def chained_assignment(x):
+    a = b = x * 2.0
+    a = a * x
+    return a + b
+
+
+@pytest.mark.parametrize("f", [early_return_calling_helpers, helper_of_temporary,
+                               chained_assignment], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("x", [0.3, 0.7, 2.0])
+def test_temporaries_bound_to_two_names(f, x):
+    check_all(f, (x,))
+
+
+def test_temporaries_bound_to_two_names_numba():
+    check_all(early_return_calling_helpers, (0.7,), backend="numba")
+    check_all(chained_assignment, (0.7,), backend="numba")

@@ -110,8 +110,15 @@ class StmtMixin(IterMixin):
 
     def stmt_Assign(self, node: ast.Assign) -> bool:
         value = self.expr(node.value)
-        for target in node.targets:
-            self.assign(target, value, node)
+        if len(node.targets) > 1:
+            # ``a = b = expr``: both names hold the one value; it keeps its temporary name.
+            value = self.as_atom(value) if is_atom(value) else value
+            self.frame.env["#value"] = value
+        try:
+            for target in node.targets:
+                self.assign(target, value, node)
+        finally:
+            self.frame.env.pop("#value", None)
         return False
 
     def stmt_AnnAssign(self, node: ast.AnnAssign) -> bool:
@@ -177,13 +184,23 @@ class StmtMixin(IterMixin):
     def bind(self, name: str, value: Any) -> None:
         """Bind a local name; a fresh temporary result is renamed after the user's name."""
         blk = self.b.block
-        if isinstance(value, Var) and blk and getattr(blk[-1], "out", None) is value:
+        if isinstance(value, Var) and blk and getattr(blk[-1], "out", None) is value \
+                and not self._bound_elsewhere(value):
             if value.name.startswith("t") and value.name[1:].isdigit():
                 renamed = self.b.new_var(name, value.type)
                 blk[-1].out = renamed
                 self.renamed(value, renamed)
                 value = renamed
         self.frame.env[name] = value
+
+    def _bound_elsewhere(self, var: Var) -> bool:
+        """Does a name of any active frame already hold ``var`` (a parameter of an inlined
+        call bound to the argument's temporary, or another target of ``a = b = ...``)?"""
+        for frame in self.frames:
+            for v in frame.env.values():
+                if v is var or any(a is var for _, a in flatten(v)):
+                    return True
+        return False
 
     def assign(self, target: ast.AST, value: Any, node: ast.AST) -> None:
         if isinstance(target, ast.Name):
