@@ -531,3 +531,64 @@ def test_temporaries_bound_to_two_names(f, x):
 def test_temporaries_bound_to_two_names_numba():
     check_all(early_return_calling_helpers, (0.7,), backend="numba")
     check_all(chained_assignment, (0.7,), backend="numba")
+
+
+# -- aliases on different branches never meet ------------------------------------------------
+def alias_on_one_branch_write_on_other(x, c):
+    a = x * 1.0
+    if c > 0.0:
+        b = a
+    else:
+        b = a * 2.0
+        a[0] = 5.0
+    return np.sum(b * b) + np.sum(a)
+
+
+def rebind_on_one_branch_write_on_other(x, c):
+    a = x * 1.0
+    b = x * 3.0
+    if c > 0.0:
+        b = a
+    else:
+        a[0] = 5.0
+    return np.sum(b * b) + np.sum(a * x)
+
+
+@pytest.mark.parametrize("f", [alias_on_one_branch_write_on_other,
+                               rebind_on_one_branch_write_on_other], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("c", [1.0, -1.0])
+def test_alias_and_write_on_different_branches(f, c):
+    check_all(f, (np.array([0.5, 1.5, 2.0]), c))
+
+
+def test_alias_and_write_on_different_branches_numba():
+    check_all(alias_on_one_branch_write_on_other, (np.array([0.5, 1.5, 2.0]), -1.0),
+              backend="numba")
+
+
+def alias_before_branch_write_inside(x, c):
+    a = x * 1.0
+    b = a.reshape(2, 1)
+    if c > 0.0:
+        a[0] = 5.0
+    return np.sum(b * b)
+
+
+def alias_and_write_in_different_trips(x):
+    a = x * 1.0
+    b = x * 2.0
+    for i in range(3):
+        if i == 0:
+            b = a
+        else:
+            a[0] = 5.0 * a[1]
+    return np.sum(b * b)
+
+
+@pytest.mark.parametrize("f, args", [
+    (alias_before_branch_write_inside, (np.array([0.5, 1.5]), 1.0)),
+    (alias_and_write_in_different_trips, (np.array([0.5, 1.5]),)),
+], ids=["before_branch", "different_trips"])
+def test_alias_hazards_on_one_path_still_rejected(f, args):
+    with pytest.raises(cr.errors.UnsupportedMutationError):
+        cr.grad(f)(*args)
