@@ -256,8 +256,9 @@ def test_keywords_numpy(name):
     check_all(f, (a,))
 
 
-@pytest.mark.parametrize("name", ["sum_where", "mean_axis_where", "max_where_initial",
-                                  "linspace_no_endpoint"])
+@pytest.mark.parametrize("name", ["sum_where", "max_where_initial",
+                                  pytest.param("mean_axis_where", marks=pytest.mark.slow),
+                                  pytest.param("linspace_no_endpoint", marks=pytest.mark.slow)])
 def test_keywords_numba(name):
     f, a = KEYWORD_CASES[name]
     check_all(f, (a,), backend="numba")
@@ -379,8 +380,14 @@ def _line_of(f, text):
     return first + next(i for i, ln in enumerate(lines) if text in ln)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
-@pytest.mark.parametrize("f, k", OOB_CASES, ids=lambda v: getattr(v, "__name__", str(v)))
+OOB_NUMBA_DEFAULT = {(read_at, 4), (write_at, 3), (loop_one_past_the_end, None)}
+OOB_PARAMS = [pytest.param(f, k, backend, id=f"{f.__name__}-{k}-{backend}",
+                           marks=[pytest.mark.slow] if backend == "numba"
+                           and (f, k) not in OOB_NUMBA_DEFAULT else [])
+              for f, k in OOB_CASES for backend in ("numpy", "numba")]
+
+
+@pytest.mark.parametrize("f, k, backend", OOB_PARAMS)
 def test_out_of_bounds_raises(f, k, backend):
     args = _oob_args(f, k)
     with pytest.raises(IndexError):
