@@ -230,6 +230,10 @@ def kw_clip_min_kw(x):
     return np.sum(np.clip(x, min=0.2, max=0.9) ** 2)
 
 
+def kw_round_decimals(x):
+    return np.sum(np.round(x * 7.0, decimals=1) * x) + np.sum(np.round(x, 2) * x)
+
+
 KEYWORD_CASES = {
     "sum_where": (kw_sum_where, V),
     "mean_where": (kw_mean_where, V),
@@ -247,6 +251,7 @@ KEYWORD_CASES = {
     "reshape_method": (kw_reshape_method, X),
     "clip_one_sided": (kw_clip_one_sided, X),
     "clip_min_kw": (kw_clip_min_kw, X),
+    "round_decimals": (kw_round_decimals, X),
 }
 
 

@@ -225,9 +225,14 @@ def _norm(lw, p, node):
 
 
 def _round(lw, p, node):
+    if not static_number(p.decimals):
+        raise ChainruleTypeError("np.round: decimals must be a compile-time integer", lw.b.loc)
+    decimals = int(p.decimals.value)
     if static_number(p.a):
-        return const(float(np.round(p.a.value)))
-    return lw.b.round(_atom(lw, p.a))
+        return const(float(np.round(p.a.value, decimals)))
+    if decimals == 0:
+        return lw.b.round(_atom(lw, p.a))
+    return lw.b.round(_atom(lw, p.a), decimals=decimals)
 
 
 # -- writing into existing arrays: out=, np.copyto --------------------------------------------
@@ -342,7 +347,7 @@ def _numpy_table() -> dict:
     S[np.eye] = ("N, M=None, k=0, dtype=None, order='C', *, device=None, like=None",
                  "M k order device like", _eye)
     S[np.identity] = ("n, dtype=None, *, like=None", "like", _eye)
-    S[np.round] = ("a, decimals=0, out=None", "decimals out", _round)
+    S[np.round] = ("a, decimals=0, out=None", "out", _round)
     S[np.around] = S[np.round]
     S[np.copyto] = _copyto
     return S
