@@ -46,6 +46,11 @@ class UnsupportedCallError(ChainruleError):
     """The function calls an object chainrule cannot compile (unknown function or method)."""
 
 
+class UnsupportedKeywordError(UnsupportedCallError):
+    """A call passes a keyword (or argument) the function does not take, or one chainrule does
+    not implement for it; the message names the keyword and the function."""
+
+
 class MissingRuleError(ChainruleError):
     """A primitive has no derivative rule for the requested transform."""
 

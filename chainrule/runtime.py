@@ -17,6 +17,19 @@ def check(cond, message):
     return 0
 
 
+def index_error(i, n, axis, where):
+    """Raise the IndexError of a failed bounds check (``where`` is the user's file:line)."""
+    raise IndexError(f"{where}: index {i} is out of bounds for axis {axis} with size {n}")
+
+
+def check_index_array(idx, n, axis, where):
+    """0, or the IndexError of the first element of ``idx`` outside ``[-n, n)``."""
+    bad = (idx < -n) | (idx >= n)
+    if bad.any():
+        index_error(idx[bad].flat[0], n, axis, where)
+    return 0
+
+
 def materialize(a, like):
     """``a`` itself, or zeros shaped like ``like`` if ``a`` is the empty zero adjoint (or a
     zeroed buffer of another shape)."""

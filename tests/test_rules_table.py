@@ -275,6 +275,8 @@ NONDIFF_EXEMPT = {
     "empty": "only integer (size) arguments",
     "eye": "only integer (size) arguments",
     "adj_zero": "no arguments",
+    "check_index": "only integer arguments (tests/test_wrong_answers.py)",
+    "check_index_array": "only integer arguments (tests/test_wrong_answers.py)",
     "empty_like": "its values are unspecified",
     "arange": "treated as constant by convention, although float start/step move its values",
     "stop_gradient": "the identity with a zero derivative by definition (tests/test_nonsmooth.py)",

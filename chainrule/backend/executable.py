@@ -122,6 +122,8 @@ class Executable:
         if self.backend == "numba" and not self.compiled_ok:
             try:
                 res = self.py(*flat)
+            except IndexError:
+                raise  # a failed bounds check: an error of the program, not of Numba
             except Exception as exc:
                 # Numba reports unsupported code mostly as NumbaError, sometimes as other
                 # exceptions from its lowering; a genuine run-time error of the program

@@ -21,6 +21,23 @@ def check(cond, message):
 
 
 @njit
+def index_error(i, n, axis, where):
+    """Raise the IndexError of a failed bounds check (typed as returning the index)."""
+    if n >= 0:
+        raise IndexError(where + ": index " + str(i) + " is out of bounds for axis "
+                         + str(axis) + " with size " + str(n))
+    return i
+
+
+@njit
+def check_index_array(idx, n, axis, where):
+    for i in idx.ravel():
+        if i < -n or i >= n:
+            index_error(i, n, axis, where)
+    return 0
+
+
+@njit
 def materialize(a, like):
     if a.shape != like.shape:
         return np.zeros(like.shape, dtype=a.dtype)

@@ -19,7 +19,10 @@ def enabled() -> bool:
 
 def _parts(transformed: Any, args: tuple, copy_args: bool, backend: str | None,
            sizes: tuple = ()) -> dict | None:
-    options = {"backend": resolve_backend(backend), "copy_args": copy_args}
+    from ..frontend.bounds import bounds_check_enabled
+
+    options = {"backend": resolve_backend(backend), "copy_args": copy_args,
+               "bounds_check": bounds_check_enabled()}
     if getattr(transformed, "kinks", None) is not None:
         options["kinks"] = True  # instrumented code (the same for every reporting mode)
     try:

@@ -22,6 +22,7 @@ from ..errors import ChainruleTypeError, Loc
 from ..ir.builder import Builder, Names
 from ..ir.nodes import Const, Function, Var
 from ..ir.types import Type
+from .bounds import BoundsFacts, BoundsMixin, bounds_check_enabled
 from .calls import CallMixin
 from .debugging import DebugMixin
 from .exprs import ExprMixin
@@ -33,7 +34,8 @@ from .values import flatten, is_atom, rebuild
 from .views import ViewMixin
 
 
-class Lowerer(DebugMixin, StmtMixin, ExprMixin, CallMixin, ObjectMixin, JoinMixin, ViewMixin):
+class Lowerer(DebugMixin, StmtMixin, ExprMixin, CallMixin, ObjectMixin, JoinMixin, ViewMixin,
+              BoundsMixin):
     """Python AST -> IR, by abstract interpretation over frames (see the mixins)."""
 
     def __init__(self, builder: Builder, deps: Any = None):
@@ -46,6 +48,8 @@ class Lowerer(DebugMixin, StmtMixin, ExprMixin, CallMixin, ObjectMixin, JoinMixi
         self.rederived: set[str] = set()  # views re-made from their root before a use
         self.owned_objects: dict = {}  # id -> (object built by the code, open branches then)
         self.nonneg_ids: dict = {}  # name -> int Var known to be >= 0 (range loop indices)
+        self.facts = BoundsFacts()  # what proves indices in bounds (see .bounds)
+        self.bounds_check = bounds_check_enabled()
 
     @property
     def frame(self) -> Frame:

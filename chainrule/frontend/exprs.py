@@ -158,6 +158,7 @@ class ExprMixin:
         if prim == "pow" and isinstance(b, Const) and b.value == 2 and a.type.is_float:
             return self.b.mul(a, a) if a.type.ndim == 0 else self.b.square(a)
         out = self.b.emit(prim, a, b)
+        self.note_arith(prim, a, b, out)
         if prim in ("add", "mul") and self.nonneg(a) and self.nonneg(b):
             self.mark_nonneg(out)  # e.g. i + 1 for a range index: no wrap-around needed
         return out
@@ -343,6 +344,7 @@ class ExprMixin:
             else:
                 raise self.error_at(e, f"cannot index with {_kind(v)}",
                                     "use integers, slices, None, integer or boolean arrays")
+        self.check_indices(base, tuple(spec), atoms)
         return tuple(spec), atoms
 
     def _int_atom(self, v: Any, node: ast.AST) -> Any:

@@ -1,13 +1,15 @@
-"""The supported NumPy / ``math`` / builtin functions and array methods, mapped to primitives.
+"""The supported NumPy / ``math`` functions and array methods, mapped to primitives.
 
 ``handler_for(obj)`` finds the handler of a callable (by identity); ``call_method`` handles
-``x.sum()``-style calls and ``array_attribute`` handles ``x.shape``, ``x.T``... A handler takes
-``(lowerer, args, kwargs, node)`` and returns a value. Calls on compile-time numbers are folded.
+``x.sum()``-style calls and ``array_attribute`` handles ``x.shape``, ``x.T``... Every handler is
+bound to the callee's declared signature (:mod:`.signatures`), so each keyword is either
+implemented or rejected with a typed error; it receives the bound ``Params``. Calls on
+compile-time numbers are folded. Reductions and ranges live in :mod:`.numpy_reduce`, builtins
+in :mod:`.builtin_api`.
 """
 
 from __future__ import annotations
 
-import builtins
 import math
 from typing import Any
 
@@ -15,13 +17,19 @@ import numpy as np
 
 from ..errors import ChainruleTypeError, UnsupportedCallError
 from ..ir.builder import const
-from ..ir.nodes import Const
-from .values import BoundMethod, EnumerateVal, RangeVal, ZipVal, is_atom, static_number
+from . import numpy_reduce
+from .builtin_api import builtin_handlers
+from .numpy_args import atom as _atom
+from .numpy_args import axis_param as _axis_param
+from .numpy_args import dtype_of as _dtype
+from .numpy_args import shape_atoms as _shape_atoms
+from .signatures import Signed, signed
+from .values import BoundMethod, is_atom, static_number
 
 UNARY = [
     "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
     "arccosh", "arctanh", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "cbrt",
-    "square", "reciprocal", "abs", "sign", "floor", "ceil", "round",
+    "square", "reciprocal", "abs", "sign", "floor", "ceil", "negative",
 ]
 MATH_UNARY = {
     "sin": "sin", "cos": "cos", "tan": "tan", "asin": "arcsin", "acos": "arccos",
@@ -31,248 +39,213 @@ MATH_UNARY = {
 }
 BINARY = {"arctan2": "arctan2", "hypot": "hypot", "maximum": "maximum", "minimum": "minimum",
           "power": "pow", "add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
-          "true_divide": "div", "mod": "mod", "floor_divide": "floordiv"}
+          "true_divide": "div", "mod": "mod", "floor_divide": "floordiv",
+          "logical_and": "logical_and", "logical_or": "logical_or", "matmul": "matmul"}
 REDUCTIONS = {"sum": "sum", "mean": "mean", "prod": "prod", "max": "amax", "amax": "amax",
-              "min": "amin", "amin": "amin", "argmax": "argmax", "argmin": "argmin"}
-DTYPES = {float: "float64", int: "int64", bool: "bool", np.float64: "float64",
-          np.float32: "float32", np.int64: "int64", np.bool_: "bool", "float64": "float64",
-          "float32": "float32", "int64": "int64", "bool": "bool", "float": "float64",
-          "int": "int64", np.int32: "int64", np.double: "float64"}
+              "min": "amin", "amin": "amin", "argmax": "argmax", "argmin": "argmin",
+              "cumsum": "cumsum"}
+_REDUCTION_SPECS = {
+    "sum": ("a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True",
+            "dtype out"),
+    "mean": ("a, axis=None, dtype=None, out=None, keepdims=False, *, where=True", "dtype out"),
+    "amax": ("a, axis=None, out=None, keepdims=False, initial=None, where=True", "out"),
+    "argmax": ("a, axis=None, out=None, *, keepdims=False", "out"),
+    "cumsum": ("a, axis=None, dtype=None, out=None", "dtype out"),
+}
+_REDUCTION_SPECS["prod"] = _REDUCTION_SPECS["sum"]
+_REDUCTION_SPECS["amin"] = _REDUCTION_SPECS["amax"]
+_REDUCTION_SPECS["argmin"] = _REDUCTION_SPECS["argmax"]
+# NumPy's ufunc keywords other than out= (all rejected unless given their default value).
+_NO_FOLD = {"matmul", "logical_and", "logical_or"}
+_UFUNC_KW = "*, where=True, casting='same_kind', order='K', dtype=None, subok=True, signature=None"
+_UFUNC_UNSUPPORTED = "where casting order dtype subok signature"
 
 
-def _atom(lw, v):
-    return lw.as_atom(v)
-
-
-def _fold(fn, *vals):
-    return const(fn(*[v.value for v in vals]))
+def _fold_unary(prim, npfn, x):
+    return const(float(npfn(x.value)) if prim != "sign" else npfn(x.value))
 
 
 def unary(prim: str, npfn=None):
-    def h(lw, args, kw, node):
-        (x,) = args
-        if static_number(x) and npfn is not None:
-            return const(float(npfn(x.value)) if prim not in ("sign",) else npfn(x.value))
-        return lw.b.emit(prim, _atom(lw, x))
+    def h(lw, p, node):
+        if static_number(p.x) and npfn is not None:
+            return _fold_unary(prim, npfn, p.x)
+        return lw.b.emit(prim if prim != "negative" else "neg", _atom(lw, p.x))
     return h
 
 
 def binary(prim: str, npfn=None):
-    def h(lw, args, kw, node):
-        x, y = args[:2]
-        if static_number(x) and static_number(y) and npfn is not None:
+    def h(lw, p, node):
+        x, y = p.x, p.y
+        if static_number(x) and static_number(y) and npfn is not None and prim not in _NO_FOLD:
             return const(float(npfn(x.value, y.value)))
         return lw.b.emit(prim, _atom(lw, x), _atom(lw, y))
     return h
 
 
-def _axis_param(lw, v):
-    if v is None:
-        return None
-    if isinstance(v, tuple):
-        return tuple(_axis_param(lw, a) for a in v)
-    if static_number(v):
-        return int(v.value)
-    raise ChainruleTypeError("axis must be a compile-time integer", lw.b.loc)
-
-
-def reduction(prim: str):
-    def h(lw, args, kw, node):
-        x = _atom(lw, args[0])
-        axis = _axis_param(lw, args[1] if len(args) > 1 else kw.get("axis"))
-        keep = kw.get("keepdims", const(False))
-        params = {"axis": axis}
-        if prim != "cumsum":
-            params["keepdims"] = bool(keep.value)
-        if x.type.ndim == 0 and prim in ("sum", "prod", "amax", "amin", "mean"):
-            return x
-        return lw.b.emit(prim, x, **params)
-    return h
-
-
-def _dtype(lw, v, default="float64"):
-    if v is None:
-        return default
-    key = v.value if isinstance(v, Const) else v
-    try:
-        return DTYPES[key]
-    except (KeyError, TypeError):
-        raise ChainruleTypeError(f"unsupported dtype {key!r}", lw.b.loc,
-                                 "use float, int, bool, np.float64 or np.float32") from None
-
-
-def _shape_atoms(lw, shape):
-    if isinstance(shape, (tuple, list)):
-        return [_atom(lw, s) for s in shape]
-    return [_atom(lw, shape)]
-
-
 def creation(prim: str):
-    def h(lw, args, kw, node):
-        dims = _shape_atoms(lw, args[0] if args else kw["shape"])
-        dtype = _dtype(lw, args[1] if len(args) > 1 else kw.get("dtype"))
-        return lw.b.emit(prim, *dims, dtype=dtype)
+    def h(lw, p, node):
+        dims = _shape_atoms(lw, p.shape)
+        out = lw.b.emit(prim, *dims, dtype=_dtype(lw, p.dtype))
+        lw.note_shape(out, dims)
+        return out
     return h
 
 
-def _full(lw, args, kw, node):
-    dims = _shape_atoms(lw, args[0])
-    value = _atom(lw, args[1] if len(args) > 1 else kw["fill_value"])
+def _full(lw, p, node):
+    value = _atom(lw, p.fill_value)
     default = "float64" if value.type.is_float else value.type.dtype
-    dtype = _dtype(lw, kw.get("dtype"), default)
-    return lw.b.emit("full", *dims, value, dtype=dtype)
+    dims = _shape_atoms(lw, p.shape)
+    out = lw.b.emit("full", *dims, value, dtype=_dtype(lw, p.dtype, default))
+    lw.note_shape(out, dims)
+    return out
 
 
 def like(prim: str):
-    def h(lw, args, kw, node):
-        x = _atom(lw, args[0])
-        if prim == "zeros_like":
-            return lw.b.zeros_like(x)
-        return lw.b.emit(prim, x)
+    def h(lw, p, node):
+        x = _atom(lw, p.a)
+        out = lw.b.zeros_like(x) if prim == "zeros_like" else lw.b.emit(prim, x)
+        lw.note_same_shape(out, x)
+        return out
     return h
 
 
-def _full_like(lw, args, kw, node):
-    return lw.b.full_like(_atom(lw, args[0]), _atom(lw, args[1]))
+def _full_like(lw, p, node):
+    return lw.b.full_like(_atom(lw, p.a), _atom(lw, p.fill_value))
 
 
-def _array(lw, args, kw, node):
-    v = args[0]
-    dtype = kw.get("dtype")
+def _with_dtype(lw, out, dtype):
+    if dtype is None:
+        return out
+    dtype = _dtype(lw, dtype)
+    return out if out.type.dtype == dtype else lw.b.astype(out, dtype=dtype)
+
+
+def _array(lw, p, node):
+    v = p.object
     if isinstance(v, (tuple, list)):
         out = lw.pack(v)
     else:
         out = lw.b.copy(_atom(lw, v)) if is_atom(v) and v.type.ndim > 0 else _atom(lw, v)
-    if dtype is not None:
-        out = lw.b.astype(out, dtype=_dtype(lw, dtype))
+    return _with_dtype(lw, out, p.dtype)
+
+
+def _asarray(lw, p, node):
+    v = p.a
+    out = lw.pack(v) if isinstance(v, (tuple, list)) else _atom(lw, v)
+    return _with_dtype(lw, out, p.dtype)
+
+
+def _copy(lw, p, node):
+    x = _atom(lw, p.a)
+    out = lw.b.copy(x)
+    lw.note_same_shape(out, x)
     return out
 
 
-def _asarray(lw, args, kw, node):
-    v = args[0]
-    if isinstance(v, (tuple, list)):
-        return lw.pack(v)
-    return _atom(lw, v)
+def _reshape(lw, p, node):
+    shape = p.shape if p.shape is not None else p.newshape
+    if shape is None:
+        raise UnsupportedCallError("np.reshape needs a shape", lw.b.loc)
+    return lw.b.reshape(_atom(lw, p.a), *_shape_atoms(lw, shape))
 
 
-def _copy(lw, args, kw, node):
-    return lw.b.copy(_atom(lw, args[0]))
+def _ravel(lw, p, node):
+    return lw.b.emit("ravel", _atom(lw, p.a))
 
 
-def _reshape(lw, args, kw, node):
-    x = _atom(lw, args[0])
-    shape = args[1:] if len(args) > 2 else (args[1] if len(args) > 1 else kw["newshape"])
-    dims = _shape_atoms(lw, shape)
-    return lw.b.reshape(x, *dims)
-
-
-def _simple(prim: str, **fixed):
-    def h(lw, args, kw, node):
-        return lw.b.emit(prim, *[_atom(lw, a) for a in args], **fixed)
+def _simple(prim: str, *names: str):
+    def h(lw, p, node):
+        return lw.b.emit(prim, *[_atom(lw, getattr(p, n)) for n in names])
     return h
 
 
-def _with_axis(prim: str, default=0):
-    def h(lw, args, kw, node):
-        x = _atom(lw, args[0])
-        axis = _axis_param(lw, args[1] if len(args) > 1 else kw.get("axis", const(default)))
-        return lw.b.emit(prim, x, axis=axis)
-    return h
+def _expand_dims(lw, p, node):
+    return lw.b.emit("expand_dims", _atom(lw, p.a), axis=_axis_param(lw, p.axis))
 
 
 def _sequence_prim(prim: str):
-    def h(lw, args, kw, node):
-        seq = args[0]
+    def h(lw, p, node):
+        seq = p.arrays
         if not isinstance(seq, (tuple, list)):
             raise ChainruleTypeError(f"np.{prim} needs a tuple or list of arrays", lw.b.loc)
-        axis = _axis_param(lw, args[1] if len(args) > 1 else kw.get("axis", const(0)))
-        return lw.b.emit(prim, *[_atom(lw, a) for a in seq], axis=axis)
+        if p.axis is None:
+            raise UnsupportedCallError(f"np.{prim} with axis=None is not supported", lw.b.loc,
+                                       "ravel the arrays first and use axis=0")
+        return lw.b.emit(prim, *[_atom(lw, a) for a in seq], axis=_axis_param(lw, p.axis))
     return h
 
 
-def _column_stack(lw, args, kw, node):
-    cols = [_atom(lw, a) for a in args[0]]
+def _column_stack(lw, p, node):
+    cols = [_atom(lw, a) for a in p.tup]
     cols = [lw.b.reshape(c, lw.b.size(c), 1) if c.type.ndim == 1 else c for c in cols]
     return lw.b.concatenate(*cols, axis=1)
 
 
-def _transpose(lw, args, kw, node):
-    x = _atom(lw, args[0])
-    axes = args[1] if len(args) > 1 else kw.get("axes")
+def _transpose(lw, p, node):
+    axes = p.axes
     if axes is not None:
         axes = tuple(int(a.value) for a in axes)
-    return lw.b.transpose(x, axes=axes)
+    return lw.b.transpose(_atom(lw, p.a), axes=axes)
 
 
-def _clip(lw, args, kw, node):
-    x, lo, hi = args[0], args[1] if len(args) > 1 else kw.get("a_min"), \
-        args[2] if len(args) > 2 else kw.get("a_max")
-    return lw.b.clip(_atom(lw, x), _atom(lw, lo), _atom(lw, hi))
+def _clip(lw, p, node):
+    lo = p.a_min if p.a_min is not None else p.min
+    hi = p.a_max if p.a_max is not None else p.max
+    x = _atom(lw, p.a)
+    if lo is None and hi is None:
+        raise UnsupportedCallError("np.clip needs a lower or an upper bound", lw.b.loc)
+    if lo is None:
+        return lw.b.minimum(x, _atom(lw, hi))
+    if hi is None:
+        return lw.b.maximum(x, _atom(lw, lo))
+    return lw.b.clip(x, _atom(lw, lo), _atom(lw, hi))
 
 
-def _where(lw, args, kw, node):
-    if len(args) != 3:
+def _where(lw, p, node):
+    if p.x is None or p.y is None:
         raise UnsupportedCallError("np.where needs three arguments (condition, x, y)",
                                    lw.b.loc, "use boolean indexing x[mask] for the 1-arg form")
-    c, x, y = (_atom(lw, a) for a in args)
-    return lw.b.where(c, x, y)
+    return lw.b.where(*(_atom(lw, a) for a in (p.condition, p.x, p.y)))
 
 
-def _arange(lw, args, kw, node):
-    vals = [_atom(lw, a) for a in args]
-    if len(vals) == 1:
-        vals = [const(0), vals[0], const(1)]
-    elif len(vals) == 2:
-        vals = [vals[0], vals[1], const(1)]
-    return lw.b.arange(*vals)
+def _eye(lw, p, node):
+    n = p.N if hasattr(p, "N") else p.n
+    return _with_dtype(lw, lw.b.eye(_atom(lw, n)), p.dtype)
 
 
-def _linspace(lw, args, kw, node):
-    num = args[2] if len(args) > 2 else kw.get("num", const(50))
-    return lw.b.linspace(_atom(lw, args[0]), _atom(lw, args[1]), _atom(lw, num))
-
-
-def _eye(lw, args, kw, node):
-    return lw.b.eye(_atom(lw, args[0]))
-
-
-def _squeeze(lw, args, kw, node):
-    axis = args[1] if len(args) > 1 else kw.get("axis")
-    if axis is None:
+def _squeeze(lw, p, node):
+    if p.axis is None:
         raise UnsupportedCallError("np.squeeze needs an explicit axis in compiled code", lw.b.loc,
                                    "write np.squeeze(x, axis=k) (the result's ndim must be known)")
-    return lw.b.squeeze(_atom(lw, args[0]), axis=_axis_param(lw, axis))
+    return lw.b.squeeze(_atom(lw, p.a), axis=_axis_param(lw, p.axis))
 
 
-def _norm(lw, args, kw, node):
-    if len(args) > 1 or any(k in kw for k in ("ord", "axis")):
-        raise UnsupportedCallError("np.linalg.norm with ord/axis is not supported", lw.b.loc,
-                                   "use np.sqrt(np.sum(x**2, axis=...)) or the default 2-norm")
-    return lw.b.norm(_atom(lw, args[0]))
+def _norm(lw, p, node):
+    return lw.b.norm(_atom(lw, p.x))
+
+
+def _round(lw, p, node):
+    if not static_number(p.decimals):
+        raise ChainruleTypeError("np.round: decimals must be a compile-time integer", lw.b.loc)
+    decimals = int(p.decimals.value)
+    if static_number(p.a):
+        return const(float(np.round(p.a.value, decimals)))
+    if decimals == 0:
+        return lw.b.round(_atom(lw, p.a))
+    return lw.b.round(_atom(lw, p.a), decimals=decimals)
 
 
 # -- writing into existing arrays: out=, np.copyto --------------------------------------------
-def with_out(h, name: str, nin: int | None):
-    """``h`` accepting NumPy's ``out=`` (for ufuncs also positionally, after the ``nin``
-    inputs): the result is written into the given array, in place, and that array is returned.
-    Other keywords of a ufunc (``where=``, ``dtype=``, ...) are rejected, not ignored."""
+def with_out(h, name: str):
+    """``h`` accepting NumPy's ``out=`` (bound like any parameter; for ufuncs also
+    positional, after the inputs): the result is written into the given array, in place, and
+    that array is returned."""
 
-    def wrapped(lw, args, kw, node):
-        kw = dict(kw)
-        out = kw.pop("out", None)
-        if nin is not None:
-            if len(args) > nin:
-                if out is not None or len(args) > nin + 1:
-                    raise UnsupportedCallError(f"np.{name}: too many arguments", lw.b.loc)
-                out = args[nin]
-                args = args[:nin]
-            if kw:
-                raise UnsupportedCallError(
-                    f"np.{name}: keyword(s) {', '.join(sorted(kw))} are not supported",
-                    lw.b.loc, "compute the value and assign it (y[mask] = ...), or use out=")
+    def wrapped(lw, p, node):
+        out = p.out
+        value = h(lw, p, node)
         if isinstance(out, tuple) and len(out) == 1:
             out = out[0]
-        value = h(lw, args, kw, node)
         if out is None:
             return value
         if not (is_atom(out) and out.type.ndim > 0):
@@ -283,240 +256,136 @@ def with_out(h, name: str, nin: int | None):
     return wrapped
 
 
-def _copyto(lw, args, kw, node):
-    kw = dict(kw)
-    dst = args[0] if args else kw.pop("dst")
-    src = args[1] if len(args) > 1 else kw.pop("src")
-    if len(args) > 2 or set(kw) - {"casting"}:
-        raise UnsupportedCallError("np.copyto with where= is not supported", lw.b.loc,
-                                   "write dst[mask] = src[mask] instead")
+@signed("np.copyto", "dst, src, casting='same_kind', where=True", unsupported="where",
+        hint="write dst[mask] = src[mask] instead")
+def _copyto(lw, p, node):
+    dst = p.dst
     if not (is_atom(dst) and dst.type.ndim > 0):
         raise ChainruleTypeError("np.copyto: the destination must be an array", lw.b.loc)
-    lw.write_into(dst, ("e",), [], src)
-
-
-# -- builtins ----------------------------------------------------------------------------
-def _range(lw, args, kw, node):
-    vals = [_atom(lw, a) for a in args]
-    for v in vals:
-        if v.type.dtype not in ("int64", "bool") or v.type.ndim:
-            raise ChainruleTypeError("range() arguments must be integers", lw.b.loc,
-                                     "convert with int(...)")
-    if len(vals) == 1:
-        return RangeVal(const(0), vals[0], const(1))
-    if len(vals) == 2:
-        return RangeVal(vals[0], vals[1], const(1))
-    return RangeVal(*vals)
-
-
-def _len(lw, args, kw, node):
-    (v,) = args
-    if isinstance(v, (tuple, list, dict)):
-        return const(len(v))
-    if isinstance(v, RangeVal):
-        if all(isinstance(a, Const) for a in (v.start, v.stop, v.step)):
-            return const(len(range(v.start.value, v.stop.value, v.step.value)))
-        n = lw.b.floordiv(lw.b.add(lw.b.sub(v.stop, v.start), lw.b.sub(v.step, 1)), v.step)
-        return lw.b.maximum(n, 0)
-    x = _atom(lw, v)
-    if x.type.ndim == 0:
-        raise ChainruleTypeError("len() of a scalar", lw.b.loc)
-    return lw.b.shape(x, axis=0)
-
-
-def _minmax(prim: str, pyfn, red: str):
-    def h(lw, args, kw, node):
-        items = list(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
-        if len(items) == 1:
-            return lw.b.emit(red, _atom(lw, items[0]), axis=None, keepdims=False)
-        acc = items[0]
-        for it in items[1:]:
-            if static_number(acc) and static_number(it):
-                acc = const(pyfn(acc.value, it.value))
-            else:
-                acc = lw.b.emit(prim, _atom(lw, acc), _atom(lw, it))
-        return acc
-    return h
-
-
-def _sum(lw, args, kw, node):
-    v = args[0]
-    start = args[1] if len(args) > 1 else const(0)
-    if isinstance(v, (tuple, list)):
-        acc = start
-        for it in v:
-            acc = lw.binop_add(acc, it)
-        return acc
-    x = _atom(lw, v)
-    total = lw.b.sum(x, axis=0, keepdims=False) if x.type.ndim else x
-    return lw.binop_add(start, total)
-
-
-def _cast(prim: str, pyfn):
-    def h(lw, args, kw, node):
-        if not args:
-            return const(pyfn())
-        (v,) = args
-        if static_number(v):
-            return const(pyfn(v.value))
-        x = _atom(lw, v)
-        if x.type.ndim:
-            raise ChainruleTypeError(f"{pyfn.__name__}() of an array", lw.b.loc,
-                                     "index the element first, e.g. x[0]")
-        if prim == "to_float" and x.type.dtype == "float64":
-            return x
-        return lw.b.emit(prim, x)
-    return h
-
-
-def _abs(lw, args, kw, node):
-    (v,) = args
-    if static_number(v):
-        return const(abs(v.value))
-    return lw.b.abs(_atom(lw, v))
-
-
-def _round(lw, args, kw, node):
-    if len(args) > 1:
-        raise UnsupportedCallError("round() with ndigits is not supported", lw.b.loc,
-                                   "use np.round(x * 10**k) / 10**k")
-    v = args[0]
-    if static_number(v):
-        return const(round(v.value))
-    return lw.b.to_int(lw.b.round(_atom(lw, v)))
-
-
-def _enumerate(lw, args, kw, node):
-    start = args[1] if len(args) > 1 else kw.get("start", const(0))
-    return EnumerateVal(args[0], start)
-
-
-def _zip(lw, args, kw, node):
-    return ZipVal(list(args))
-
-
-def _tuple(lw, args, kw, node):
-    v = args[0] if args else ()
-    if isinstance(v, (tuple, list)):
-        return tuple(v)
-    raise ChainruleTypeError("tuple() of a run-time value", lw.b.loc, "unpack explicitly")
-
-
-def _list(lw, args, kw, node):
-    v = args[0] if args else []
-    if isinstance(v, (tuple, list)):
-        return list(v)
-    raise ChainruleTypeError("list() of a run-time value", lw.b.loc, "unpack explicitly")
-
-
-def _print(lw, args, kw, node):
-    raise UnsupportedCallError("print() is not supported inside compiled functions", lw.b.loc,
-                               "return the value (use has_aux=True for extra outputs)")
+    lw.write_into(dst, ("e",), [], p.src)
 
 
 def _math_floor(prim):
-    def h(lw, args, kw, node):
-        v = args[0]
-        if static_number(v):
-            return const(int(getattr(math, prim)(v.value)))
-        return lw.b.to_int(lw.b.emit(prim, _atom(lw, v)))
+    def h(lw, p, node):
+        if static_number(p.x):
+            return const(int(getattr(math, prim)(p.x.value)))
+        return lw.b.to_int(lw.b.emit(prim, _atom(lw, p.x)))
     return h
 
 
-def _stop_gradient(lw, args, kw, node):
+def _math_log(lw, p, node):
+    if p.base is None:
+        return unary("log", np.log)(lw, p, node)
+    return lw.b.div(lw.b.log(_atom(lw, p.x)), lw.b.log(_atom(lw, p.base)))
+
+
+def _stop_gradient(lw, p, node):
     """``chainrule.stop_gradient(x)``: every float leaf of ``x`` gets a zero derivative."""
     from ..ir.nodes import Var
     from .values import flatten, rebuild
 
-    v = args[0] if args else kw["x"]
-    return rebuild(v, [lw.b.stop_gradient(a) if isinstance(a, Var) and a.type.is_float else a
-                       for _, a in flatten(v)])
+    return rebuild(p.x, [lw.b.stop_gradient(a) if isinstance(a, Var) and a.type.is_float else a
+                         for _, a in flatten(p.x)])
+
+
+def _ufunc(fn, handler, nin: int) -> Signed:
+    names = "x, /" if nin == 1 else "x, y, /"
+    spec = f"{names}, out=None, {_UFUNC_KW}"
+    return Signed(f"np.{fn.__name__}", spec, with_out(handler, fn.__name__),
+                  _UFUNC_UNSUPPORTED, hint="compute the value and assign it (y[mask] = ...), "
+                  "or use out=")
+
+
+def _numpy_table() -> dict:
+    """{NumPy function: (name, signature, unsupported parameters, handler)}."""
+    S = {}
+    for name, prim in REDUCTIONS.items():
+        spec, unsupported = _REDUCTION_SPECS[prim]
+        S[getattr(np, name)] = (spec, unsupported, numpy_reduce.reduction(prim, f"np.{name}"))
+    order = "order='C', *, device=None, like=None"
+    for name in ("zeros", "ones", "empty"):
+        S[getattr(np, name)] = (f"shape, dtype=None, {order}", "device like order",
+                                creation(name))
+    S[np.full] = (f"shape, fill_value, dtype=None, {order}", "device like order", _full)
+    like_kw = "dtype=None, order='K', subok=True, shape=None, *, device=None"
+    for name in ("zeros_like", "ones_like", "empty_like"):
+        S[getattr(np, name)] = (f"a, {like_kw}", "dtype order subok shape device", like(name))
+    S[np.full_like] = (f"a, fill_value, {like_kw}", "dtype order subok shape device",
+                       _full_like)
+    S[np.array] = ("object, dtype=None, *, copy=True, order='K', subok=False, ndmin=0, "
+                   "ndmax=0, like=None", "copy order subok ndmin ndmax like", _array)
+    S[np.asarray] = ("a, dtype=None, order=None, *, device=None, copy=None, like=None",
+                     "order device copy like", _asarray)
+    S[np.copy] = ("a, order='K', subok=False", "order subok", _copy)
+    S[np.reshape] = ("a, /, shape=None, order='C', *, newshape=None, copy=None", "order copy",
+                     _reshape)
+    S[np.ravel] = ("a, order='C'", "order", _ravel)
+    seq_kw = "out=None, *, dtype=None, casting='same_kind'"
+    S[np.concatenate] = (f"arrays, /, axis=0, {seq_kw}", "out dtype casting",
+                         _sequence_prim("concatenate"))
+    S[np.stack] = (f"arrays, axis=0, {seq_kw}", "out dtype casting", _sequence_prim("stack"))
+    S[np.column_stack] = ("tup", "", _column_stack)
+    S[np.squeeze] = ("a, axis=None", "", _squeeze)
+    S[np.expand_dims] = ("a, axis", "", _expand_dims)
+    S[np.transpose] = ("a, axes=None", "", _transpose)
+    S[np.dot] = ("a, b, out=None", "", with_out(_simple("dot", "a", "b"), "dot"))
+    S[np.outer] = ("a, b, out=None", "", with_out(_simple("outer", "a", "b"), "outer"))
+    S[np.inner] = ("a, b, /", "", _simple("inner", "a", "b"))
+    S[np.cross] = ("a, b, axisa=-1, axisb=-1, axisc=-1, axis=None", "axisa axisb axisc axis",
+                   _simple("cross", "a", "b"))
+    S[np.linalg.norm] = ("x, ord=None, axis=None, keepdims=False", "ord axis keepdims", _norm)
+    S[np.linalg.solve] = ("a, b", "", _simple("solve", "a", "b"))
+    S[np.linalg.inv] = ("a", "", _simple("inv", "a"))
+    S[np.linalg.det] = ("a", "", _simple("det", "a"))
+    S[np.clip] = ("a, a_min=None, a_max=None, out=None, *, min=None, max=None", "",
+                  with_out(_clip, "clip"))
+    S[np.where] = ("condition, x=None, y=None, /", "", _where)
+    S[np.arange] = ("start_or_stop, /, stop=None, step=1, *, dtype=None, device=None, "
+                    "like=None", "device like", numpy_reduce.arange)
+    S[np.linspace] = ("start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, "
+                      "*, device=None", "retstep axis device", numpy_reduce.linspace)
+    S[np.eye] = ("N, M=None, k=0, dtype=None, order='C', *, device=None, like=None",
+                 "M k order device like", _eye)
+    S[np.identity] = ("n, dtype=None, *, like=None", "like", _eye)
+    S[np.round] = ("a, decimals=0, out=None", "out", _round)
+    S[np.around] = S[np.round]
+    S[np.copyto] = _copyto
+    return S
 
 
 def _build_table() -> dict:
     t: dict = {}
     for name in UNARY:
-        t[getattr(np, name)] = unary(name, getattr(np, name))
-    t[np.absolute] = t[np.abs]
-    t[np.negative] = lambda lw, a, k, n: lw.b.neg(_atom(lw, a[0]))
-    t[np.around] = t[np.round]
-    for mname, prim in MATH_UNARY.items():
-        t[getattr(math, mname)] = unary(prim, getattr(np, prim))
-    t[math.log] = lambda lw, a, k, n: (unary("log", np.log)(lw, a[:1], k, n) if len(a) == 1
-                                       else lw.b.div(lw.b.log(_atom(lw, a[0])),
-                                                     lw.b.log(_atom(lw, a[1]))))
-    t[math.floor] = _math_floor("floor")
-    t[math.ceil] = _math_floor("ceil")
-    t[math.atan2] = binary("arctan2", np.arctan2)
-    t[math.hypot] = binary("hypot", np.hypot)
-    t[math.pow] = binary("pow", math.pow)
+        fn = getattr(np, name)
+        t[fn] = _ufunc(fn, unary(name, fn), 1)
+    t[np.logical_not] = _ufunc(np.logical_not, unary("logical_not"), 1)
     for name, prim in BINARY.items():
-        t[getattr(np, name)] = binary(prim, getattr(np, name))
-    for name, prim in REDUCTIONS.items():
-        t[getattr(np, name)] = reduction(prim)
-    t[np.cumsum] = reduction("cumsum")
-    t[np.zeros] = creation("zeros")
-    t[np.ones] = creation("ones")
-    t[np.empty] = creation("empty")
-    t[np.full] = _full
-    t[np.zeros_like] = like("zeros_like")
-    t[np.ones_like] = like("ones_like")
-    t[np.empty_like] = like("empty_like")
-    t[np.full_like] = _full_like
-    t[np.array] = _array
-    t[np.asarray] = _asarray
-    t[np.copy] = _copy
-    t[np.reshape] = _reshape
-    t[np.ravel] = _simple("ravel")
-    t[np.concatenate] = _sequence_prim("concatenate")
-    t[np.stack] = _sequence_prim("stack")
-    t[np.column_stack] = _column_stack
-    t[np.squeeze] = _squeeze
-    t[np.expand_dims] = _with_axis("expand_dims")
-    t[np.transpose] = _transpose
-    t[np.dot] = _simple("dot")
-    t[np.matmul] = _simple("matmul")
-    t[np.outer] = _simple("outer")
-    t[np.inner] = _simple("inner")
-    t[np.cross] = _simple("cross")
-    t[np.linalg.norm] = _norm
-    t[np.linalg.solve] = _simple("solve")
-    t[np.linalg.inv] = _simple("inv")
-    t[np.linalg.det] = _simple("det")
-    t[np.clip] = _clip
-    t[np.where] = _where
-    t[np.arange] = _arange
-    t[np.linspace] = _linspace
-    t[np.eye] = _eye
-    t[np.identity] = _eye
-    t[np.logical_and] = _simple("logical_and")
-    t[np.logical_or] = _simple("logical_or")
-    t[np.logical_not] = _simple("logical_not")
-    t[np.copyto] = _copyto
-    for fn, h in list(t.items()):
-        if isinstance(fn, np.ufunc):
-            t[fn] = with_out(h, fn.__name__, fn.nin)
-    t[np.clip] = with_out(t[np.clip], "clip", None)
-    t[builtins.range] = _range
-    t[builtins.len] = _len
-    t[builtins.abs] = _abs
-    t[builtins.min] = _minmax("minimum", min, "amin")
-    t[builtins.max] = _minmax("maximum", max, "amax")
-    t[builtins.sum] = _sum
-    t[builtins.float] = _cast("to_float", float)
-    t[builtins.int] = _cast("to_int", int)
-    t[builtins.bool] = _cast("to_bool", bool)
-    t[builtins.round] = _round
-    t[builtins.pow] = binary("pow", pow)
-    t[builtins.enumerate] = _enumerate
-    t[builtins.zip] = _zip
-    t[builtins.tuple] = _tuple
-    t[builtins.list] = _list
-    t[builtins.print] = _print
+        fn = getattr(np, name)
+        t[fn] = _ufunc(fn, binary(prim, fn), 2)
+    for fn, entry in _numpy_table().items():
+        if isinstance(entry, Signed):
+            t[fn] = entry
+            continue
+        spec, unsupported, h = entry
+        t[fn] = Signed(f"np.{_np_name(fn)}", spec, h, unsupported)
+    for mname, prim in MATH_UNARY.items():
+        t[getattr(math, mname)] = Signed(f"math.{mname}", "x, /", unary(prim, getattr(np, prim)))
+    t[math.log] = Signed("math.log", "x, base=None, /", _math_log)
+    t[math.floor] = Signed("math.floor", "x, /", _math_floor("floor"))
+    t[math.ceil] = Signed("math.ceil", "x, /", _math_floor("ceil"))
+    for mname, prim in (("atan2", "arctan2"), ("hypot", "hypot"), ("pow", "pow")):
+        npfn = math.pow if mname == "pow" else getattr(np, prim)
+        t[getattr(math, mname)] = Signed(f"math.{mname}", "x, y, /", binary(prim, npfn))
+    t.update(builtin_handlers())
     from ..nonsmooth import stop_gradient
 
-    t[stop_gradient] = _stop_gradient
+    t[stop_gradient] = Signed("chainrule.stop_gradient", "x", _stop_gradient)
     return t
+
+
+def _np_name(fn) -> str:
+    mod = getattr(fn, "__module__", "") or ""
+    return f"linalg.{fn.__name__}" if "linalg" in mod else fn.__name__
 
 
 _TABLE: dict | None = None
@@ -549,46 +418,78 @@ METHODS = {
 }
 
 
+def _list_append(lw, p, node):
+    if lw.frame.dyn:
+        raise UnsupportedCallError("list.append inside a run-time loop or branch", lw.b.loc,
+                                   "preallocate an array (np.zeros(n)) and assign y[i] = ...")
+    p.self.append(p.object)
+
+
+def _reshape_method(lw, p, node):
+    shape = p.shape[0] if len(p.shape) == 1 else p.shape
+    return lw.b.reshape(p.self, *_shape_atoms(lw, shape))
+
+
+def _item(lw, p, node):
+    obj, idx = p.self, p.args
+    if not idx:
+        idx = [const(0)] * obj.type.ndim
+    return lw.b.getitem(obj, *[_atom(lw, a) for a in idx], spec=("i",) * len(idx))
+
+
+def _fill(lw, p, node):
+    lw.store(p.self, ("e",), [], _atom(lw, p.value))
+
+
+def _transpose_method(lw, p, node):
+    axes = p.axes[0] if len(p.axes) == 1 and isinstance(p.axes[0], tuple) else p.axes
+    return lw.b.transpose(p.self, axes=tuple(int(a.value) for a in axes) if axes else None)
+
+
+_SPECIAL_METHODS = {
+    "append": Signed("list.append", "self, object, /", _list_append),
+    "reshape": Signed("ndarray.reshape", "self, /, *shape, order='C', copy=None",
+                      _reshape_method, "order copy"),
+    "astype": Signed("ndarray.astype", "self, dtype, order='K', casting='unsafe', "
+                     "subok=True, copy=True", lambda lw, p, node: lw.b.astype(
+                         p.self, dtype=_dtype(lw, p.dtype)), "order casting subok copy"),
+    "fill": Signed("ndarray.fill", "self, value, /", _fill),
+    "item": Signed("ndarray.item", "self, /, *args", _item),
+    "transpose": Signed("ndarray.transpose", "self, /, *axes", _transpose_method),
+    "keys": Signed("dict.keys", "self, /", lambda lw, p, node: list(p.self)),
+    "values": Signed("dict.values", "self, /", lambda lw, p, node: list(p.self.values())),
+    "items": Signed("dict.items", "self, /", lambda lw, p, node: list(p.self.items())),
+    "get": Signed("dict.get", "self, key, default=None, /",
+                  lambda lw, p, node: p.self.get(p.key, p.default)),
+}
+
+
 def call_method(lw, m: BoundMethod, args: list, kw: dict, node) -> Any:
-    obj, name = m.obj, m.name
-    if isinstance(obj, list) and name == "append":
-        if lw.frame.dyn:
-            raise UnsupportedCallError("list.append inside a run-time loop or branch", lw.b.loc,
-                                       "preallocate an array (np.zeros(n)) and assign y[i] = ...")
-        obj.append(args[0])
-        return None
-    if isinstance(obj, dict):
-        return {"keys": lambda: list(obj), "values": lambda: list(obj.values()),
-                "items": lambda: list(obj.items()), "get": lambda: obj.get(
-                    args[0], args[1] if len(args) > 1 else None)}[name]()
-    if name == "reshape":
-        return _reshape(lw, [obj, *args], kw, node)
-    if name == "astype":
-        return lw.b.astype(obj, dtype=_dtype(lw, args[0] if args else kw.get("dtype")))
-    if name == "fill":
-        lw.store(obj, ("e",), [], _atom(lw, args[0]))
-        return None
-    if name == "item":
-        return lw.b.getitem(obj, *[const(0)] * obj.type.ndim, spec=("i",) * obj.type.ndim) \
-            if not args else lw.b.getitem(obj, *[_atom(lw, a) for a in args],
-                                          spec=("i",) * len(args))
-    if name == "transpose" and args:
-        axes = args[0] if isinstance(args[0], tuple) else tuple(args)
-        return _transpose(lw, [obj, axes], {}, node)
-    fn = METHODS.get(name)
-    if fn is None:
-        raise UnsupportedCallError(f"array method `.{name}()` is not supported", lw.b.loc,
-                                   "use the NumPy function form from the supported list")
-    return handler_for(fn)(lw, [obj, *args], kw, node)
+    handler = _SPECIAL_METHODS.get(m.name)
+    if handler is None:
+        fn = METHODS.get(m.name)
+        if fn is None:
+            raise UnsupportedCallError(f"array method `.{m.name}()` is not supported", lw.b.loc,
+                                       "use the NumPy function form from the supported list")
+        handler = handler_for(fn)
+    return handler(lw, [m.obj, *args], kw, node)
 
 
 def array_attribute(lw, x, attr: str, node) -> Any:
     if attr == "shape":
-        return tuple(lw.b.shape(x, axis=i) for i in range(x.type.ndim))
+        dims = tuple(lw.b.shape(x, axis=i) for i in range(x.type.ndim))
+        for i, n in enumerate(dims):
+            lw.note_length(n, x, i)
+        return dims
     if attr == "ndim":
         return const(x.type.ndim)
     if attr == "size":
-        return lw.b.size(x) if x.type.ndim else const(1)
+        if x.type.ndim == 0:
+            return const(1)
+        n = lw.b.size(x)
+        if x.type.ndim == 1:
+            lw.note_length(n, x, 0)
+        return n
     if attr == "T":
         return lw.b.transpose(x, axes=None) if x.type.ndim > 1 else x
     if attr in ("real",):

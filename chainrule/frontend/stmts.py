@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..errors import ChainruleTypeError
 from ..ir.builder import const
@@ -20,7 +20,8 @@ from ..ir.nodes import Const, ForRange, If, Var, While
 from ..ir.types import BOOL, I64
 from . import scan
 from .frames import MISSING, LoopCtx, typed_zero
-from .values import AstFunction, EnumerateVal, RangeVal, ZipVal, flatten, is_atom, rebuild
+from .iteration import IterMixin, RunLoop
+from .values import AstFunction, flatten, is_atom, rebuild
 
 _REJECTED = {
     ast.Try: ("try/except", "remove the try block; chainrule compiles straight-line numeric code"),
@@ -49,7 +50,7 @@ class NeedFlags(Exception):
         self.frame = frame
 
 
-class StmtMixin:
+class StmtMixin(IterMixin):
     # -- blocks ----------------------------------------------------------------------------
     def lower_block(self, stmts: list) -> bool:
         """Lower ``stmts``; True when control definitely left (return/break/continue)."""
@@ -108,8 +109,15 @@ class StmtMixin:
 
     def stmt_Assign(self, node: ast.Assign) -> bool:
         value = self.expr(node.value)
-        for target in node.targets:
-            self.assign(target, value, node)
+        if len(node.targets) > 1:
+            # ``a = b = expr``: both names hold the one value; it keeps its temporary name.
+            value = self.as_atom(value) if is_atom(value) else value
+            self.frame.env["#value"] = value
+        try:
+            for target in node.targets:
+                self.assign(target, value, node)
+        finally:
+            self.frame.env.pop("#value", None)
         return False
 
     def stmt_AnnAssign(self, node: ast.AnnAssign) -> bool:
@@ -181,13 +189,23 @@ class StmtMixin:
     def bind(self, name: str, value: Any) -> None:
         """Bind a local name; a fresh temporary result is renamed after the user's name."""
         blk = self.b.block
-        if isinstance(value, Var) and blk and getattr(blk[-1], "out", None) is value:
+        if isinstance(value, Var) and blk and getattr(blk[-1], "out", None) is value \
+                and not self._bound_elsewhere(value):
             if value.name.startswith("t") and value.name[1:].isdigit():
                 renamed = self.b.new_var(name, value.type)
                 blk[-1].out = renamed
                 self.renamed(value, renamed)
                 value = renamed
         self.frame.env[name] = value
+
+    def _bound_elsewhere(self, var: Var) -> bool:
+        """Does a name of any active frame already hold ``var`` (a parameter of an inlined
+        call bound to the argument's temporary, or another target of ``a = b = ...``)?"""
+        for frame in self.frames:
+            for v in frame.env.values():
+                if v is var or any(a is var for _, a in flatten(v)):
+                    return True
+        return False
 
     def assign(self, target: ast.AST, value: Any, node: ast.AST) -> None:
         if isinstance(target, ast.Name):
@@ -290,17 +308,14 @@ class StmtMixin:
                                 "use a flag variable after the loop")
         it = self.iterable(self.expr(node.iter), node.iter)
         if not isinstance(it, RunLoop):
-            for item in list(it):
-                self.assign(node.target, item, node)
-                if self.lower_block(node.body):
-                    return True
-            return False
+            return self.unroll(node, list(it))
         start, stop, step, getter = it
         leaves_early = scan.has_break(node.body) or scan.has_return(node.body)
         if not leaves_early:
             idx = self.b.new_var(_loop_var_name(node.target), I64)
             if self.nonneg(start) and self.nonneg(step):
                 self.mark_nonneg(idx)
+            self.note_range(idx, start, stop, step)
             body_blk: list = []
 
             def bind_target():
@@ -325,6 +340,53 @@ class StmtMixin:
 
         self.loop(node, node.body, head=head, before_body=before_body, carried_extra=["#ctr"])
         self.frame.env.pop("#ctr", None)
+        return False
+
+    def unroll(self, node: ast.For, items: list) -> bool:
+        """Iteration over a compile-time tuple/list: the body is lowered once per item.
+        ``break``/``continue`` of this loop become flags, as in run-time loops."""
+        body = node.body
+        if not (scan.has_break(body) or scan.has_continue(body)):
+            for item in items:
+                self.assign(node.target, item, node)
+                if self.lower_block(body):
+                    return True
+            return False
+        ctx = LoopCtx()
+        if scan.has_break(body):
+            ctx.brk = self.b.new_var("brk", BOOL)
+            self.b.emit("id", False, out=ctx.brk)
+        if scan.has_continue(body):
+            ctx.cont = self.b.new_var("cont", BOOL)
+        return self._unroll_from(node, items, 0, ctx)
+
+    def _unroll_from(self, node: ast.For, items: list, first: int, ctx: LoopCtx) -> bool:
+        frame = self.frame
+        for k in range(first, len(items)):
+            stops = [f for f in (ctx.brk, frame.ret_flag) if f is not None]
+            if k > first and stops:
+                stop = stops[0]
+                for f in stops[1:]:
+                    stop = self.b.or_(stop, f)
+                t, e = self.branch(self.b.not_(stop),
+                                   lambda k=k: self._unroll_from(node, items, k, ctx),
+                                   lambda: False)
+                return t and e
+            saved_result = frame.result
+            frame.result = _PENDING
+            frame.loops.append(ctx)
+            try:
+                if ctx.cont is not None:
+                    self.b.emit("id", False, out=ctx.cont)
+                self.assign(node.target, items[k], node)
+                self.lower_block(node.body)
+            finally:
+                frame.loops.pop()
+                returned = frame.result is not _PENDING
+                if not returned:
+                    frame.result = saved_result
+            if returned:  # a return outside run-time control flow: nothing after it runs
+                return True
         return False
 
     def loop(self, node, body: list, head, before_body, carried_extra: list,
@@ -373,11 +435,12 @@ class StmtMixin:
                     self.b.emit("id", False, out=ctx.cont)
                 if before_body is not None:
                     before_body()
-                exited = self.lower_block(body)
+                self.lower_block(body)
             finally:
                 frame.loops.pop()
-            if not exited:
-                self.back_edge(carried)
+            # Paths that left by break/continue/return reach the end of the body too (the
+            # rest of their code is skipped by flags), so the back edge is always emitted.
+            self.back_edge(carried)
         if for_range is not None:
             idx, start, stop, step, _ = for_range
             self.b.append(ForRange(idx, start, stop, step, body_blk, self.b.loc))
@@ -506,9 +569,11 @@ class StmtMixin:
                  for f in frames]
         for f in frames:
             f.env = dict(f.env)
+        facts = self.facts.snapshot()
         try:
             yield
         finally:
+            self.facts.restore(facts)
             b.names = saved_names
             b.blocks = saved_blocks
             for f, env, _, rf, rv, res, loops in saved:
@@ -519,48 +584,8 @@ class StmtMixin:
                 if f.ret_values is not rv:
                     f.ret_values = rv
 
-    # -- iteration -----------------------------------------------------------------------
-    def iterable(self, it: Any, node: ast.AST):
-        """(start, stop, step, getter) for run-time loops, or a tuple/list to unroll."""
-        if isinstance(it, (tuple, list)):
-            return it
-        if isinstance(it, RangeVal):
-            return RunLoop(it.start, it.stop, it.step, lambda i: i)
-        if is_atom(it) and it.type.ndim > 0:
-            n = self.b.shape(it, axis=0)
-            return RunLoop(const(0), n, const(1),
-                           lambda i: self.index_read(self.fresh_views(it), ("i",), [i]))
-        if isinstance(it, EnumerateVal):
-            inner = self.iterable(it.inner, node)
-            if not isinstance(inner, RunLoop):
-                return [(const(k + it.start.value), v) for k, v in enumerate(inner)]
-            s0, n, st, get = inner
-            off = it.start
-            return RunLoop(s0, n, st,
-                           lambda i: (self.b.add(i, off) if not _is_zero(off) else i, get(i)))
-        if isinstance(it, ZipVal):
-            parts = [self.iterable(p, node) for p in it.parts]
-            if not any(isinstance(p, RunLoop) for p in parts):
-                return list(zip(*parts))
-            if not all(isinstance(p, RunLoop) for p in parts):
-                raise self.error_at(node, "zip of a tuple with an array is not supported",
-                                    "zip arrays with arrays or tuples with tuples")
-            n = parts[0][1]
-            for p in parts[1:]:
-                n = self.b.minimum(n, p[1]) if is_atom(n) else p[1]
-            getters = [p[3] for p in parts]
-            return RunLoop(const(0), n, const(1), lambda i: tuple(g(i) for g in getters))
-        raise self.error_at(node, f"cannot iterate over {type(it).__name__}",
-                            "loop over range(...), an array, zip(...) or enumerate(...)")
 
-
-class RunLoop(NamedTuple):
-    """A loop over a run-time range: ``getter(i)`` gives the item for index ``i``."""
-
-    start: Any
-    stop: Any
-    step: Any
-    getter: Any
+_PENDING = object()  # frame.result while no return has been lowered
 
 
 def _array_var(v: Any) -> bool:
@@ -569,10 +594,6 @@ def _array_var(v: Any) -> bool:
 
 def _always() -> Any:
     return const(True)
-
-
-def _is_zero(c: Any) -> bool:
-    return isinstance(c, Const) and c.value == 0
 
 
 def _loop_var_name(target: ast.AST) -> str:

@@ -236,6 +236,7 @@ class ViewMixin:
                                            info.stamp, info.loops)
         if self.nonneg(old):
             self.mark_nonneg(new)
+        self.bounds_renamed(old, new)
 
     def nonneg(self, a: Any) -> bool:
         k = _known(a)
@@ -265,6 +266,7 @@ class ViewMixin:
             out = self.b.getitem(parent, *idx, spec=spec)
             self.register_view(out, parent, list(info.entries))
             self.rederived.add(out.name)
+            self.note_remade(out, value)
             return out
         if pytree.node_kind(value) is None:
             return value

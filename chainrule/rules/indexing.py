@@ -155,6 +155,11 @@ def _int_type(types, **_):
     return Type("int64")
 
 
+def _check_index_emit(srcs, axis, where, **_):
+    i, n = srcs
+    return f"{i} if -{n} <= {i} < {n} else _rt.index_error({i}, {n}, {axis}, {where!r})"
+
+
 def _shape_emit(srcs, axis, **_):
     return f"{srcs[0]}.shape[{axis}]"
 
@@ -177,6 +182,12 @@ PRIMS = [
     Primitive("zeros_like", _copy_type, template("np.zeros_like({0})"), nondiff=True),
     Primitive("shape", _int_type, _shape_emit, nondiff=True, doc="x.shape[axis]"),
     Primitive("size", _int_type, template("{0}.size"), nondiff=True, doc="x.size"),
+    Primitive("check_index", _int_type, _check_index_emit, nondiff=True,
+              doc="i, after checking -n <= i < n (else IndexError naming the user's file:line)"),
+    Primitive("check_index_array", _int_type,
+              lambda srcs, axis, where, **_: f"_rt.check_index_array({srcs[0]}, {srcs[1]}, "
+                                             f"{axis}, {where!r})", nondiff=True,
+              doc="0, after checking -n <= i < n for every element i of an integer array"),
 ]
 
 # Taylor rules (rules/taylor.py): every differentiable primitive here is linear in its

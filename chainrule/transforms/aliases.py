@@ -11,6 +11,11 @@ their argument's buffer. Loops are simulated for a few trips. A write through ``
 ``B`` is rejected when a later read through another name reads ``B`` via a binding made before
 the write.
 
+The check is path-sensitive across branches: each binding and write remembers the branch
+choices (per execution of an ``if``, so different loop trips count as different executions) it
+was made under, and a write conflicts with a binding only when one run can take both paths
+(``b = a`` on one branch and a write into ``a`` on the other never meet).
+
 Reverse-mode code (when it is differentiated again) restores the slots a write overwrote, by a
 ``setitem`` of a value popped from a tape. Such a restore undoes the write: afterwards the
 buffer holds what it held before the write, so the pair is removed from the writes a later read
@@ -36,9 +41,12 @@ class _Sim:
         self.prims = prims
         self.time = 0
         self.gen: dict[int, int] = {}
-        # name -> {buffer: time the name was bound to it}
+        # name -> {buffer: (time the name was bound to it, path)}; a path maps the executions
+        # of ``if`` statements it passed to the branch taken (True: then, False: else)
         self.binding: dict[str, dict] = {}
-        self.writes: list = []  # (time, name, buffers, stmt)
+        self.writes: list = []  # (time, name, buffers, stmt, path)
+        self.path: dict = {}
+        self.visits = 0
         self.popped: set[str] = set()  # variables assigned from a tape
 
     def bufs(self, name: str) -> dict:
@@ -50,11 +58,12 @@ class _Sim:
 
     def read(self, name: str) -> None:
         now = self.tick()
-        for t_w, wname, wbufs, stmt in self.writes:
-            if wname == name:
+        for t_w, wname, wbufs, stmt, wpath in self.writes:
+            if wname == name or not _compatible(wpath, self.path):
                 continue
-            for buf, t_bound in self.bufs(name).items():
-                if buf in wbufs and t_bound < t_w < now:
+            for buf, (t_bound, bpath) in self.bufs(name).items():
+                if buf in wbufs and t_bound < t_w < now and _compatible(bpath, wpath) \
+                        and _compatible(bpath, self.path):
                     w, r = _shown(wname), _shown(name)
                     raise UnsupportedMutationError(
                         f"in-place write to `{w}` changes an array that `{r}` also refers to, "
@@ -97,13 +106,15 @@ class _Sim:
             if s.out.type.ndim == 0 or s.out.type.tape:
                 return
             now = self.tick()
+            path = dict(self.path)
             if _is_view(s) and isinstance(s.args[0], Var):
-                self.binding[s.out.name] = {b: now for b in self.bufs(s.args[0].name)}
+                self.binding[s.out.name] = {b: (now, _meet(path, p))
+                                            for b, (_, p) in self.bufs(s.args[0].name).items()}
             else:
                 site = id(s)
                 g = self.gen.get(site, 0) + 1
                 self.gen[site] = g
-                self.binding[s.out.name] = {(site, g): now}
+                self.binding[s.out.name] = {(site, g): (now, path)}
         elif isinstance(s, Effect):
             # A tape push saves a reference; the value is popped only after every later write
             # has been undone (restored), so it is not a read of changed contents.
@@ -115,20 +126,43 @@ class _Sim:
             if s.prim in ("setitem", "additem") and target.name in self.active:
                 if s.prim == "setitem" and self.restores(s):
                     return
-                self.writes.append((self.tick(), target.name, set(self.bufs(target.name)), s))
+                self.writes.append((self.tick(), target.name, set(self.bufs(target.name)), s,
+                                    dict(self.path)))
         elif isinstance(s, If):
+            self.visits += 1
+            visit = self.visits
+            outer = self.path
             saved = {k: dict(v) for k, v in self.binding.items()}
+            self.path = {**outer, visit: True}
             self.block(s.then)
             after_then = self.binding
             self.binding = saved
+            self.path = {**outer, visit: False}
             self.block(s.orelse)
+            self.path = outer
             for k, v in after_then.items():
-                self.binding.setdefault(k, {}).update(v)
+                mine = self.binding.setdefault(k, {})
+                for buf, (t, p) in v.items():
+                    if buf in mine and mine[buf] != (t, p):
+                        # bound on both paths: keep the earlier time under the outer path
+                        t = min(t, mine[buf][0])
+                        p = {key: val for key, val in p.items() if mine[buf][1].get(key) == val}
+                    mine[buf] = (t, p)
         elif isinstance(s, (While, ForRange)):
             for _ in range(TRIPS):
                 if isinstance(s, While):
                     self.block(s.cond_body)
                 self.block(s.body)
+
+
+def _compatible(p: dict, q: dict) -> bool:
+    """Can one run take both paths (no ``if`` execution takes different branches)?"""
+    return all(q.get(k, v) == v for k, v in p.items())
+
+
+def _meet(p: dict, q: dict) -> dict:
+    """The path of a value made under ``p`` from one bound under ``q``."""
+    return {**q, **p}
 
 
 def _same_atoms(xs: tuple, ys: tuple) -> bool:
@@ -160,7 +194,7 @@ def check_writes(fn: Function, active: set[str], prims=None) -> None:
     sim = _Sim(active, prims)
     for p in fn.params:
         if p.type.ndim > 0:
-            sim.binding[p.name] = {("param", p.name): 0}
+            sim.binding[p.name] = {("param", p.name): (0, {})}
     sim.block(fn.body)
     for r in fn.results:
         if isinstance(r, Var) and r.type.ndim > 0:
