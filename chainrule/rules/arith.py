@@ -14,6 +14,7 @@ from .common import (
     binary,
     bool_type,
     elementwise_type,
+    fit_tangent,
     float_type,
     same_type,
     template,
@@ -37,10 +38,8 @@ def _linear_jvp(sign_y: float):
         tx, ty = tans
         if ty is not None and sign_y < 0:
             ty = b.neg(ty)
-        if tx is None:
-            return ty
-        if ty is None:
-            return tx
+        if tx is None or ty is None:
+            return fit_tangent(b, ty if tx is None else tx, args, tans, out)
         return b.add(tx, ty)
 
     return jvp
@@ -98,7 +97,8 @@ def _where_jvp(b, args, tans, out, **params):
     if tx is None and ty is None:
         return None
     zero = 0.0
-    return b.where(c, zero if tx is None else tx, zero if ty is None else ty)
+    t = b.where(c, zero if tx is None else tx, zero if ty is None else ty)
+    return fit_tangent(b, t, args[1:], tans[1:], out) if tx is None or ty is None else t
 
 
 def _where_vjp(b, args, out, g, **params):
