@@ -18,7 +18,13 @@ import numpy as np
 from .backend.executable import Executable
 from .cache import disk as disk_cache
 from .errors import ChainruleError, NonDifferentiableError
-from .frontend.compile import Compiled, compile_function, kinds_key, leaf_type
+from .frontend.compile import (
+    Compiled,
+    compile_function,
+    kinds_key,
+    leaf_type,
+    placeholder_args,
+)
 from .frontend.values import flatten, rebuild
 from .ir.builder import Names
 from .ir.inline import inline
@@ -144,11 +150,16 @@ class Transformed:
         key = kinds_key(args)
         exe = self._cache.get(key)
         if exe is None:
-            exe = disk_cache.executable_for(self, args, copy_args=self.kind != "jit",
-                                            backend=self.backend)
-            if self.kinks is not None:
-                exe.kink_handler = functools.partial(_kinks.report, self.kinks, owner=self)
+            exe = self._new_executable(args)
             self._cache[key] = exe
+        return exe
+
+    def _new_executable(self, args: tuple) -> Executable:
+        exe = disk_cache.executable_for(self, args, copy_args=self.kind != "jit",
+                                        backend=self.backend)
+        if self.kinks is not None:
+            exe.kink_handler = functools.partial(_kinks.report, self.kinks, owner=self)
+        exe.rebuild = functools.partial(self._new_executable, placeholder_args(args))
         return exe
 
     def __call__(self, *args: Any) -> Any:
@@ -270,6 +281,12 @@ class _ModeCache:
         hit = self.entries.get(key)
         if hit is not None and hit[0] is fun:
             return hit[1], hit[2]
+        exe, base = self.make(kind, fun, args, backend, kinks)
+        self.entries[key] = (fun, exe, base)
+        return exe, base
+
+    def make(self, kind: str, fun: Any, args: tuple, backend: str | None,
+             kinks: str | None) -> tuple[Executable, list]:
         names = Names()
         if kinks is None:
             compiled, base = self._build(kind, fun, args, names)
@@ -283,7 +300,8 @@ class _ModeCache:
         exe = Executable(compiled, copy_args=True, backend=backend)
         if kinks is not None:
             exe.kink_handler = functools.partial(_kinks.report, kinks)
-        self.entries[key] = (fun, exe, base)
+        rebuild = functools.partial(self.make, kind, fun, placeholder_args(args), backend, kinks)
+        exe.rebuild = lambda: rebuild()[0]
         return exe, base
 
     @staticmethod

@@ -120,11 +120,13 @@ def test_corrupt_entries_are_ignored_and_rebuilt(tmp_path: Path, monkeypatch) ->
     np.testing.assert_allclose(cr.grad(scaled_square)(x), x)
 
 
-def with_constant(x):
-    return np.sum(x * WEIGHTS)
-
-
 WEIGHTS = np.array([1.0, 2.0, 3.0])
+
+
+def with_constant(x, w=WEIGHTS):
+    # A default value is a constant of the code (module-level arrays are not: they are read
+    # at each call).
+    return np.sum(x * w)
 
 
 def test_array_constants_round_trip_without_pickle(tmp_path: Path, monkeypatch) -> None:
@@ -211,3 +213,29 @@ def test_same_source_different_constants_never_share_code(backend: str) -> None:
     g2 = cr.grad(_scaled_by(np.array([4.0, 5.0, 6.0])), backend=backend)(x)
     np.testing.assert_allclose(g1, [1.0, 2.0, 3.0])
     np.testing.assert_allclose(g2, [4.0, 5.0, 6.0])
+
+
+GLOBAL_W = np.array([1.0, 2.0, 3.0])
+GLOBAL_S = 2.0
+
+
+def reads_globals(x):
+    return np.sum(GLOBAL_W * x ** 2) * GLOBAL_S
+
+
+def test_entries_read_module_arrays_at_call_time() -> None:
+    """A cache entry holds no module-level array contents: a later hit reads them anew."""
+    global GLOBAL_S
+    x = np.array([1.0, -1.0, 0.5])
+    np.testing.assert_allclose(cr.grad(reads_globals)(x), 2 * GLOBAL_W * x * GLOBAL_S)
+    GLOBAL_W[:] = [5.0, -2.0, 1.0]
+    fresh = cr.grad(reads_globals)
+    assert cr.cache.explain(fresh, x) == "hit"
+    np.testing.assert_allclose(fresh(x), 2 * GLOBAL_W * x * GLOBAL_S)
+    saved = GLOBAL_S
+    try:
+        GLOBAL_S = -1.0  # a folded scalar: another entry, and the held transform recompiles
+        assert cr.cache.explain(cr.grad(reads_globals), x).startswith("miss")
+        np.testing.assert_allclose(fresh(x), 2 * GLOBAL_W * x * GLOBAL_S)
+    finally:
+        GLOBAL_S = saved

@@ -106,3 +106,103 @@ def test_power_by_constant_array(backend):
     assert np.isclose(cr.jit(_pow_const_array, backend=backend)(x), _pow_const_array(x))
     g = cr.grad(_pow_const_array, backend=backend)(x)
     assert np.allclose(g, numerical_grad(_pow_const_array, (x,)), rtol=1e-6)
+
+
+# -- module-level values are read at call time ---------------------------------------------------
+W = np.array([1.0, 2.0, 3.0])
+SCALE = 2.0
+PAIR = (np.array([1.0, -1.0, 0.5]), 3.0)
+
+
+def _loss_w(x):
+    return np.sum(W * np.sin(x)) * SCALE
+
+
+def _loss_w_expected(x):
+    return np.sum(W * np.sin(x)) * SCALE, W * np.cos(x) * SCALE
+
+
+def _check_all_modes(backend, held):
+    """Every held transform gives what plain NumPy gives now."""
+    x = np.array([0.3, -0.7, 1.1])
+    t = np.array([0.5, 1.0, -2.0])
+    value, grad = _loss_w_expected(x)
+    assert np.isclose(held["jit"](x), value)
+    assert np.allclose(held["grad"](x), grad)
+    v, tan = cr.jvp(held["fn"], (x,), (t,), backend=backend)
+    assert np.isclose(v, value) and np.isclose(tan, np.dot(grad, t))
+    v, pullback = cr.vjp(held["fn"], x, backend=backend)
+    assert np.isclose(v, value) and np.allclose(pullback(1.0)[0], grad)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_held_transforms_see_changed_globals(backend):
+    global W, SCALE
+    saved = W, SCALE
+    try:
+        held = {"fn": _loss_w, "jit": cr.jit(_loss_w, backend=backend),
+                "grad": cr.grad(_loss_w, backend=backend)}
+        _check_all_modes(backend, held)
+        W = np.array([4.0, -1.0, 0.5])  # rebound
+        _check_all_modes(backend, held)
+        W[1] = 7.0  # written in place
+        _check_all_modes(backend, held)
+        SCALE = -0.5  # a folded scalar rebound
+        _check_all_modes(backend, held)
+        SCALE = 3  # an int now: compiled again for the new type
+        _check_all_modes(backend, held)
+        W = np.array([1, 2, 3])  # an integer array now
+        _check_all_modes(backend, held)
+        W = np.ones((2, 3))  # a 2-D array now
+        x = np.array([0.3, -0.7, 1.1])
+        assert np.allclose(held["grad"](x), np.sum(W, axis=0) * np.cos(x) * SCALE)
+    finally:
+        W, SCALE = saved
+
+
+def _loss_pair(x):
+    a, s = PAIR
+    return np.sum(a * x ** 2) * s
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_arrays_inside_a_global_tuple(backend):
+    global PAIR
+    saved = PAIR
+    try:
+        g = cr.grad(_loss_pair, backend=backend)
+        x = np.array([1.0, 2.0, 3.0])
+        assert np.allclose(g(x), 2 * PAIR[0] * x * PAIR[1])
+        PAIR[0][:] = [2.0, 2.0, 2.0]
+        assert np.allclose(g(x), 2 * PAIR[0] * x * PAIR[1])
+        PAIR = (np.array([0.0, 1.0, 0.0]), -1.0)
+        assert np.allclose(g(x), 2 * PAIR[0] * x * PAIR[1])
+    finally:
+        PAIR = saved
+
+
+def _make_counter_loss():
+    weights = np.array([1.0, 2.0])
+    power = 2.0
+
+    def loss(x):
+        return np.sum(weights * x ** power)
+
+    def update(new_power, new_weights):
+        nonlocal power, weights
+        power, weights = new_power, new_weights
+
+    return loss, update, weights
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_changed_closure_cells(backend):
+    loss, update, weights = _make_counter_loss()
+    g = cr.grad(loss, backend=backend)
+    x = np.array([1.5, 0.5])
+    assert np.allclose(g(x), 2.0 * np.array([1.0, 2.0]) * x)
+    weights[0] = 10.0  # in place
+    assert np.allclose(g(x), 2.0 * np.array([10.0, 2.0]) * x)
+    update(3.0, np.array([1.0, 1.0]))  # nonlocal rebinding
+    assert np.allclose(g(x), 3.0 * x ** 2)
+    assert np.isclose(cr.jit(loss, backend=backend)(x), np.sum(x ** 3))

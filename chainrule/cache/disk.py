@@ -3,11 +3,13 @@ and store one. ``CHAINRULE_CACHE=0`` turns the disk cache off."""
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
 from ..backend.executable import Executable, resolve_backend
 from ..ir.builder import Names
+from ..ir.outside import from_json as outside_from_json
 from . import store
 from .key import Dependencies, NotCacheable, key_parts
 
@@ -29,20 +31,33 @@ def _parts(transformed: Any, args: tuple, copy_args: bool, backend: str | None) 
 def executable_for(transformed: Any, args: tuple, copy_args: bool, backend: str | None
                    ) -> Executable:
     parts = _parts(transformed, args, copy_args, backend) if enabled() else None
+    top_cells = _top_cells(transformed)
     if parts is not None:
         payload, consts = store.load(parts)
         if payload is not None:
-            return Executable(None, copy_args, backend, payload=payload, consts=consts)
+            located = payload.get("outside")
+            outside = None if located is None else outside_from_json(located, top_cells)
+            if located is None or outside is not None:
+                return Executable(None, copy_args, backend, payload=payload, consts=consts,
+                                  outside=outside)
     deps = Dependencies()
     compiled = transformed.build_top(args, Names(), deps)
     exe = Executable(compiled, copy_args, backend)
     if parts is not None and deps.ok:
         try:
-            payload = exe.payload()
+            payload = exe.payload(top_cells)
         except NotCacheable:
             return exe
         store.save(parts, deps.as_json(), payload, exe.consts)
     return exe
+
+
+def _top_cells(transformed: Any) -> tuple:
+    """The closure cells of the Python function a (stack of) transform(s) applies to."""
+    fn = transformed
+    while getattr(fn, "__chainrule_transform__", False) or isinstance(fn, functools.partial):
+        fn = fn.func if isinstance(fn, functools.partial) else fn.fn
+    return getattr(fn, "__closure__", None) or ()
 
 
 def explain(transformed: Any, *args: Any) -> str:

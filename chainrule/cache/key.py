@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ..ir.outside import is_input_array
+
 FORMAT = 1
 
 
@@ -46,14 +48,18 @@ def function_source(fn: types.FunctionType) -> str:
     return "".join(block)
 
 
-def describe(value: Any, depth: int = 0) -> Any:
-    """A JSON-able description of a compile-time value; raises NotCacheable."""
+def describe(value: Any, depth: int = 0, inputs: bool = False) -> Any:
+    """A JSON-able description of a compile-time value; raises NotCacheable. With ``inputs``
+    (a value read from a global or a closure cell), arrays are described by dtype and ndim
+    only: the generated code reads them at each call (chainrule.ir.outside)."""
     if depth > 20:
         raise NotCacheable("value nested too deeply")
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
         return {"num": repr(value), "type": type(value).__name__}
+    if inputs and is_input_array(value):
+        return {"input": value.dtype.char, "ndim": value.ndim}
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             raise NotCacheable(f"array of dtype {value.dtype}")
@@ -61,9 +67,9 @@ def describe(value: Any, depth: int = 0) -> Any:
         return {"array": _sha(data.tobytes()), "dtype": str(value.dtype),
                 "shape": list(value.shape)}
     if isinstance(value, (tuple, list)):
-        return {type(value).__name__: [describe(v, depth + 1) for v in value]}
+        return {type(value).__name__: [describe(v, depth + 1, inputs) for v in value]}
     if isinstance(value, dict):
-        return {"dict": [[repr(k), describe(v, depth + 1)] for k, v in value.items()]}
+        return {"dict": [[repr(k), describe(v, depth + 1, inputs)] for k, v in value.items()]}
     if isinstance(value, types.ModuleType):
         return {"module": value.__name__}
     if getattr(value, "__chainrule_transform__", False):
@@ -82,7 +88,7 @@ def describe(value: Any, depth: int = 0) -> Any:
         closure = {}
         for name, cell in zip(value.__code__.co_freevars, value.__closure__ or ()):
             try:
-                closure[name] = describe(cell.cell_contents, depth + 1)
+                closure[name] = describe(cell.cell_contents, depth + 1, inputs=True)
             except ValueError:
                 closure[name] = "<empty>"
         return {"function": value.__qualname__, "module": mod,
@@ -170,7 +176,7 @@ class Dependencies:
             self.ok = False
             return
         try:
-            self.items[(module, name)] = describe(value)
+            self.items[(module, name)] = describe(value, inputs=True)
         except NotCacheable:
             self.ok = False
 
@@ -187,7 +193,7 @@ def dependencies_hold(deps: list) -> str | None:
         if name not in mod.__dict__:
             return f"{module}.{name} no longer exists"
         try:
-            now = describe(mod.__dict__[name])
+            now = describe(mod.__dict__[name], inputs=True)
         except NotCacheable:
             return f"{module}.{name} cannot be described any more"
         if json.dumps(now, sort_keys=True) != json.dumps(desc, sort_keys=True):

@@ -22,7 +22,7 @@ from ..ir.nodes import Const, Function, Var
 from ..ir.types import Type
 from .calls import CallMixin
 from .exprs import ExprMixin
-from .frames import Frame, JoinMixin
+from .frames import Frame, JoinMixin, OutsideValues
 from .source import loc_of
 from .stmts import StmtMixin
 from .values import flatten, is_atom, rebuild
@@ -41,6 +41,7 @@ class Lowerer(StmtMixin, ExprMixin, CallMixin, JoinMixin, ViewMixin):
         self.writes: dict = {}  # array Var name -> number of writes into it so far
         self.rederived: set[str] = set()  # views re-made from their root before a use
         self.nonneg_ids: dict = {}  # name -> int Var known to be >= 0 (range loop indices)
+        self.outside = OutsideValues(builder.names)  # globals and closure cells read
 
     @property
     def frame(self) -> Frame:
@@ -106,6 +107,18 @@ def kinds_key(args: Any) -> Any:
         return ("S", args)
     except TypeError:
         return ("S", id(args))
+
+
+def placeholder_args(args: Any) -> Any:
+    """Arguments of the same kinds as ``args`` with empty arrays (what compiling again for
+    these kinds needs, without keeping the caller's arrays alive)."""
+    if isinstance(args, (tuple, list)):
+        return type(args)(placeholder_args(a) for a in args)
+    if isinstance(args, dict):
+        return {k: placeholder_args(v) for k, v in args.items()}
+    if isinstance(args, np.ndarray) and leaf_type(args) is not None:
+        return np.zeros((0,) * args.ndim, dtype=args.dtype)
+    return args
 
 
 def argument_values(names: list[str], args: tuple, b: Builder) -> tuple[list, list]:
@@ -177,7 +190,10 @@ def compile_function(fn: Any, args: tuple, names: Names | None = None, deps: Any
     leaves = [a for _, a in flatten(result)]
     name = getattr(target, "__name__", "f")
     name = name if name.isidentifier() else "f"
-    out = Function(name, params, _drop_unused(b.block, lw.rederived, leaves), leaves)
+    out = Function(name, params + lw.outside.params,
+                   _drop_unused(b.block, lw.rederived, leaves), leaves)
+    if lw.outside.record:
+        out.meta["outside"] = lw.outside.record
     return Compiled(out, rebuild(result, list(leaves)) if leaves else result, list(values))
 
 
