@@ -239,3 +239,73 @@ def test_entries_read_module_arrays_at_call_time() -> None:
         np.testing.assert_allclose(fresh(x), 2 * GLOBAL_W * x * GLOBAL_S)
     finally:
         GLOBAL_S = saved
+
+
+def _twice(x):
+    return 2.0 * x
+
+
+def _user_double_jvp(b, args, tans, out, **_):
+    return b.mul(tans[0], 2.0)
+
+
+def _user_double_vjp_wrong(b, args, out, g, **_):
+    return [b.mul(g, 3.0)]
+
+
+def _user_double_vjp(b, args, out, g, **_):
+    return [b.mul(g, 2.0)]
+
+
+def _user_emit_helper(x):
+    return 2.0 * x
+
+
+def uses_user_double(x):
+    return _twice(x) ** 2
+
+
+def test_entries_depend_on_user_primitive_rules() -> None:
+    """Editing a registered primitive's rule (or what its emission names) is a cache miss."""
+    from chainrule.rules.common import float_type, template
+    from chainrule.rules.registry import Primitive
+
+    prim = cr.register_primitive(
+        Primitive("cache_test_double", float_type, template("_user_emit_helper({0})"),
+                  _user_double_jvp, _user_double_vjp_wrong),
+        function=_twice, namespace={"_user_emit_helper": _user_emit_helper})
+    x = 5.0
+    assert cr.grad(uses_user_double)(x) == 2 * 10.0 * 3.0  # what the (wrong) rule says
+    assert cr.cache.explain(cr.grad(uses_user_double), x) == "hit"
+    prim.vjp = _user_double_vjp  # the user fixes the rule (as after editing and restarting)
+    assert "rules of cache_test_double changed" in cr.cache.explain(cr.grad(uses_user_double),
+                                                                    x)
+    assert cr.grad(uses_user_double)(x) == 2 * 10.0 * 2.0
+    assert cr.cache.explain(cr.grad(uses_user_double), x) == "hit"
+    assert cr.jit(uses_user_double)(x) == 100.0
+
+
+@cr.custom_jvp
+def _cached_custom(x):
+    return np.sin(x)
+
+
+def _custom_rule_wrong(primals, tangents):
+    return np.sin(primals[0]), tangents[0]
+
+
+def _custom_rule(primals, tangents):
+    return np.sin(primals[0]), np.cos(primals[0]) * tangents[0]
+
+
+def uses_custom(x):
+    return _cached_custom(x) * 2.0
+
+
+def test_entries_depend_on_custom_rules() -> None:
+    _cached_custom.defjvp(_custom_rule_wrong)
+    x = 0.4
+    assert cr.grad(uses_custom)(x) == 2.0
+    _cached_custom.defjvp(_custom_rule)
+    assert np.isclose(cr.grad(uses_custom)(x), 2.0 * np.cos(x))
+    assert cr.cache.explain(cr.grad(uses_custom), x) == "hit"

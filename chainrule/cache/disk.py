@@ -7,6 +7,7 @@ import functools
 import os
 from typing import Any
 
+from ..backend.codegen import EXTRA_GLOBALS
 from ..backend.executable import Executable, resolve_backend
 from ..ir.builder import Names
 from ..ir.outside import from_json as outside_from_json
@@ -38,17 +39,21 @@ def executable_for(transformed: Any, args: tuple, copy_args: bool, backend: str 
             located = payload.get("outside")
             outside = None if located is None else outside_from_json(located, top_cells)
             if located is None or outside is not None:
+                consts = {**EXTRA_GLOBALS, **consts}
                 return Executable(None, copy_args, backend, payload=payload, consts=consts,
                                   outside=outside)
     deps = Dependencies()
     compiled = transformed.build_top(args, Names(), deps)
     exe = Executable(compiled, copy_args, backend)
+    deps.record_code(compiled.fn)
     if parts is not None and deps.ok:
         try:
             payload = exe.payload(top_cells)
         except NotCacheable:
             return exe
-        store.save(parts, deps.as_json(), payload, exe.consts)
+        # Globals of user emissions are dependencies, not constants of the entry.
+        consts = {k: v for k, v in exe.consts.items() if k not in EXTRA_GLOBALS}
+        store.save(parts, deps.as_json(), payload, consts)
     return exe
 
 

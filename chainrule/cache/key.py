@@ -76,6 +76,10 @@ def describe(value: Any, depth: int = 0, inputs: bool = False) -> Any:
         return {"transform": value.kind, "argnums": list(value.argnums),
                 "tuple": value.argnums_tuple, "has_aux": value.has_aux,
                 "fn": describe(value.fn, depth + 1)}
+    if getattr(value, "__chainrule_custom__", False):  # custom_jvp / custom_vjp: the rules too
+        return {"custom": type(value).__name__,
+                **{k: describe(getattr(value, k, None), depth + 1)
+                   for k in ("fun", "jvp", "fwd", "bwd")}}
     if isinstance(value, functools.partial):
         return {"partial": describe(value.func, depth + 1),
                 "args": describe(value.args, depth + 1),
@@ -180,13 +184,103 @@ class Dependencies:
         except NotCacheable:
             self.ok = False
 
+    def record_code(self, fn: Any) -> None:
+        """What the generated code of ``fn`` uses besides chainrule's own rules: primitives a
+        user registered (their rule functions) and the globals their emissions name."""
+        for prim in _user_primitives(fn):
+            self.record_primitive(prim)
+        try:
+            if any(m == PRIMITIVE for m, _ in self.items):
+                for name, value in _extra_globals().items():
+                    self.items[(EXTRA, name)] = describe(value)
+        except NotCacheable:
+            self.ok = False
+
+    def record_primitive(self, prim: Any) -> None:
+        """A user primitive the code was compiled with (its rules may have left no trace in
+        the generated code: the VJP of a primitive whose value is not needed)."""
+        try:
+            self.items[(PRIMITIVE, prim.name)] = describe_primitive(prim)
+        except NotCacheable:
+            self.ok = False
+
     def as_json(self) -> list:
         return [[m, n, d] for (m, n), d in sorted(self.items.items())]
+
+
+PRIMITIVE = "<primitive>"  # dependency kinds that are not module globals
+EXTRA = "<emission global>"
+
+
+def describe_primitive(prim: Any) -> dict:
+    """A user primitive's record: its rule functions (source and closures) and flags."""
+    extra = {k: v for k, v in prim.extra.items() if k != "user"}
+    return {"rules": [describe(getattr(prim, k)) for k in ("infer", "emit", "jvp", "vjp")],
+            "flags": [prim.nondiff, prim.effect, prim.linear, repr(prim.diff_args)],
+            "extra": describe(extra)}
+
+
+def _user_primitives(fn: Any) -> list:
+    from ..ir.nodes import Assign, Function, walk
+    from ..rules import PRIMS
+
+    found: dict = {}
+    todo, seen = [fn], set()
+    while todo:
+        f = todo.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        for s in walk(f.body):
+            if not isinstance(s, Assign) and not hasattr(s, "prim"):
+                continue
+            prim = PRIMS[s.prim] if s.prim in PRIMS else None
+            if prim is not None and prim.extra.get("user"):
+                found[prim.name] = prim
+            for _, p in s.params:  # compiled pieces of custom rules
+                for attr in ("primal", "rule", "bwd"):
+                    if isinstance(getattr(p, attr, None), Function):
+                        todo.append(getattr(p, attr))
+                for v in (getattr(p, "cache", None) or {}).values():
+                    if isinstance(v, Function):
+                        todo.append(v)
+    return list(found.values())
+
+
+def _extra_globals() -> dict:
+    from ..backend.codegen import EXTRA_GLOBALS
+
+    return EXTRA_GLOBALS
+
+
+def _special_dependency(kind: str, name: str, desc: Any) -> str | None:
+    """``dependencies_hold`` for a registered primitive or an emission global."""
+    from ..rules import PRIMS
+
+    try:
+        if kind == PRIMITIVE:
+            if name not in PRIMS:
+                return f"primitive {name} is not registered"
+            now = describe_primitive(PRIMS[name])
+        else:
+            if name not in _extra_globals():
+                return f"emission global {name} is not registered"
+            now = describe(_extra_globals()[name])
+    except NotCacheable:
+        return f"{name} cannot be described any more"
+    if json.dumps(now, sort_keys=True) != json.dumps(desc, sort_keys=True):
+        return f"the rules of {name} changed" if kind == PRIMITIVE else f"{name} changed"
+    return None
 
 
 def dependencies_hold(deps: list) -> str | None:
     """None when every recorded global still has its recorded value, else what changed."""
     for module, name, desc in deps:
+        if module in (PRIMITIVE, EXTRA):
+            why = _special_dependency(module, name, desc)
+            if why is not None:
+                return why
+            continue
         mod = sys.modules.get(module)
         if mod is None:
             return f"module {module} is not loaded"
