@@ -28,7 +28,7 @@ from .frontend.compile import (
 from .frontend.values import flatten, rebuild
 from .ir.builder import Names
 from .ir.inline import inline
-from .ir.nodes import Var
+from .ir.nodes import Const, Var
 from .ir.printer import format_function
 from .passes import kinks as _kinks
 from .passes.cleanup import simplify
@@ -318,15 +318,16 @@ class _ModeCache:
 _MODES = _ModeCache()
 
 
-def _float_leaves(template: Any, values: Any) -> list:
-    """Values of ``values`` at the positions of ``template``'s float leaves."""
+def _float_leaves(template: Any, values: Any, results: bool = False) -> list:
+    """Values of ``values`` at the positions of ``template``'s float leaves (for a result
+    template, constant results count too: the reverse sweep takes a cotangent for each)."""
     t_leaves = flatten(template)
     v_leaves = _value_leaves(values)
     if len(t_leaves) != len(v_leaves):
         raise TypeError("tangent/cotangent structure does not match the primal structure")
     out = []
     for (_, t), v in zip(t_leaves, v_leaves):
-        if isinstance(t, Var) and t.type.is_float:
+        if (isinstance(t, Var) or (results and isinstance(t, Const))) and t.type.is_float:
             out.append(np.array(v, dtype=np.float64, copy=True) if np.ndim(v) else float(v))
     return out
 
@@ -372,7 +373,7 @@ def vjp(fun: Any, *primals: Any, backend: str | None = None, kinks: str | None =
     out = jit(fun, backend)(*copies) if not isinstance(fun, Transformed) else fun(*copies)
 
     def vjp_fn(ct: Any) -> tuple:
-        cts = _float_leaves(base.out_template, ct)
+        cts = _float_leaves(base.out_template, ct, results=True)
         _, grads = exe.run_flat(flat + cts)
         return grads
 

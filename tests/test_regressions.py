@@ -206,3 +206,37 @@ def test_changed_closure_cells(backend):
     update(3.0, np.array([1.0, 1.0]))  # nonlocal rebinding
     assert np.allclose(g(x), 3.0 * x ** 2)
     assert np.isclose(cr.jit(loss, backend=backend)(x), np.sum(x ** 3))
+
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shape", [(4,), (2, 3), (2, 3, 2)])
+def test_column_stack_of_one_array(backend, shape):
+    x = np.linspace(-1.0, 2.0, int(np.prod(shape))).reshape(shape)
+    assert np.allclose(cr.jit(np.column_stack, backend=backend)(x), np.column_stack(x))
+
+    def f(v):
+        w = np.column_stack(v)
+        return np.sum(w * w * np.arange(w.size).reshape(w.shape))
+
+    assert np.isclose(cr.jit(f, backend=backend)(x), f(x))
+    assert np.allclose(cr.grad(f, backend=backend)(x), numerical_grad(f, (x,)), rtol=1e-6)
+
+
+def _constant(x):
+    return 3.0
+
+
+def _constant_and_double(x):
+    return 3.0, 2.0 * x
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_derivatives_of_constant_functions(backend):
+    out, pullback = cr.vjp(_constant, 1.5, backend=backend)
+    assert out == 3.0 and pullback(1.0) == (0.0,)
+    out, pullback = cr.vjp(_constant_and_double, 1.5, backend=backend)
+    assert out == (3.0, 3.0) and pullback((1.0, 1.0)) == (2.0,)
+    assert cr.jvp(_constant, (1.5,), (1.0,), backend=backend) == (3.0, 0.0)
+    assert cr.grad(_constant, backend=backend)(1.5) == 0.0
+
