@@ -240,3 +240,76 @@ def test_derivatives_of_constant_functions(backend):
     assert cr.jvp(_constant, (1.5,), (1.0,), backend=backend) == (3.0, 0.0)
     assert cr.grad(_constant, backend=backend)(1.5) == 0.0
 
+
+# -- mixed integer / slice / integer-array indexing (advanced dimensions first when separated) ---
+def _ix0(v):
+    return v[3, :, [1, 3]]
+
+
+def _ix1(v):
+    return v[3, 2:, [1, 3]]
+
+
+def _ix2(v):
+    return v[:, 3, [1, 3]]
+
+
+def _ix3(v):
+    return v[[1, 3], :, 2]
+
+
+def _ix4(v):
+    return v[[0, 2, 2], 1]
+
+
+def _ix5(v):
+    return v[1:, [0, 3, 3], 2]
+
+
+def _ix6(v):
+    return v[[4, 0], 1:3, 5]
+
+
+def _ix7(v):
+    return v[2, [0, 3]]
+
+
+def _jx0(v):
+    return v[:, [1, 2], :, 2]
+
+
+def _jx1(v):
+    return v[1, :, :, [0, 5]]
+
+
+def _jx2(v):
+    return v[:, 1, [0, 2], :]
+
+
+def _jx3(v):
+    return v[2, [0, 3], 1:3, 4]
+
+
+def _jx4(v):
+    return v[1:, 2, ::2, [1, 1, 4]]
+
+
+MIXED_3D = [_ix0, _ix1, _ix2, _ix3, _ix4, _ix5, _ix6, _ix7]
+MIXED_4D = [_jx0, _jx1, _jx2, _jx3, _jx4]
+
+
+def _weighted(v, pick):
+    s = pick(v)
+    return np.sum(s * s * np.arange(s.size).reshape(s.shape))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("pick", MIXED_3D + MIXED_4D, ids=lambda f: f.__name__)
+def test_mixed_advanced_indexing(backend, pick):
+    shape = (5, 4, 6) if pick in MIXED_3D else (3, 4, 5, 6)
+    x = np.random.default_rng(7).normal(size=shape)
+    assert np.array_equal(cr.jit(pick, backend=backend)(x), pick(x))
+    g = cr.grad(_weighted, backend=backend)(x, pick)
+    assert np.allclose(g, cr.grad(_weighted, backend="numpy")(x, pick))
+    fd = numerical_grad(lambda v: _weighted(v, pick), (x,))
+    assert np.allclose(g, fd, rtol=1e-6, atol=1e-7)
