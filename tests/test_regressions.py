@@ -313,3 +313,27 @@ def test_mixed_advanced_indexing(backend, pick):
     assert np.allclose(g, cr.grad(_weighted, backend="numpy")(x, pick))
     fd = numerical_grad(lambda v: _weighted(v, pick), (x,))
     assert np.allclose(g, fd, rtol=1e-6, atol=1e-7)
+
+
+class _Tagged(np.ndarray):
+    """An array subclass: read as a constant (it is not a hidden input)."""
+
+
+TAGGED = np.array([1.0, 2.0]).view(_Tagged)
+
+
+def _reads_tagged(x):
+    return np.sum(TAGGED * x)
+
+
+def test_array_subclass_global_is_a_guarded_constant():
+    global TAGGED
+    saved = TAGGED
+    try:
+        g = cr.grad(_reads_tagged)
+        assert np.allclose(g(np.ones(2)), [1.0, 2.0])
+        assert np.allclose(g(np.ones(2)), [1.0, 2.0])
+        TAGGED = np.array([3.0, 4.0]).view(_Tagged)
+        assert np.allclose(g(np.ones(2)), [3.0, 4.0])
+    finally:
+        TAGGED = saved

@@ -76,7 +76,8 @@ class Outside:
 
 
 def is_input_array(value: Any) -> bool:
-    return isinstance(value, np.ndarray) and value.ndim > 0 and value.dtype.kind in "fiub"
+    """Plain arrays only (a subclass such as a masked array stays a guarded constant)."""
+    return type(value) is np.ndarray and value.ndim > 0 and value.dtype.kind in "fiub"
 
 
 def unchecked(value: Any) -> bool:
