@@ -27,12 +27,13 @@ from .frontend.compile import (
     compile_function,
     kinds_key,
     leaf_type,
+    placeholder_args,
     split_hidden,
 )
 from .frontend.values import flatten, rebuild
 from .ir.builder import Names
 from .ir.inline import inline
-from .ir.nodes import Var
+from .ir.nodes import Const, Var
 from .ir.printer import format_function
 from .passes import kinks as _kinks
 from .passes.cleanup import simplify
@@ -169,11 +170,16 @@ class Transformed:
     def executable(self, args: tuple) -> Executable:
         exe = self._cache.get((kinds_key(args), known_sizes_of(self, args)))
         if exe is None:
-            exe = disk_cache.executable_for(self, args, copy_args=self.kind != "jit",
-                                            backend=self.backend)
-            if self.kinks is not None:
-                exe.kink_handler = functools.partial(_kinks.report, self.kinks, owner=self)
+            exe = self._new_executable(args)
             self._cache[(kinds_key(args), known_sizes_of(self, args))] = exe
+        return exe
+
+    def _new_executable(self, args: tuple) -> Executable:
+        exe = disk_cache.executable_for(self, args, copy_args=self.kind != "jit",
+                                        backend=self.backend)
+        if self.kinks is not None:
+            exe.kink_handler = functools.partial(_kinks.report, self.kinks, owner=self)
+        exe.rebuild = functools.partial(self._new_executable, placeholder_args(args))
         return exe
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -305,6 +311,12 @@ class _ModeCache:
         hit = self.entries.get(key())
         if hit is not None and hit[0] is ident:
             return hit[1], hit[2]
+        exe, base = self.make(kind, fun, args, backend, kinks)
+        self.entries[key()] = (ident, exe, base)
+        return exe, base
+
+    def make(self, kind: str, fun: Any, args: tuple, backend: str | None,
+             kinks: str | None) -> tuple[Executable, list]:
         names = Names()
         if kinks is None:
             compiled, base = self._build(kind, fun, args, names)
@@ -318,7 +330,8 @@ class _ModeCache:
         exe = Executable(compiled, copy_args=True, backend=backend)
         if kinks is not None:
             exe.kink_handler = functools.partial(_kinks.report, kinks)
-        self.entries[key()] = (ident, exe, base)
+        rebuild = functools.partial(self.make, kind, fun, placeholder_args(args), backend, kinks)
+        exe.rebuild = lambda: rebuild()[0]
         return exe, base
 
     @staticmethod
@@ -335,15 +348,16 @@ class _ModeCache:
 _MODES = _ModeCache()
 
 
-def _float_leaves(template: Any, values: Any) -> list:
-    """Values of ``values`` at the positions of ``template``'s float leaves."""
+def _float_leaves(template: Any, values: Any, results: bool = False) -> list:
+    """Values of ``values`` at the positions of ``template``'s float leaves (for a result
+    template, constant results count too: the reverse sweep takes a cotangent for each)."""
     t_leaves = flatten(template)
     v_leaves = _value_leaves(values)
     if len(t_leaves) != len(v_leaves):
         raise TypeError("tangent/cotangent structure does not match the primal structure")
     out = []
     for (_, t), v in zip(t_leaves, v_leaves):
-        if isinstance(t, Var) and t.type.is_float:
+        if (isinstance(t, Var) or (results and isinstance(t, Const))) and t.type.is_float:
             out.append(np.array(v, dtype=np.float64, copy=True) if np.ndim(v) else float(v))
     return out
 
@@ -400,7 +414,7 @@ def vjp(fun: Any, *primals: Any, backend: str | None = None, kinks: str | None =
     out = jit(fun, backend)(*copies) if not isinstance(fun, Transformed) else fun(*copies)
 
     def vjp_fn(ct: Any) -> tuple:
-        cts = _float_leaves(base.out_template, ct)
+        cts = _float_leaves(base.out_template, ct, results=True)
         _, grads = exe.run_flat(flat + cts)
         return grads
 

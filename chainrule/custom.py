@@ -300,6 +300,8 @@ def register_primitive(prim: Any, function: Any = None, namespace: dict | None =
         codegen.EXTRA_GLOBALS.update(namespace)
     if function is not None:
         def handler(lw: Any, args: list, kwargs: dict, node: Any) -> Any:
+            if lw.deps is not None:
+                lw.deps.record_primitive(prim)
             params = {k: getattr(v, "value", v) for k, v in kwargs.items()}
             return lw.b.emit(prim.name, *[lw.as_atom(a) for a in args], **params)
 

@@ -23,10 +23,11 @@ that ``x`` takes, which need not be the branch ``x + t v`` takes for small ``t >
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .api import Executable, Transformed, _float_leaves, build_ir
-from .frontend.compile import Compiled, kinds_key
+from .frontend.compile import Compiled, kinds_key, placeholder_args
 from .frontend.values import flatten, rebuild
 from .ir.builder import Names
 from .ir.nodes import Const, Function, Var
@@ -76,6 +77,12 @@ def _executable(fun: Any, primals: tuple, backend: str | None) -> tuple[Executab
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is fun:
         return hit[1], hit[2]
+    exe, base = _make(fun, primals, backend)
+    _CACHE[key] = (fun, exe, base)
+    return exe, base
+
+
+def _make(fun: Any, primals: tuple, backend: str | None) -> tuple[Executable, Compiled]:
     names = Names()
     base = build_ir(fun, primals, names)
     compiled = _directional_ir(base, names)
@@ -83,6 +90,8 @@ def _executable(fun: Any, primals: tuple, backend: str | None) -> tuple[Executab
     exe = Executable(compiled, copy_args=True, backend=backend)
     _CACHE[(id(fun), kinds_key(primals), known_sizes_of(fun, primals), backend)] = \
         (fun, exe, base)
+    rebuild = functools.partial(_make, fun, placeholder_args(primals), backend)
+    exe.rebuild = lambda: rebuild()[0]
     return exe, base
 
 

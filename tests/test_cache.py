@@ -120,11 +120,13 @@ def test_corrupt_entries_are_ignored_and_rebuilt(tmp_path: Path, monkeypatch) ->
     np.testing.assert_allclose(cr.grad(scaled_square)(x), x)
 
 
-def with_constant(x):
-    return np.sum(x * WEIGHTS)
-
-
 WEIGHTS = np.array([1.0, 2.0, 3.0])
+
+
+def with_constant(x, w=WEIGHTS):
+    # A default value is a constant of the code (module-level arrays are not: they are read
+    # at each call).
+    return np.sum(x * w)
 
 
 def test_array_constants_round_trip_without_pickle(tmp_path: Path, monkeypatch) -> None:
@@ -218,7 +220,7 @@ def test_size_bound_evicts_least_recently_used(tmp_path: Path, monkeypatch) -> N
     import time
 
     monkeypatch.setenv("CHAINRULE_CACHE_DIR", str(tmp_path))
-    big = np.ones(20_000)  # an .npz of about 160 kB per entry
+    big = np.ones(20_000)
 
     def loss_with(k):
         def f(x):
@@ -249,3 +251,99 @@ def test_size_bound_evicts_least_recently_used(tmp_path: Path, monkeypatch) -> N
     # an evicted function recompiles and gives the same gradient
     g = cr.grad(fns[1])(x)
     np.testing.assert_allclose(g, np.full(20_000, 1.0))
+
+
+GLOBAL_W = np.array([1.0, 2.0, 3.0])
+GLOBAL_S = 2.0
+
+
+def reads_globals(x):
+    return np.sum(GLOBAL_W * x ** 2) * GLOBAL_S
+
+
+def test_entries_read_module_arrays_at_call_time() -> None:
+    """A cache entry holds no module-level array contents: a later hit reads them anew."""
+    global GLOBAL_S
+    x = np.array([1.0, -1.0, 0.5])
+    np.testing.assert_allclose(cr.grad(reads_globals)(x), 2 * GLOBAL_W * x * GLOBAL_S)
+    GLOBAL_W[:] = [5.0, -2.0, 1.0]
+    fresh = cr.grad(reads_globals)
+    assert cr.cache.explain(fresh, x) == "hit"
+    np.testing.assert_allclose(fresh(x), 2 * GLOBAL_W * x * GLOBAL_S)
+    saved = GLOBAL_S
+    try:
+        GLOBAL_S = -1.0  # a folded scalar: another entry, and the held transform recompiles
+        assert cr.cache.explain(cr.grad(reads_globals), x).startswith("miss")
+        np.testing.assert_allclose(fresh(x), 2 * GLOBAL_W * x * GLOBAL_S)
+    finally:
+        GLOBAL_S = saved
+
+
+def _twice(x):
+    return 2.0 * x
+
+
+def _user_double_jvp(b, args, tans, out, **_):
+    return b.mul(tans[0], 2.0)
+
+
+def _user_double_vjp_wrong(b, args, out, g, **_):
+    return [b.mul(g, 3.0)]
+
+
+def _user_double_vjp(b, args, out, g, **_):
+    return [b.mul(g, 2.0)]
+
+
+def _user_emit_helper(x):
+    return 2.0 * x
+
+
+def uses_user_double(x):
+    return _twice(x) ** 2
+
+
+def test_entries_depend_on_user_primitive_rules() -> None:
+    """Editing a registered primitive's rule (or what its emission names) is a cache miss."""
+    from chainrule.rules.common import float_type, template
+    from chainrule.rules.registry import Primitive
+
+    prim = cr.register_primitive(
+        Primitive("cache_test_double", float_type, template("_user_emit_helper({0})"),
+                  _user_double_jvp, _user_double_vjp_wrong),
+        function=_twice, namespace={"_user_emit_helper": _user_emit_helper})
+    x = 5.0
+    assert cr.grad(uses_user_double)(x) == 2 * 10.0 * 3.0  # what the (wrong) rule says
+    assert cr.cache.explain(cr.grad(uses_user_double), x) == "hit"
+    prim.vjp = _user_double_vjp  # the user fixes the rule (as after editing and restarting)
+    assert "rules of cache_test_double changed" in cr.cache.explain(cr.grad(uses_user_double),
+                                                                    x)
+    assert cr.grad(uses_user_double)(x) == 2 * 10.0 * 2.0
+    assert cr.cache.explain(cr.grad(uses_user_double), x) == "hit"
+    assert cr.jit(uses_user_double)(x) == 100.0
+
+
+@cr.custom_jvp
+def _cached_custom(x):
+    return np.sin(x)
+
+
+def _custom_rule_wrong(primals, tangents):
+    return np.sin(primals[0]), tangents[0]
+
+
+def _custom_rule(primals, tangents):
+    return np.sin(primals[0]), np.cos(primals[0]) * tangents[0]
+
+
+def uses_custom(x):
+    return _cached_custom(x) * 2.0
+
+
+def test_entries_depend_on_custom_rules() -> None:
+    _cached_custom.defjvp(_custom_rule_wrong)
+    x = 0.4
+    assert cr.grad(uses_custom)(x) == 2.0
+    _cached_custom.defjvp(_custom_rule)
+    assert np.isclose(cr.grad(uses_custom)(x), 2.0 * np.cos(x))
+    assert cr.cache.explain(cr.grad(uses_custom), x) == "hit"

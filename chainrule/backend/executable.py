@@ -19,6 +19,8 @@ from .. import pytree
 from ..errors import ChainruleError
 from ..frontend.compile import Compiled, leaf_type
 from ..frontend.values import rebuild
+from ..ir.outside import Outside, Reader
+from ..ir.outside import to_json as outside_to_json
 from ..passes.kinks import Site
 from ..passes.kinks import report as report_kinks
 from . import numba_backend
@@ -54,14 +56,19 @@ class Executable:
     """
 
     def __init__(self, compiled: Compiled | None, copy_args: bool, backend: str | None = None,
-                 payload: dict | None = None, consts: dict | None = None):
+                 payload: dict | None = None, consts: dict | None = None,
+                 outside: Outside | None = None):
         self.compiled = compiled
         self.copy_args = copy_args
         self.requested = resolve_backend(backend)
         self.fallback_reason: str | None = None
         self.compiled_ok = False
+        # Called (no arguments) to compile again when a global or closure value the code
+        # depends on changed (set by the owner; see chainrule.ir.outside).
+        self.rebuild: Any = None
         if payload is None:
-            fn = compiled.fn
+            outside = compiled.fn.meta.get("outside")
+            fn = _hidden_inputs_last(compiled.fn, outside)
             src_np, consts = generate(fn)
             src_nb, _ = generate(numba_backend.reserve_tapes(fn), header=numba_backend.HEADER,
                                  overrides=numba_backend.OVERRIDES)
@@ -88,7 +95,9 @@ class Executable:
             self.kink_sites = None if sites is None else [Site.from_json(d) for d in sites]
         if self.kink_sites is not None:
             self.kink_handler = functools.partial(report_kinks, "warn")
-            self.call_simple = self._call_simple_kinks
+        self.outside = outside or None
+        self._reader = Reader(outside) if outside else None
+        self._choose_call()
         if self.requested != "numpy" and numba_backend.available():
             self.backend = "numba"
             self.source = self.sources["numba"]
@@ -103,11 +112,19 @@ class Executable:
         self.source = self.sources["numpy"]
         self.py = load_source(self.name, self.source, self.consts)
 
-    def payload(self) -> dict:
-        """What the disk cache stores (JSON-able); raises NotCacheable for odd results."""
+    def payload(self, top_cells: tuple = ()) -> dict:
+        """What the disk cache stores (JSON-able); raises NotCacheable for odd results
+        (``top_cells``: the closure of the function the transform applies to)."""
+        from ..cache.key import NotCacheable
+
         payload = {"name": self.name, "sources": self.sources,
                    "out_template": encode_template(self.out_template),
                    "writes_params": self.writes_params}
+        if self.outside:
+            located = outside_to_json(self.outside, top_cells)
+            if located is None:
+                raise NotCacheable("reads an array from a closure it cannot locate again")
+            payload["outside"] = located
         if self.kink_sites is not None:
             payload["kink_sites"] = [site.to_json() for site in self.kink_sites]
         return payload
@@ -119,6 +136,8 @@ class Executable:
         return out
 
     def run_flat(self, flat: list) -> Any:
+        if self._reader is not None:
+            flat = list(flat) + list(self.outside_values())
         if self.backend == "numba" and not self.compiled_ok:
             try:
                 res = self.py(*flat)
@@ -152,12 +171,44 @@ class Executable:
                       f"cannot compile it: {reason})", RuntimeWarning, stacklevel=4)
         self._use_numpy()
 
+    def _choose_call(self) -> None:
+        if self.kink_sites is not None or self._reader is not None:
+            self.call_simple = self._call_simple_general
+
     def call_simple(self, args: tuple) -> Any:
         """Fast path for flat scalar/array arguments after the first call."""
         if self.copy_args:
             args = tuple(a.copy() if type(a) is np.ndarray else a for a in args)
         res = self.py(*args)
         return res[0] if self._single else rebuild(self.out_template, list(res))
+
+    def outside_values(self) -> tuple:
+        """The hidden inputs (arrays read from globals and closures) for this call; compiles
+        again first when a value the code was compiled with changed."""
+        values = self._reader.fast()
+        if values is None:
+            values = self._reader.values()
+            if values is None:
+                self._compile_again()
+                values = self._reader.values() if self._reader is not None else ()
+                if values is None:
+                    raise ChainruleError(f"{self.name}: the globals it reads keep changing")
+        if self.copy_args:
+            values = tuple(v.copy() for v in values)
+        return values
+
+    def _compile_again(self) -> None:
+        if self.rebuild is None:
+            raise ChainruleError(
+                f"{self.name}: a module-level or closure value it was compiled with changed",
+                hint="create the transform again after changing it")
+        fresh = self.rebuild()
+        again = self.rebuild
+        self.__dict__.clear()
+        self.__dict__.update(fresh.__dict__)
+        self.rebuild = again
+        self.__dict__.pop("call_simple", None)
+        self._choose_call()
 
     def __call__(self, args: tuple) -> Any:
         return self.run_flat(self.leaves(args))
@@ -167,11 +218,35 @@ class Executable:
         self.kink_handler(self.kink_sites, res[-1], name=self.name)
         return res[:-1]
 
-    def _call_simple_kinks(self, args: tuple) -> Any:
+    def _call_simple_general(self, args: tuple) -> Any:
+        """``call_simple`` with hidden inputs and/or kink counts."""
+        if self._reader is not None:
+            extra = self._reader.fast()
+            if extra is None or self.copy_args:
+                extra = self.outside_values()
+            args = args + extra
         if self.copy_args:
             args = tuple(a.copy() if type(a) is np.ndarray else a for a in args)
-        res = self._kinks(self.py(*args))
+        res = self.py(*args)
+        if self.kink_sites is not None:
+            res = self._kinks(res)
         return res[0] if self._single else rebuild(self.out_template, list(res))
+
+
+def _hidden_inputs_last(fn: Any, outside: Outside | None) -> Any:
+    """``fn`` with the hidden inputs moved to the end of its parameters (transforms add
+    tangents and cotangents after the arguments; hidden inputs always come last)."""
+    if not outside or not outside.inputs:
+        return fn
+    from ..ir.nodes import Function
+
+    hidden = {a.param for a in outside.inputs}
+    rest = [p for p in fn.params if p.name not in hidden]
+    last = {p.name: p for p in fn.params if p.name in hidden}
+    if len(last) != len(hidden):
+        raise ChainruleError(f"internal: {fn.name} lost a hidden input parameter")
+    params = rest + [last[a.param] for a in outside.inputs]
+    return Function(fn.name, params, fn.body, fn.results, fn.loc, fn.meta)
 
 
 def numba_reason(exc: Exception) -> str:

@@ -25,7 +25,6 @@ def _numba_additem(srcs: list[str], spec: tuple, types: tuple = (), **params) ->
         return _additem_emit(srcs, spec, **params)
     if len(arrays) > 1 or spec[arrays[0]] == "m" or "e" in spec:
         return _additem_emit(srcs, spec, **params)  # np.add.at: Numba falls back
-    pos = arrays[0]
     idx_parts, k = [], 2
     idx_name = None
     for code in spec:
@@ -47,10 +46,18 @@ def _numba_additem(srcs: list[str], spec: tuple, types: tuple = (), **params) ->
             idx_parts.append(text[:-1] if text.endswith(":") and code[3] == "0" else text)
     value = srcs[1]
     if types and types[1].ndim > 0:
-        axis = sum(1 for code in spec[:pos] if code[0] in ("s", "n"))
-        value = f"{value}[{', '.join([':'] * axis + ['_j'])}]"
+        value = f"{value}[{', '.join([':'] * _advanced_axis(spec) + ['_j'])}]"
     return (f"for _j in range({idx_name}.shape[0]): "
             f"{srcs[0]}[{', '.join(idx_parts)}] += {value}")
+
+
+def _advanced_axis(spec: tuple) -> int:
+    """Where the index array's dimension sits in the result (NumPy's rule, integers counting
+    as advanced indices): in place when the advanced indices are adjacent, else first."""
+    adv = [k for k, code in enumerate(spec) if code in ("i", "a")]
+    if adv != list(range(adv[0], adv[-1] + 1)):
+        return 0
+    return sum(1 for code in spec[:adv[0]] if code[0] in ("s", "n"))
 
 
 _REDUCERS = {"sum": ("np.sum", "sum_axis"), "mean": ("np.mean", "mean_axis"),

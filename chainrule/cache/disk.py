@@ -3,11 +3,14 @@ and store one. ``CHAINRULE_CACHE=0`` turns the disk cache off."""
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
+from ..backend.codegen import EXTRA_GLOBALS
 from ..backend.executable import Executable, resolve_backend
 from ..ir.builder import Names
+from ..ir.outside import from_json as outside_from_json
 from ..passes import specialize
 from . import store
 from .key import Dependencies, NotCacheable, key_parts
@@ -62,28 +65,45 @@ def _lookup(transformed: Any, args: tuple, copy_args: bool, backend: str | None
 
 def executable_for(transformed: Any, args: tuple, copy_args: bool, backend: str | None
                    ) -> Executable:
+    top_cells = _top_cells(transformed)
     if enabled():
         parts, payload, consts = _lookup(transformed, args, copy_args, backend)
         if payload is not None:
-            try:
-                return Executable(None, copy_args, backend, payload=payload, consts=consts)
-            except NotCacheable:  # (a result class that cannot be found any more)
-                pass
+            located = payload.get("outside")
+            outside = None if located is None else outside_from_json(located, top_cells)
+            if located is None or outside is not None:
+                consts = {**EXTRA_GLOBALS, **consts}
+                try:
+                    return Executable(None, copy_args, backend, payload=payload,
+                                      consts=consts, outside=outside)
+                except NotCacheable:  # (a result class that cannot be found any more)
+                    pass
     deps = Dependencies()
     compiled = transformed.build_top(args, Names(), deps)
     exe = Executable(compiled, copy_args, backend)
+    deps.record_code(compiled.fn)
     sizes = specialize.known_sizes_of(transformed, args)  # (decided while building)
     parts = _parts(transformed, args, copy_args, backend, sizes) if enabled() else None
     if parts is not None and deps.ok:
         try:
-            payload = exe.payload()
+            payload = exe.payload(top_cells)
         except NotCacheable:
             return exe
         if sizes:
             store.save(_parts(transformed, args, copy_args, backend), deps.as_json(),
                        {"specialize_on": [i for i, _ in sizes]}, {})
-        store.save(parts, deps.as_json(), payload, exe.consts)
+        # Globals of user emissions are dependencies, not constants of the entry.
+        consts = {k: v for k, v in exe.consts.items() if k not in EXTRA_GLOBALS}
+        store.save(parts, deps.as_json(), payload, consts)
     return exe
+
+
+def _top_cells(transformed: Any) -> tuple:
+    """The closure cells of the Python function a (stack of) transform(s) applies to."""
+    fn = transformed
+    while getattr(fn, "__chainrule_transform__", False) or isinstance(fn, functools.partial):
+        fn = fn.func if isinstance(fn, functools.partial) else fn.fn
+    return getattr(fn, "__closure__", None) or ()
 
 
 def explain(transformed: Any, *args: Any) -> str:

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ..ir.outside import is_input_array
+
 FORMAT = 1
 
 
@@ -46,14 +48,18 @@ def function_source(fn: types.FunctionType) -> str:
     return "".join(block)
 
 
-def describe(value: Any, depth: int = 0) -> Any:
-    """A JSON-able description of a compile-time value; raises NotCacheable."""
+def describe(value: Any, depth: int = 0, inputs: bool = False) -> Any:
+    """A JSON-able description of a compile-time value; raises NotCacheable. With ``inputs``
+    (a value read from a global or a closure cell), arrays are described by dtype and ndim
+    only: the generated code reads them at each call (chainrule.ir.outside)."""
     if depth > 20:
         raise NotCacheable("value nested too deeply")
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
         return {"num": repr(value), "type": type(value).__name__}
+    if inputs and is_input_array(value):
+        return {"input": value.dtype.char, "ndim": value.ndim}
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             raise NotCacheable(f"array of dtype {value.dtype}")
@@ -61,15 +67,19 @@ def describe(value: Any, depth: int = 0) -> Any:
         return {"array": _sha(data.tobytes()), "dtype": str(value.dtype),
                 "shape": list(value.shape)}
     if isinstance(value, (tuple, list)):
-        return {type(value).__name__: [describe(v, depth + 1) for v in value]}
+        return {type(value).__name__: [describe(v, depth + 1, inputs) for v in value]}
     if isinstance(value, dict):
-        return {"dict": [[repr(k), describe(v, depth + 1)] for k, v in value.items()]}
+        return {"dict": [[repr(k), describe(v, depth + 1, inputs)] for k, v in value.items()]}
     if isinstance(value, types.ModuleType):
         return {"module": value.__name__}
     if getattr(value, "__chainrule_transform__", False):
         return {"transform": value.kind, "argnums": list(value.argnums),
                 "tuple": value.argnums_tuple, "has_aux": value.has_aux,
                 "fn": describe(value.fn, depth + 1)}
+    if getattr(value, "__chainrule_custom__", False):  # custom_jvp / custom_vjp: the rules too
+        return {"custom": type(value).__name__,
+                **{k: describe(getattr(value, k, None), depth + 1)
+                   for k in ("fun", "jvp", "fwd", "bwd")}}
     if isinstance(value, functools.partial):
         return {"partial": describe(value.func, depth + 1),
                 "args": describe(value.args, depth + 1),
@@ -82,7 +92,7 @@ def describe(value: Any, depth: int = 0) -> Any:
         closure = {}
         for name, cell in zip(value.__code__.co_freevars, value.__closure__ or ()):
             try:
-                closure[name] = describe(cell.cell_contents, depth + 1)
+                closure[name] = describe(cell.cell_contents, depth + 1, inputs=True)
             except ValueError:
                 closure[name] = "<empty>"
         return {"function": value.__qualname__, "module": mod,
@@ -203,7 +213,27 @@ class Dependencies:
             self.ok = False
             return
         try:
-            self.items[(module, name)] = describe(value)
+            self.items[(module, name)] = describe(value, inputs=True)
+        except NotCacheable:
+            self.ok = False
+
+    def record_code(self, fn: Any) -> None:
+        """What the generated code of ``fn`` uses besides chainrule's own rules: primitives a
+        user registered (their rule functions) and the globals their emissions name."""
+        for prim in _user_primitives(fn):
+            self.record_primitive(prim)
+        try:
+            if any(m == PRIMITIVE for m, _ in self.items):
+                for name, value in _extra_globals().items():
+                    self.items[(EXTRA, name)] = describe(value)
+        except NotCacheable:
+            self.ok = False
+
+    def record_primitive(self, prim: Any) -> None:
+        """A user primitive the code was compiled with (its rules may have left no trace in
+        the generated code: the VJP of a primitive whose value is not needed)."""
+        try:
+            self.items[(PRIMITIVE, prim.name)] = describe_primitive(prim)
         except NotCacheable:
             self.ok = False
 
@@ -211,16 +241,86 @@ class Dependencies:
         return [[m, n, d] for (m, n), d in sorted(self.items.items())]
 
 
+PRIMITIVE = "<primitive>"  # dependency kinds that are not module globals
+EXTRA = "<emission global>"
+
+
+def describe_primitive(prim: Any) -> dict:
+    """A user primitive's record: its rule functions (source and closures) and flags."""
+    extra = {k: v for k, v in prim.extra.items() if k != "user"}
+    return {"rules": [describe(getattr(prim, k)) for k in ("infer", "emit", "jvp", "vjp")],
+            "flags": [prim.nondiff, prim.effect, prim.linear, repr(prim.diff_args)],
+            "extra": describe(extra)}
+
+
+def _user_primitives(fn: Any) -> list:
+    from ..ir.nodes import Assign, Function, walk
+    from ..rules import PRIMS
+
+    found: dict = {}
+    todo, seen = [fn], set()
+    while todo:
+        f = todo.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        for s in walk(f.body):
+            if not isinstance(s, Assign) and not hasattr(s, "prim"):
+                continue
+            prim = PRIMS[s.prim] if s.prim in PRIMS else None
+            if prim is not None and prim.extra.get("user"):
+                found[prim.name] = prim
+            for _, p in s.params:  # compiled pieces of custom rules
+                for attr in ("primal", "rule", "bwd"):
+                    if isinstance(getattr(p, attr, None), Function):
+                        todo.append(getattr(p, attr))
+                for v in (getattr(p, "cache", None) or {}).values():
+                    if isinstance(v, Function):
+                        todo.append(v)
+    return list(found.values())
+
+
+def _extra_globals() -> dict:
+    from ..backend.codegen import EXTRA_GLOBALS
+
+    return EXTRA_GLOBALS
+
+
+def _special_dependency(kind: str, name: str, desc: Any) -> str | None:
+    """``dependencies_hold`` for a registered primitive or an emission global."""
+    from ..rules import PRIMS
+
+    try:
+        if kind == PRIMITIVE:
+            if name not in PRIMS:
+                return f"primitive {name} is not registered"
+            now = describe_primitive(PRIMS[name])
+        else:
+            if name not in _extra_globals():
+                return f"emission global {name} is not registered"
+            now = describe(_extra_globals()[name])
+    except NotCacheable:
+        return f"{name} cannot be described any more"
+    if json.dumps(now, sort_keys=True) != json.dumps(desc, sort_keys=True):
+        return f"the rules of {name} changed" if kind == PRIMITIVE else f"{name} changed"
+    return None
+
+
 def dependencies_hold(deps: list) -> str | None:
     """None when every recorded global still has its recorded value, else what changed."""
     for module, name, desc in deps:
+        if module in (PRIMITIVE, EXTRA):
+            why = _special_dependency(module, name, desc)
+            if why is not None:
+                return why
+            continue
         mod = sys.modules.get(module)
         if mod is None:
             return f"module {module} is not loaded"
         if name not in mod.__dict__:
             return f"{module}.{name} no longer exists"
         try:
-            now = describe(mod.__dict__[name])
+            now = describe(mod.__dict__[name], inputs=True)
         except NotCacheable:
             return f"{module}.{name} cannot be described any more"
         if json.dumps(now, sort_keys=True) != json.dumps(desc, sort_keys=True):

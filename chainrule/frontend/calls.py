@@ -137,10 +137,7 @@ class CallMixin:
             globals_ = func.__globals__
             closure = {}
             for var, cell in zip(func.__code__.co_freevars, func.__closure__ or ()):
-                try:
-                    closure[var] = cell.cell_contents
-                except ValueError:
-                    pass
+                closure[var] = cell  # read (and recorded) where the code uses it
             from .values import from_python
 
             defaults = [from_python(d) for d in (func.__defaults__ or ())]
@@ -158,7 +155,8 @@ class CallMixin:
                 "compile time; use a loop for data-dependent repetition",
             )
         env = self.bind_arguments(fnode, name, args, kwargs, defaults, kwdefaults, file, node)
-        frame = Frame(name, file, globals_, closure, lexical, env, node=fnode, deps=self.deps)
+        frame = Frame(name, file, globals_, closure, lexical, env, node=fnode, deps=self.deps,
+                      outside=self.outside)
         self.depth[key] = depth + 1
         self.frames.append(frame)
         saved_loc = self.b.loc

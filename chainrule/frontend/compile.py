@@ -26,7 +26,7 @@ from .bounds import BoundsFacts, BoundsMixin, bounds_check_enabled
 from .calls import CallMixin
 from .debugging import DebugMixin
 from .exprs import ExprMixin
-from .frames import Frame, JoinMixin
+from .frames import Frame, JoinMixin, OutsideValues
 from .objects import ObjectMixin
 from .source import loc_of
 from .stmts import StmtMixin
@@ -50,6 +50,7 @@ class Lowerer(DebugMixin, StmtMixin, ExprMixin, CallMixin, ObjectMixin, JoinMixi
         self.nonneg_ids: dict = {}  # name -> int Var known to be >= 0 (range loop indices)
         self.facts = BoundsFacts()  # what proves indices in bounds (see .bounds)
         self.bounds_check = bounds_check_enabled()
+        self.outside = OutsideValues(builder.names)  # globals and closure cells read
 
     @property
     def frame(self) -> Frame:
@@ -123,6 +124,20 @@ def kinds_key(args: Any, depth: int = 0) -> Any:
         return ("S", args)
     except TypeError:
         return ("S", id(args))
+
+
+def placeholder_args(args: Any) -> Any:
+    """Arguments of the same kinds as ``args`` with empty arrays (what compiling again for
+    these kinds needs, without keeping the caller's arrays alive)."""
+    if isinstance(args, tuple) and hasattr(args, "_fields"):  # a NamedTuple
+        return type(args)(*(placeholder_args(a) for a in args))
+    if isinstance(args, (tuple, list)):
+        return type(args)(placeholder_args(a) for a in args)
+    if isinstance(args, dict):
+        return {k: placeholder_args(v) for k, v in args.items()}
+    if isinstance(args, np.ndarray) and leaf_type(args) is not None:
+        return np.zeros((0,) * args.ndim, dtype=args.dtype)
+    return args
 
 
 def argument_values(names: list[str], args: tuple, b: Builder) -> tuple[list, list]:
@@ -218,8 +233,10 @@ def compile_function(fn: Any, args: tuple, names: Names | None = None, deps: Any
     leaves = [a for _, a in flatten(result)]
     name = getattr(target, "__name__", "f")
     name = name if name.isidentifier() else "f"
-    out = Function(name, hidden_params + params,
+    out = Function(name, hidden_params + params + lw.outside.params,
                    _drop_unused(b.block, lw.rederived, leaves), leaves)
+    if lw.outside.record:
+        out.meta["outside"] = lw.outside.record
     return Compiled(out, rebuild(result, list(leaves)) if leaves else result, list(values))
 
 

@@ -155,7 +155,7 @@ class ExprMixin:
         ):
             raise self.error_at(node, "bitwise & and | are supported on booleans only",
                                 "use np.logical_and / np.logical_or on comparisons")
-        if prim == "pow" and isinstance(b, Const) and b.value == 2 and a.type.is_float:
+        if prim == "pow" and static_number(b) and b.value == 2 and a.type.is_float:
             return self.b.mul(a, a) if a.type.ndim == 0 else self.b.square(a)
         out = self.b.emit(prim, a, b)
         self.note_arith(prim, a, b, out)

@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ChainruleTypeError, Loc, UnsupportedSyntaxError
+from ..ir.builder import const
 from ..ir.nodes import Const, Var
+from ..ir.outside import ArrayInput, Guard, Outside, Source, is_input_array, unchecked
 from ..ir.types import Type, join_types
 from .values import from_python, is_atom, same_structure
 
@@ -46,14 +48,21 @@ class Frame:
     node: Any = None  # the function's AST
     dyn: int = 0  # how many run-time branches/loops of this frame are open
     deps: Any = None  # records the globals read (for the disk cache), or None
+    outside: Any = None  # an OutsideValues: how globals and closure cells are read
 
     def lookup(self, name: str) -> Any:
         frame: Frame | None = self
         while frame is not None:
             if name in frame.env:
                 return frame.env[name]
-            if name in frame.closure:
-                return from_python(frame.closure[name])
+            cell = frame.closure.get(name)
+            if cell is not None:
+                try:
+                    value = cell.cell_contents
+                except ValueError:  # an empty cell: as if it were not there
+                    value = _MISSING
+                if value is not _MISSING:
+                    return self.outside.read(Source(name, cell=cell), value)
             if frame.lexical is None and name in frame.globals:
                 return self._global(frame.globals, name)
             frame = frame.lexical
@@ -63,11 +72,50 @@ class Frame:
             return getattr(builtins, name)
         return _MISSING
 
-
     def _global(self, globals_: dict, name: str) -> Any:
         value = globals_[name]
         if self.deps is not None:
             self.deps.record(globals_.get("__name__"), name, value)
+        return self.outside.read(Source(name, ns=globals_), value)
+
+
+class OutsideValues:
+    """Reads of module globals and closure cells while compiling (see :mod:`..ir.outside`):
+    arrays become hidden parameters (one per place and path), other values are guarded."""
+
+    def __init__(self, names: Any):
+        self.names = names
+        self.record = Outside()
+        self.params: list[Var] = []
+        self._vars: dict = {}
+        self._guarded: set = set()
+
+    def read(self, source: Source, value: Any) -> Any:
+        if not is_input_array(value) and not unchecked(value):
+            key = source.key()
+            if key not in self._guarded:
+                self._guarded.add(key)
+                self.record.guards.append(Guard(source, value))
+        return self._convert(source, value, ())
+
+    def _convert(self, source: Source, value: Any, path: tuple) -> Any:
+        if is_input_array(value):
+            key = (source.key(), path)
+            var = self._vars.get(key)
+            if var is None:
+                typ = const(value).type
+                var = Var(self.names.fresh(source.name if not path else f"{source.name}_k"),
+                          typ)
+                self._vars[key] = var
+                self.params.append(var)
+                self.record.inputs.append(
+                    ArrayInput(var.name, source, path, value.dtype.char, value.ndim))
+            return var
+        if type(value) in (tuple, list):
+            items = [self._convert(source, v, path + (i,)) for i, v in enumerate(value)]
+            return tuple(items) if type(value) is tuple else items
+        if type(value) is dict:
+            return {k: self._convert(source, v, path + (k,)) for k, v in value.items()}
         return from_python(value)
 
 

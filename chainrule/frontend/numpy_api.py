@@ -176,9 +176,27 @@ def _sequence_prim(prim: str):
 
 
 def _column_stack(lw, p, node):
+    if is_atom(p.tup):  # one array: a sequence of its rows (sub-arrays along axis 0)
+        return _column_stack_array(lw.b, _atom(lw, p.tup))
     cols = [_atom(lw, a) for a in p.tup]
     cols = [lw.b.reshape(c, lw.b.size(c), 1) if c.type.ndim == 1 else c for c in cols]
     return lw.b.concatenate(*cols, axis=1)
+
+
+def _column_stack_array(b, x):
+    """``np.column_stack(x)`` of one array: its rows, each made a column (a 1-D row) or
+    joined along axis 1 (rows of 2 or more dimensions)."""
+    if x.type.ndim == 0:
+        raise ChainruleTypeError("np.column_stack needs a sequence of arrays, got a scalar",
+                                 b.loc, "pass a tuple or list of arrays")
+    if x.type.ndim == 1:
+        return b.reshape(x, 1, b.size(x))
+    if x.type.ndim == 2:
+        return b.transpose(x, axes=None)
+    dims = [b.shape(x, axis=i) for i in range(x.type.ndim)]
+    axes = (1, 0) + tuple(range(2, x.type.ndim))
+    moved = b.copy(b.transpose(x, axes=axes))  # contiguous, so Numba can reshape it
+    return b.reshape(moved, dims[1], b.mul(dims[0], dims[2]), *dims[3:])
 
 
 def _transpose(lw, p, node):

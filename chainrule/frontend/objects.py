@@ -126,7 +126,8 @@ class ObjectMixin:
         if len(args) == 2:
             return SuperProxy(args[0], args[1])
         frame = self.frame
-        cls = frame.closure.get("__class__")
+        cell = frame.closure.get("__class__")  # (closures map names to cells)
+        cls = None if cell is None else cell.cell_contents
         params = frame.node.args.posonlyargs + frame.node.args.args if frame.node else []
         if args or cls is None or not params:
             raise UnsupportedCallError("super() is supported in methods, with no arguments or "

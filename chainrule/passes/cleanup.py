@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..ir.nodes import Assign, Effect, ForRange, Function, If, Var, While, stmt_reads, walk
 
-SIDE_EFFECTS = {"tape_pop", "debug_print", "check", "check_index", "check_index_array"}  # (checks raise)
+SIDE_EFFECTS = {"tape_pop", "debug_print", "check", "check_index", "check_index_array"}  # raise
 
 
 def _reads(fn: Function) -> set[str]:

@@ -15,6 +15,7 @@ from .common import (
     binary,
     bool_type,
     elementwise_type,
+    fit_tangent,
     float_type,
     same_type,
     template,
@@ -39,14 +40,7 @@ def _linear_jvp(sign_y: float):
         if ty is not None and sign_y < 0:
             ty = b.neg(ty)
         if tx is None or ty is None:
-            t, other = (tx, args[1]) if ty is None else (ty, args[0])
-            # The active operand may be broadcast against the other one (a lower ndim, or
-            # size-1 axes): so is its tangent. Only a scalar other operand rules that out.
-            if out.type.ndim == 0 or (other.type.ndim == 0 and t.type.ndim == out.type.ndim):
-                return t
-            if t.type.ndim < out.type.ndim:
-                return b.broadcast_like(t, out)
-            return b.broadcast_as(t, out)  # (no copy when the shapes agree at run time)
+            return fit_tangent(b, ty if tx is None else tx, args, tans, out)
         return b.add(tx, ty)
 
     return jvp
@@ -104,7 +98,8 @@ def _where_jvp(b, args, tans, out, **params):
     if tx is None and ty is None:
         return None
     zero = 0.0
-    return b.where(c, zero if tx is None else tx, zero if ty is None else ty)
+    t = b.where(c, zero if tx is None else tx, zero if ty is None else ty)
+    return fit_tangent(b, t, args[1:], tans[1:], out) if tx is None or ty is None else t
 
 
 def _where_vjp(b, args, out, g, **params):

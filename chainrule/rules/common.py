@@ -82,6 +82,25 @@ def unbroadcast(b, g, like):
     return b.unbroadcast(g, like)
 
 
+def fit_tangent(b, t, args, tans, out):
+    """Forward mode: ``t``, a tangent computed from the active operands (and constant
+    factors), broadcast to the output's shape when an operand without a tangent is an array
+    (it may broadcast the result beyond the shape of the active operands)."""
+    if t is None or out.type.ndim == 0:
+        return t
+    if t.type.ndim < out.type.ndim:
+        return b.broadcast_like(t, out)
+    if any(tan is None and a.type.ndim > 0 for a, tan in zip(args, tans)):
+        return b.broadcast_as(t, out)  # (no copy when the shapes agree at run time)
+    return t
+
+
+def _shaped(d) -> bool:
+    """Whether a derivative factor is an array value (computed from the operands, so it
+    carries the broadcast shape of the result)."""
+    return hasattr(d, "type") and d.type.ndim > 0
+
+
 def zmul(b, t, d):
     """``t * d`` that is exactly zero wherever ``t`` is zero (None: a zero tangent).
 
@@ -183,14 +202,17 @@ def binary(
         x, y = args
         tx = tans[0] if dx is not None else None
         ty = tans[1] if dy is not None else None
-        parts = []
-        if tx is not None:
-            parts.append(tmul(b, tx, dx(b, x, y, out)))
-        if ty is not None:
-            parts.append(tmul(b, ty, dy(b, x, y, out)))
+        parts, full = [], False
+        for t, partial in ((tx, dx), (ty, dy)):
+            if t is not None:
+                d = partial(b, x, y, out)
+                full = full or _shaped(d)
+                parts.append(tmul(b, t, d))
         if not parts:
             return None
-        return parts[0] if len(parts) == 1 else b.add(parts[0], parts[1])
+        if len(parts) == 2:
+            return b.add(parts[0], parts[1])
+        return parts[0] if full else fit_tangent(b, parts[0], args, (tx, ty), out)
 
     def vjp(b, args, out, g, **params):
         x, y = args

@@ -20,7 +20,7 @@ transform (forward or reverse) can differentiate this code again.
 
 from __future__ import annotations
 
-from ..errors import MissingRuleError, UnsupportedMutationError
+from ..errors import ChainruleError, MissingRuleError, UnsupportedMutationError
 from ..ir.builder import Builder, Names
 from ..ir.nodes import (
     Assign,
@@ -127,7 +127,8 @@ class _Reverse:
 
     def _rule_reads(self, s: Assign) -> set[str]:
         """Which of ``s``'s arguments and result its VJP rule reads, found by running the rule
-        once on a scratch builder (conservatively all of them if that fails)."""
+        once on a scratch builder (conservatively all of them if the rule rejects the
+        statement: the same typed error is raised again when the reverse sweep runs it)."""
         candidates = {a.name for a in (*s.args, s.out) if isinstance(a, Var)}
         p = self.prims[s.prim]
         names = Names()
@@ -136,6 +137,8 @@ class _Reverse:
         scratch.arg_active = tuple(self.is_active(a) for a in s.args)
         g = Var("#g", s.out.type)
         params = dict(s.params)
+        if p.vjp is None and p.extra.get("accumulate") is None:
+            return candidates
         try:
             acc_rule = p.extra.get("accumulate")
             if acc_rule is not None and self.is_active(s.args[0]):
@@ -143,7 +146,7 @@ class _Reverse:
                 returned: list = []
             else:
                 returned = list(p.vjp(scratch, list(s.args), s.out, g, **params))
-        except Exception:
+        except ChainruleError:
             return candidates
         # Only what the contributions to *active* arguments need (a backward slice).
         needed = {r.name for r, a in zip(returned, s.args)
