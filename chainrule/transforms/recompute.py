@@ -305,8 +305,7 @@ def fwd_loop(rv, s, plan: TripPlan) -> None:
     b.emit("id", 0, out=n)
     rv.trip, rv.recomputing = plan, False
     if isinstance(s, ForRange):
-        start = b.emit("id", s.start)
-        step = b.emit("id", s.step)
+        start, step = rv.range_start_step(s)
         body: list = []
         with b.nested(body):
             push_entry(rv, plan)
@@ -314,7 +313,8 @@ def fwd_loop(rv, s, plan: TripPlan) -> None:
         with b.nested(body):
             b.emit("add", n, 1, out=n)
         b.append(ForRange(s.var, start, s.stop, step, body, s.loc))
-        counters = (start, step, n)
+        rv.trip = None
+        rv.push_range(start, step, n)
     else:
         cond_body: list = []
         with b.nested(cond_body):
@@ -324,10 +324,8 @@ def fwd_loop(rv, s, plan: TripPlan) -> None:
         with b.nested(body):
             b.emit("add", n, 1, out=n)
         b.append(While(cond_body, s.cond, body, s.loc))
-        counters = (n,)
-    rv.trip = None
-    for v in counters:
-        b.effect("tape_push", rv.tape(I64), v)
+        rv.trip = None
+        b.effect("tape_push", rv.tape(I64), n)
 
 
 def rev_trip(rv, plan: TripPlan, unit: list) -> list:
@@ -349,23 +347,14 @@ def rev_trip(rv, plan: TripPlan, unit: list) -> list:
 
 def rev_loop(rv, s, plan: TripPlan) -> None:
     b = rv.b
-    ti = rv.tape(I64)
-    k = b.new_var("k", I64)
-    zero, one = Const(0, I64, True), Const(1, I64, True)
     if isinstance(s, ForRange):
-        n = b.tape_pop(ti)
-        step = b.tape_pop(ti)
-        start = b.tape_pop(ti)
-        body: list = []
-        with b.nested(body):
-            back = b.sub(b.sub(n, 1), k)
-            b.emit("add", start, b.mul(back, step), out=s.var)
-        body += rev_trip(rv, plan, s.body)
+        rv.backwards(s, lambda: rev_trip(rv, plan, s.body))
     else:
-        n = b.tape_pop(ti)
+        n = b.tape_pop(rv.tape(I64))
         for st in rev_trip(rv, plan, s.cond_body):
             b.append(st)
         body = rev_trip(rv, plan, s.cond_body + s.body)
-    b.append(ForRange(k, zero, n, one, body, s.loc))
+        zero, one = Const(0, I64, True), Const(1, I64, True)
+        b.append(ForRange(b.new_var("k", I64), zero, n, one, body, s.loc))
     for v in reversed(saved_once(rv, s, plan)):
         b.emit("tape_pop", rv.tape(v.type), out=v)

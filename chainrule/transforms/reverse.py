@@ -258,19 +258,56 @@ class _Reverse:
             b.append(While(self.fwd_block(s.cond_body), s.cond, body, s.loc))
             b.effect("tape_push", self.tape(I64), n)
         elif isinstance(s, ForRange):
-            start = b.emit("id", s.start)
-            step = b.emit("id", s.step)
+            start, step = self.range_start_step(s)
             n = b.new_var("trips", I64)
             b.emit("id", 0, out=n)
             body = self.fwd_block(s.body)
             with b.nested(body):
                 b.emit("add", n, 1, out=n)
             b.append(ForRange(s.var, start, s.stop, step, body, s.loc))
-            ti = self.tape(I64)
-            for v in (start, step, n):
-                b.effect("tape_push", ti, v)
+            self.push_range(start, step, n)
         else:
             raise TypeError(s)
+
+    def range_start_step(self, s: ForRange) -> tuple:
+        """A ``for`` loop's start and step as the reverse sweep will see them: constants stay
+        constants (so the compiler knows the loop's direction), variables are copied."""
+        return tuple(a if isinstance(a, Const) else self.b.emit("id", a)
+                     for a in (s.start, s.step))
+
+    def push_range(self, start, step, n) -> None:
+        for v in (start, step, n):
+            if isinstance(v, Var):
+                self.b.effect("tape_push", self.tape(I64), v)
+
+    def backwards(self, s: ForRange, make_body) -> None:
+        """Emit ``s``'s trips in reverse order, the trip's statements coming from
+        ``make_body()``. With a constant start and step the loop runs over ``s.var`` itself
+        (``range(n - 1, -1, -1)``: the compiler sees the index stay in range)."""
+        b = self.b
+        start, step, n = self.pop_range(s)
+        if isinstance(start, Const) and isinstance(step, Const):
+            first = b.add(start, b.mul(b.sub(n, 1), step))
+            stop = Const(start.value - step.value, I64, True)
+            b.append(ForRange(s.var, first, stop, Const(-step.value, I64, True), make_body(),
+                              s.loc))
+            return
+        k = b.new_var("k", I64)
+        body: list = []
+        with b.nested(body):
+            # i = start + (n - 1 - k) * step
+            back = b.sub(b.sub(n, 1), k)
+            b.emit("add", start, b.mul(back, step), out=s.var)
+        body += make_body()
+        b.append(ForRange(k, Const(0, I64, True), n, Const(1, I64, True), body, s.loc))
+
+    def pop_range(self, s: ForRange) -> tuple:
+        """``(start, step, n)`` of ``s``'s run, popped (what push_range pushed)."""
+        ti = self.tape(I64)
+        n = self.b.tape_pop(ti)
+        step = s.step if isinstance(s.step, Const) else self.b.tape_pop(ti)
+        start = s.start if isinstance(s.start, Const) else self.b.tape_pop(ti)
+        return start, step, n
 
     def push_slots(self, s: Effect) -> None:
         b = self.b
@@ -336,18 +373,7 @@ class _Reverse:
             body = self.rev_block(s.body) + self.rev_block(s.cond_body)
             b.append(ForRange(k, Const(0, I64, True), n, Const(1, I64, True), body, s.loc))
         elif isinstance(s, ForRange):
-            ti = self.tape(I64)
-            n = b.tape_pop(ti)
-            step = b.tape_pop(ti)
-            start = b.tape_pop(ti)
-            k = b.new_var("k", I64)
-            body: list = []
-            with b.nested(body):
-                # i = start + (n - 1 - k) * step
-                back = b.sub(b.sub(n, 1), k)
-                b.emit("add", start, b.mul(back, step), out=s.var)
-            body += self.rev_block(s.body)
-            b.append(ForRange(k, Const(0, I64, True), n, Const(1, I64, True), body, s.loc))
+            self.backwards(s, lambda: self.rev_block(s.body))
         else:
             raise TypeError(s)
 
