@@ -59,7 +59,12 @@ def dead_code(fn: Function) -> Function:
 
 
 def simplify(fn: Function) -> Function:
-    """The clean-up pipeline run on every function before code generation."""
+    """The clean-up pipeline run on every function before code generation: common
+    subexpressions and loop-invariant scalar code (of the derivative code too), redundant
+    adjoint sizing, dead code."""
+    from .copies import propagate_copies
     from .materialize import drop_redundant_materialize
+    from .scalar_opt import PURE_AFTER, optimize
 
+    fn = propagate_copies(optimize(fn, PURE_AFTER, any_var=True))
     return dead_code(drop_redundant_materialize(fn))

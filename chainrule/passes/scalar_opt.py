@@ -35,8 +35,12 @@ PURE = {"add", "sub", "mul", "neg", "and_", "or_", "not_", "getitem", "shape", "
 MAY_RAISE = {"getitem"}
 
 
-def _key(s: Assign) -> tuple | None:
-    if s.prim not in PURE or s.out.type.ndim != 0:
+# After differentiation: also zero-safe products and quotients of the derivative code.
+PURE_AFTER = PURE | {"zmul", "div"}
+
+
+def _key(s: Assign, pure: set = PURE) -> tuple | None:
+    if s.prim not in pure or s.out.type.ndim != 0:
         return None
     args = []
     for a in s.args:
@@ -64,23 +68,34 @@ def _reads_arrays(s: Assign) -> bool:
 
 
 class _Optimizer:
-    def __init__(self, fn: Function):
+    def __init__(self, fn: Function, pure: set, any_var: bool = False):
+        self.pure = pure
         self.single = {n for n, c in _assign_counts(fn).items() if c == 1}
         self.params = {p.name for p in fn.params}
+        # After differentiation the table may also hold variables assigned several times: an
+        # entry is forgotten as soon as its result or an input is assigned again.
+        self.any_var = any_var
+
+    def _stable(self, name: str) -> bool:
+        return self.any_var or name in self.single
 
     # -- common subexpressions ---------------------------------------------------------------
     def cse(self, stmts: list, table: dict) -> list:
         out = []
         for s in stmts:
             if isinstance(s, Assign):
-                key = _key(s)
-                if key is not None and key in table and s.out.name in self.single:
-                    out.append(Assign(s.out, "id", (table[key],), (), s.loc))
+                key = _key(s, self.pure)
+                if key is not None and key in table and self._stable(s.out.name):
+                    same = table[key]
+                    if same.name != s.out.name:  # (else the variable holds the value already)
+                        self._forget(table, {s.out.name})
+                        out.append(Assign(s.out, "id", (same,), (), s.loc))
                     continue
                 self._forget(table, {s.out.name})
-                if key is not None and s.out.name in self.single and \
-                        all(n in self.single or n in self.params for n in
-                            (x[1] for x in key[1] if x[0] == "v")):
+                inputs = [x[1] for x in key[1] if x[0] == "v"] if key is not None else []
+                if key is not None and self._stable(s.out.name) and \
+                        s.out.name not in inputs and \
+                        all(self._stable(n) or n in self.params for n in inputs):
                     table[key] = s.out
                 out.append(s)
             elif isinstance(s, Effect):
@@ -140,7 +155,7 @@ class _Optimizer:
         writes_arrays = any(isinstance(s, Effect) for s in walk(stmts))
         hoisted, keep = [], []
         for s in loop.body:
-            movable = (isinstance(s, Assign) and _key(s) is not None
+            movable = (isinstance(s, Assign) and _key(s, self.pure) is not None
                        and s.prim not in MAY_RAISE and s.out.name in self.single
                        and not (writes_arrays and _reads_arrays(s))
                        and not any(isinstance(a, Var) and a.name in written for a in s.args))
@@ -153,9 +168,9 @@ class _Optimizer:
         return hoisted
 
 
-def optimize(fn: Function) -> Function:
-    """CSE then loop-invariant code motion (repeated once so hoisted copies meet)."""
-    opt = _Optimizer(fn)
+def optimize(fn: Function, pure: set = PURE, any_var: bool = False) -> Function:
+    """CSE then loop-invariant code motion of the computations of ``pure`` primitives."""
+    opt = _Optimizer(fn, pure, any_var)
     body = opt.cse(fn.body, {})
     body = opt.licm(body)
     return Function(fn.name, fn.params, body, fn.results, fn.loc, fn.meta)

@@ -36,10 +36,14 @@ from ..ir.nodes import (
     walk,
 )
 from ..ir.types import BOOL, I64, Type
-from .activity import active_vars, is_view
+from . import recompute
+from .activity import active_vars
 from .aliases import check_writes
 
 _VIEW_FREE = ("getitem",)
+# argument positions that only give a shape
+_SHAPE_ONLY = {"unbroadcast": (1,), "materialize": (1,), "dematerialize": (1,),
+               "broadcast_like": (1,), "zeros_like": (0,), "shape": (0,)}
 
 
 class _Reverse:
@@ -52,13 +56,20 @@ class _Reverse:
         self.seeds = [p for p, w in zip(fn.params, wrt) if w]
         targets = [r for r, d in zip(fn.results, diff_results) if d]
         self.active = active_vars(fn, self.seeds, prims, targets)
+        self.rule_reads_memo: dict = {}
         self.adj: dict[str, Var] = {}
         self.tapes: dict[tuple, Var] = {}
         self.init: list = []  # statements run first: tape creation, placeholders
-        self.saved = self._reassigned(fn) & (self._reverse_reads(fn) | _arrays(fn))
         # Differentiating derivative code: contributions may be empty "zero" adjoints.
         self.higher_order = any(isinstance(s, Assign) and s.prim in ("adj_zero", "materialize")
                                 for s in walk(fn.body))
+        # Loops whose trips are recomputed in the reverse sweep (transforms/recompute.py).
+        self.plans = {} if self.higher_order else recompute.plan_loops(fn)
+        self.find_root = recompute.view_roots(fn)
+        self.trip = None  # plan of the loop trip being emitted
+        self.recomputing = False  # emitting a trip's recomputation (reverse sweep)
+        self.kept_vars: list[Var] = []  # locals holding values a recomputed trip overwrites
+        self.saved = self._reassigned(fn) & (self._reverse_reads(fn) | _arrays(fn))
         self.contents_needed = self._contents_needed(fn)
         check_writes(fn, self.active, prims)
 
@@ -85,9 +96,10 @@ class _Reverse:
         params = {p.name for p in fn.params}
         return {n for n, c in counts.items() if c > 1 or n in params}
 
-    def _reverse_reads(self, fn: Function) -> set[str]:
+    def _reverse_reads(self, fn: Function, contents: bool = False) -> set[str]:
         """Variables whose values the reverse sweep reads (rules, indices, popped values).
-        Scalars outside this set need not be saved when overwritten."""
+        Scalars outside this set need not be saved when overwritten. With ``contents``, an
+        array read only for its shape (``unbroadcast(g, x)``) does not count."""
         reads: set[str] = set()
         for s in walk(fn.body):
             if isinstance(s, Assign):
@@ -96,9 +108,11 @@ class _Reverse:
                     continue
                 p = self.prims[s.prim]
                 if s.out.name in self.active and not p.nondiff and not p.linear:
-                    reads.update(self._rule_reads(s))
+                    reads.update(self._rule_reads(s)[contents])
             elif isinstance(s, Effect) and s.prim in ("setitem", "additem"):
                 reads.update(a.name for a in s.args[2:] if isinstance(a, Var))
+        for plan in self.plans.values():
+            reads |= plan.outside_reads
         return reads
 
     def _contents_needed(self, fn: Function) -> set[str] | None:
@@ -107,17 +121,8 @@ class _Reverse:
         whose own restores the outer transform must see)."""
         if self.higher_order:
             return None
-        parent: dict[str, str] = {}
-
-        def find(x: str) -> str:
-            while parent.get(x, x) != x:
-                x = parent[x]
-            return x
-
-        for s in walk(fn.body):
-            if isinstance(s, Assign) and s.args and isinstance(s.args[0], Var) and is_view(s):
-                parent[find(s.out.name)] = find(s.args[0].name)
-        reads = self._reverse_reads(fn)
+        find = self.find_root
+        reads = self._reverse_reads(fn, contents=True)
         roots = {find(n) for n in reads}
         return {v.name for v in block_writes(fn.body) if find(v.name) in roots} | \
             {p.name for p in fn.params if find(p.name) in roots}
@@ -125,10 +130,16 @@ class _Reverse:
     def slots_saved(self, target: Var) -> bool:
         return self.contents_needed is None or target.name in self.contents_needed
 
-    def _rule_reads(self, s: Assign) -> set[str]:
+    def _rule_reads(self, s: Assign) -> tuple[set[str], set[str]]:
         """Which of ``s``'s arguments and result its VJP rule reads, found by running the rule
         once on a scratch builder (conservatively all of them if the rule rejects the
-        statement: the same typed error is raised again when the reverse sweep runs it)."""
+        statement: the same typed error is raised again when the reverse sweep runs it); and
+        which of those it reads for more than their shape."""
+        if id(s) not in self.rule_reads_memo:
+            self.rule_reads_memo[id(s)] = self._find_rule_reads(s)
+        return self.rule_reads_memo[id(s)]
+
+    def _find_rule_reads(self, s: Assign) -> tuple[set[str], set[str]]:
         candidates = {a.name for a in (*s.args, s.out) if isinstance(a, Var)}
         p = self.prims[s.prim]
         names = Names()
@@ -147,18 +158,22 @@ class _Reverse:
             else:
                 returned = list(p.vjp(scratch, list(s.args), s.out, g, **params))
         except ChainruleError:
-            return candidates
+            return candidates, candidates
         # Only what the contributions to *active* arguments need (a backward slice).
         needed = {r.name for r, a in zip(returned, s.args)
                   if isinstance(r, Var) and self.is_active(a)}
         used = set(needed)
+        by_value = set(needed)
         for st in reversed(list(walk(scratch.block))):
             if isinstance(st, Assign) and st.out.name not in needed:
                 continue
-            reads = {a.name for a in stmt_reads(st) if isinstance(a, Var)}
-            needed |= reads
-            used |= reads
-        return candidates & used
+            atoms = stmt_reads(st)
+            needed |= {a.name for a in atoms if isinstance(a, Var)}
+            used |= {a.name for a in atoms if isinstance(a, Var)}
+            shape_only = _SHAPE_ONLY.get(st.prim, ()) if isinstance(st, Assign) else ()
+            by_value |= {a.name for k, a in enumerate(atoms)
+                         if isinstance(a, Var) and k not in shape_only}
+        return candidates & used, candidates & by_value
 
     def adj_var(self, v: Var) -> Var:
         a = self.adj.get(v.name)
@@ -218,17 +233,18 @@ class _Reverse:
     def fwd(self, s) -> None:
         b = self.b
         b.loc = getattr(s, "loc", None)
-        if isinstance(s, Assign):
+        if self.trip is not None:
+            self.fwd_in_trip(s)
+        elif isinstance(s, Assign):
             if s.out.name in self.saved and not s.out.type.tape:
                 b.effect("tape_push", self.tape(s.out.type), s.out)
             b.append(s)
         elif isinstance(s, Effect):
             if s.prim in ("setitem", "additem") and self.slots_saved(s.args[0]):
-                old = b.getitem(s.args[0], *s.args[2:], **dict(s.params))
-                if old.type.ndim > 0:
-                    old = b.copy(old)
-                b.effect("tape_push", self.tape(old.type), old)
+                self.push_slots(s)
             b.append(s)
+        elif isinstance(s, (ForRange, While)) and id(s) in self.plans:
+            recompute.fwd_loop(self, s, self.plans[id(s)])
         elif isinstance(s, If):
             cond = s.cond
             if isinstance(cond, Var) and any(v == cond for v in block_writes(s.then + s.orelse)):
@@ -245,19 +261,88 @@ class _Reverse:
             b.append(While(self.fwd_block(s.cond_body), s.cond, body, s.loc))
             b.effect("tape_push", self.tape(I64), n)
         elif isinstance(s, ForRange):
-            start = b.emit("id", s.start)
-            step = b.emit("id", s.step)
+            start, step = self.range_start_step(s)
             n = b.new_var("trips", I64)
             b.emit("id", 0, out=n)
             body = self.fwd_block(s.body)
             with b.nested(body):
                 b.emit("add", n, 1, out=n)
             b.append(ForRange(s.var, start, s.stop, step, body, s.loc))
-            ti = self.tape(I64)
-            for v in (start, step, n):
-                b.effect("tape_push", ti, v)
+            self.push_range(start, step, n)
         else:
             raise TypeError(s)
+
+    def range_start_step(self, s: ForRange) -> tuple:
+        """A ``for`` loop's start and step as the reverse sweep will see them: constants stay
+        constants (so the compiler knows the loop's direction), variables are copied."""
+        return tuple(a if isinstance(a, Const) else self.b.emit("id", a)
+                     for a in (s.start, s.step))
+
+    def push_range(self, start, step, n) -> None:
+        for v in (start, step, n):
+            if isinstance(v, Var):
+                self.b.effect("tape_push", self.tape(I64), v)
+
+    def backwards(self, s: ForRange, make_body) -> None:
+        """Emit ``s``'s trips in reverse order, the trip's statements coming from
+        ``make_body()``. With a constant start and step the loop runs over ``s.var`` itself
+        (``range(n - 1, -1, -1)``: the compiler sees the index stay in range)."""
+        b = self.b
+        start, step, n = self.pop_range(s)
+        if isinstance(start, Const) and isinstance(step, Const):
+            first = b.add(start, b.mul(b.sub(n, 1), step))
+            stop = Const(start.value - step.value, I64, True)
+            b.append(ForRange(s.var, first, stop, Const(-step.value, I64, True), make_body(),
+                              s.loc))
+            return
+        k = b.new_var("k", I64)
+        body: list = []
+        with b.nested(body):
+            # i = start + (n - 1 - k) * step
+            back = b.sub(b.sub(n, 1), k)
+            b.emit("add", start, b.mul(back, step), out=s.var)
+        body += make_body()
+        b.append(ForRange(k, Const(0, I64, True), n, Const(1, I64, True), body, s.loc))
+
+    def pop_range(self, s: ForRange) -> tuple:
+        """``(start, step, n)`` of ``s``'s run, popped (what push_range pushed)."""
+        ti = self.tape(I64)
+        n = self.b.tape_pop(ti)
+        step = s.step if isinstance(s.step, Const) else self.b.tape_pop(ti)
+        start = s.start if isinstance(s.start, Const) else self.b.tape_pop(ti)
+        return start, step, n
+
+    def push_slots(self, s: Effect) -> None:
+        b = self.b
+        old = b.getitem(s.args[0], *s.args[2:], **dict(s.params))
+        if old.type.ndim > 0:
+            old = b.copy(old)
+        b.effect("tape_push", self.tape(old.type), old)
+
+    def fwd_in_trip(self, s) -> None:
+        """A statement of a recomputed loop's trip: in the forward sweep (no tape, except the
+        slots of arrays without a snapshot) or recomputed in the reverse sweep (a tape only
+        for values the trip's own adjoint restores; the statement is a copy)."""
+        b, plan, again = self.b, self.trip, self.recomputing
+        if isinstance(s, Assign):
+            if again and s.out.name in recompute.trip_saved(self, plan):
+                plan.kept[id(s)] = keep = b.new_var(s.out.name + "_old", s.out.type)
+                b.emit("id", s.out, out=keep)
+                self.kept_vars.append(keep)
+            b.append(recompute.copy_stmt(s) if again else s)
+        elif isinstance(s, Effect):
+            snapshot = any(a.name == s.args[0].name for a in plan.snapshots)
+            if recompute.slots_taped(self, plan, s.args[0]) and snapshot == again:
+                self.push_slots(s)
+            b.append(recompute.copy_stmt(s) if again else s)
+        else:  # If: the condition is recomputed, never taped
+            cond = s.cond
+            if again:
+                if isinstance(cond, Var) and (cond.name in plan.twice or any(
+                        v == cond for v in block_writes(s.then + s.orelse))):
+                    cond = b.emit("id", cond)
+                plan.conds[id(s)] = cond
+            b.append(If(s.cond, self.fwd_block(s.then), self.fwd_block(s.orelse), s.loc))
 
     # -- reverse sweep -----------------------------------------------------------------------
     def rev_block(self, stmts: list) -> list:
@@ -276,9 +361,13 @@ class _Reverse:
             self.rev_effect(s)
         elif isinstance(s, If):
             cond = s.cond
-            if isinstance(cond, Var):
+            if self.trip is not None:
+                cond = self.trip.conds[id(s)]
+            elif isinstance(cond, Var):
                 cond = b.tape_pop(self.tape(BOOL))
             b.append(If(cond, self.rev_block(s.then), self.rev_block(s.orelse), s.loc))
+        elif isinstance(s, (ForRange, While)) and id(s) in self.plans:
+            recompute.rev_loop(self, s, self.plans[id(s)])
         elif isinstance(s, While):
             n = b.tape_pop(self.tape(I64))
             for st in self.rev_block(s.cond_body):
@@ -287,18 +376,7 @@ class _Reverse:
             body = self.rev_block(s.body) + self.rev_block(s.cond_body)
             b.append(ForRange(k, Const(0, I64, True), n, Const(1, I64, True), body, s.loc))
         elif isinstance(s, ForRange):
-            ti = self.tape(I64)
-            n = b.tape_pop(ti)
-            step = b.tape_pop(ti)
-            start = b.tape_pop(ti)
-            k = b.new_var("k", I64)
-            body: list = []
-            with b.nested(body):
-                # i = start + (n - 1 - k) * step
-                back = b.sub(b.sub(n, 1), k)
-                b.emit("add", start, b.mul(back, step), out=s.var)
-            body += self.rev_block(s.body)
-            b.append(ForRange(k, Const(0, I64, True), n, Const(1, I64, True), body, s.loc))
+            self.backwards(s, lambda: self.rev_block(s.body))
         else:
             raise TypeError(s)
 
@@ -307,6 +385,8 @@ class _Reverse:
         out = s.out
         active = out.name in self.active
         saved = out.name in self.saved and not out.type.tape
+        if self.trip is not None:
+            saved = out.name in recompute.trip_saved(self, self.trip)
         if s.prim == "tape_pop":
             self.rev_tape_pop(s, active, saved)
             return
@@ -314,7 +394,7 @@ class _Reverse:
             return
         if not active:
             if saved:
-                b.emit("tape_pop", self.tape(out.type), out=out)
+                self.restore(s)
             return
         bout = self.adj_var(out)
         if out.type.ndim > 0:
@@ -327,7 +407,7 @@ class _Reverse:
             else:
                 self.zero_in_place(bout)
             if saved:
-                b.emit("tape_pop", self.tape(out.type), out=out)
+                self.restore(s)
             return
         # ``x = f(x, ...)``: the rule needs the old x, so restore it first and keep the new one.
         if out.type.ndim == 0:
@@ -339,8 +419,16 @@ class _Reverse:
         value = out
         if saved:
             value = b.emit("id", out)
-            b.emit("tape_pop", self.tape(out.type), out=out)
+            self.restore(s)
         self.rev_rule(s, value, g)
+
+    def restore(self, s: Assign) -> None:
+        """Give ``s.out`` back the value it had before ``s``: popped from the tape, or, in a
+        recomputed trip, copied from the local the recomputation kept it in."""
+        if self.trip is not None:
+            self.b.emit("id", self.trip.kept[id(s)], out=s.out)
+        else:
+            self.b.emit("tape_pop", self.tape(s.out.type), out=s.out)
 
     def rev_rule(self, s: Assign, value, g) -> None:
         """Add the VJP of ``s`` (new value ``value``, cotangent ``g``) into the adjoints."""
@@ -395,7 +483,8 @@ class _Reverse:
             if s.prim == "setitem":
                 b.effect("setitem", bt, Const(0.0, Type(bt.type.dtype), weak=True), *idx,
                          **params)
-        if self.slots_saved(target):
+        if self.slots_saved(target) if self.trip is None else \
+                recompute.slots_taped(self, self.trip, target):
             old = b.tape_pop(self.tape(b.infer("getitem", [target, *idx], params)))
             b.effect("setitem", target, old, *idx, **params)
 
@@ -415,12 +504,15 @@ class _Reverse:
         fwd = self.fwd_block(fn.body)
         # The reverse sweep restores overwritten values: keep the results as they are now.
         written = {s.args[0].name for s in walk(fn.body) if isinstance(s, Effect)}
+        # (variables the reverse sweep changes: saved ones and those recomputed loops assign)
+        changed = {n for plan in self.plans.values() for n in plan.written}
+        entry = {v.name for plan in self.plans.values() for v in plan.entry}
         primal_results = []
         with b.nested(fwd):
             for r in fn.results:
                 if isinstance(r, Var) and r.name in written and r.type.ndim > 0:
                     r = b.copy(r)
-                elif isinstance(r, Var) and r.name in self.saved:
+                elif isinstance(r, Var) and (r.name in self.saved or r.name in changed):
                     r = b.emit("id", r)
                 primal_results.append(r)
         # Reverse sweep: seed the adjoints of the results.
@@ -449,7 +541,7 @@ class _Reverse:
                     b.emit("tape_new", out=a, dtype=a.type.dtype, ndim=a.type.ndim)
                 else:
                     b.emit("id", self.zero(a), out=a)
-            for v in _saved_vars(fn, self.saved):
+            for v in _saved_vars(fn, self.saved | entry) + self.kept_vars:
                 if not v.type.tape and v.name not in {p.name for p in fn.params}:
                     b.emit("id", _placeholder(b, v.type), out=v)
         body_all = self.init + zeros + fwd + seed_stmts + body + rev
