@@ -20,6 +20,7 @@ from ..errors import ChainruleTypeError, Loc
 from ..ir.builder import Builder, Names
 from ..ir.nodes import Const, Function, Var
 from ..ir.types import Type
+from ..ir.verify import verified
 from .calls import CallMixin
 from .exprs import ExprMixin
 from .frames import Frame, JoinMixin
@@ -159,6 +160,7 @@ class Compiled:
     arg_templates: list | None = None  # per argument: its structure with IR params as leaves
 
 
+@verified("front end")
 def compile_function(fn: Any, args: tuple, names: Names | None = None, deps: Any = None
                      ) -> Compiled:
     """Lower ``fn(*args)`` to an IR Function over the dynamic leaves of ``args``

@@ -10,6 +10,7 @@ from nothing known (their first trip follows code before the loop, later trips f
 from __future__ import annotations
 
 from ..ir.nodes import Assign, ForRange, Function, If, Var, While, block_writes
+from ..ir.verify import verified
 
 
 def _prune(stmts: list, known: dict) -> list:
@@ -47,5 +48,6 @@ def _prune(stmts: list, known: dict) -> list:
     return out
 
 
+@verified("materialize")
 def drop_redundant_materialize(fn: Function) -> Function:
     return Function(fn.name, fn.params, _prune(fn.body, {}), fn.results, fn.loc, fn.meta)

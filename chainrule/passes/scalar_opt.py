@@ -24,6 +24,7 @@ from ..ir.nodes import (
     block_writes,
     walk,
 )
+from ..ir.verify import verified
 
 # Smooth, side-effect-free primitives (primitives with kinks and comparisons are left where
 # they are: kink reporting counts their evaluations).
@@ -153,6 +154,7 @@ class _Optimizer:
         return hoisted
 
 
+@verified("scalar_opt")
 def optimize(fn: Function) -> Function:
     """CSE then loop-invariant code motion (repeated once so hoisted copies meet)."""
     opt = _Optimizer(fn)
