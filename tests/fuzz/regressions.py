@@ -104,6 +104,20 @@ def f(x, a, n):
         s = s + a[i2]
     return s
 """, x=-0.558, a=(0.31, 0.598, 0.576, -0.852, -0.766, 0.823), n=3),
+    # The join after the first ``if`` copies the loop index, which a loop that ran zero times
+    # never set (the generated code raises UnboundLocalError; Python never reads it here).
+    Regression("loop_index_after_zero_trips", """\
+import numpy as np
+
+def f(x, a, n):
+    s = x
+    if x > 0.0:
+        for i in range(n):
+            s = s * a[i]
+    if x > 0.0 and n > 0:
+        s = s + a[i]
+    return s
+""", x=0.5, n=0, open_bug="the index of a loop that ran zero times is copied at a join"),
     Regression("for_body_ending_in_continue", """\
 import numpy as np
 
