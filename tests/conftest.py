@@ -3,7 +3,8 @@ the NumPy backend as the default for correctness tests.
 
 Tests marked ``slow`` are deselected by the default ``-m 'not slow'`` in pyproject.toml; run them
 with ``pytest -m slow``. Most tests run the generated code with the NumPy backend (fast to
-start); tests of the Numba backend pass ``backend="numba"`` explicitly.
+start); tests of the Numba backend pass ``backend="numba"`` explicitly. The IR verifier runs
+after every pass (``CHAINRULE_VERIFY=1``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("CHAINRULE_BACKEND", "numpy")
+# Every pass and transform checks the IR it produces (chainrule/ir/verify.py).
+os.environ.setdefault("CHAINRULE_VERIFY", "1")
 
 _ROOT = Path(__file__).resolve().parent.parent
 if str(_ROOT) not in sys.path:

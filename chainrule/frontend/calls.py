@@ -224,6 +224,7 @@ class CallMixin:
         snapshot = type(names)()
         snapshot.used, snapshot.counters = set(names.used), dict(names.counters)
         env0 = dict(frame.env)
+        tracking = (dict(self.views), dict(self.writes), dict(self.nonneg_ids))
         try:
             self.lower_block(body)
             return frame.result
@@ -232,6 +233,8 @@ class CallMixin:
                 raise
         del self.b.block[mark:]
         names.used, names.counters = snapshot.used, snapshot.counters
+        # (the view tracking is keyed by names, which the next passes hand out again)
+        self.views, self.writes, self.nonneg_ids = tracking
         # Pass 1 (speculative): collect the kinds of all returned values.
         frame.env = dict(env0)
         frame.ret_flag = Var("#ret", BOOL)

@@ -22,6 +22,7 @@ from ..errors import ChainruleTypeError, Loc
 from ..ir.builder import Builder, Names
 from ..ir.nodes import Const, Function, Var
 from ..ir.types import Type
+from ..ir.verify import verified
 from .bounds import BoundsFacts, BoundsMixin, bounds_check_enabled
 from .calls import CallMixin
 from .debugging import DebugMixin
@@ -199,6 +200,7 @@ def split_hidden(args: tuple) -> tuple[HiddenArgs | None, tuple]:
     return None, tuple(args)
 
 
+@verified("front end")
 def compile_function(fn: Any, args: tuple, names: Names | None = None, deps: Any = None
                      ) -> Compiled:
     """Lower ``fn(*args)`` to an IR Function over the dynamic leaves of ``args``

@@ -324,7 +324,9 @@ class StmtMixin(IterMixin):
             self.loop(node, node.body, head=None, before_body=bind_target, carried_extra=[],
                       for_range=(idx, start, stop, step, body_blk))
             return False
-        # A for loop that may leave early becomes a while loop over a counter.
+        # A for loop that may leave early becomes a while loop over a counter (an enclosing
+        # loop's counter is put back afterwards).
+        outer_ctr = self.frame.env.get("#ctr", MISSING)
         self.frame.env["#ctr"] = start
 
         def head():
@@ -340,6 +342,8 @@ class StmtMixin(IterMixin):
 
         self.loop(node, node.body, head=head, before_body=before_body, carried_extra=["#ctr"])
         self.frame.env.pop("#ctr", None)
+        if outer_ctr is not MISSING:
+            self.frame.env["#ctr"] = outer_ctr
         return False
 
     def unroll(self, node: ast.For, items: list) -> bool:

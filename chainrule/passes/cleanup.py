@@ -8,6 +8,7 @@ counted flow-insensitively, which is safe for variables assigned in several plac
 from __future__ import annotations
 
 from ..ir.nodes import Assign, Effect, ForRange, Function, If, Var, While, stmt_reads, walk
+from ..ir.verify import verified
 
 SIDE_EFFECTS = {"tape_pop", "debug_print", "check", "check_index", "check_index_array"}  # raise
 
@@ -49,6 +50,7 @@ def _prune(stmts: list, live: set[str]) -> tuple[list, bool]:
     return out, changed
 
 
+@verified("cleanup")
 def dead_code(fn: Function) -> Function:
     body = fn.body
     while True:

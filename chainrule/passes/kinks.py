@@ -41,6 +41,7 @@ import numpy as np
 from ..errors import KinkError, KinkWarning, Loc
 from ..ir.builder import Builder, Names, const
 from ..ir.nodes import Assign, Const, ForRange, Function, If, Var, While, walk
+from ..ir.verify import verified
 from ..rules.registry import DOMAIN, INFINITE, JUMP, KINK
 from .cleanup import simplify
 
@@ -246,6 +247,7 @@ def plan_sites(fn: Function, col: Collector, varied: set | None) -> tuple[dict, 
     return plan, sites
 
 
+@verified("kinks")
 def instrument(compiled: Any, col: Collector, seeds: list | None, names: Names) -> Any:
     """Add the counting code to ``compiled.fn`` (then clean it up); ``compiled.kink_sites``
     gets the site table. ``seeds``: the differentiated parameters (None: report every site)."""

@@ -15,6 +15,7 @@ array of zeros instead of the empty "zero": the same value.)
 from __future__ import annotations
 
 from ..ir.nodes import Assign, ForRange, Function, If, Var, While, block_writes, walk
+from ..ir.verify import verified
 
 
 def _is_materialize(s) -> bool:
@@ -108,6 +109,7 @@ def _prune(stmts: list, known: dict) -> list:
     return out
 
 
+@verified("materialize")
 def drop_redundant_materialize(fn: Function) -> Function:
     return Function(fn.name, fn.params, _prune(_hoist(fn.body), {}), fn.results, fn.loc,
                     fn.meta)

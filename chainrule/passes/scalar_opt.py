@@ -24,6 +24,7 @@ from ..ir.nodes import (
     block_writes,
     walk,
 )
+from ..ir.verify import verified
 
 # Smooth, side-effect-free primitives (primitives with kinks and comparisons are left where
 # they are: kink reporting counts their evaluations).
@@ -168,6 +169,7 @@ class _Optimizer:
         return hoisted
 
 
+@verified("scalar_opt")
 def optimize(fn: Function, pure: set = PURE, any_var: bool = False) -> Function:
     """CSE then loop-invariant code motion of the computations of ``pure`` primitives."""
     opt = _Optimizer(fn, pure, any_var)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from ..errors import MissingRuleError
 from ..ir.builder import Builder, Names
-from ..ir.nodes import Assign, Const, Effect, ForRange, Function, If, Var, While
-from .activity import active_vars
+from ..ir.nodes import Assign, Const, Effect, ForRange, Function, If, Var, While, walk
+from .activity import active_vars, is_view
 
 
 class _Forward:
@@ -23,6 +23,8 @@ class _Forward:
         seeds = [p for p, w in zip(fn.params, wrt) if w]
         self.active = active_vars(fn, seeds, prims)
         self.tan: dict[str, Var] = {}
+        self.mutates = any(isinstance(s, Effect) and s.prim in ("setitem", "additem")
+                           for s in walk(fn.body))
 
     def tangent_var(self, v: Var) -> Var:
         t = self.tan.get(v.name)
@@ -105,6 +107,11 @@ class _Forward:
         if not overwrites:
             b.append(s)
             t = prim.jvp(b, list(s.args), tans, s.out, **dict(s.params))
+            if self.mutates and s.out.type.ndim > 0 and s.prim != "id" and not is_view(s) and \
+                    any(t is x for x in tans):
+                # a new array must not get its operand's tangent buffer (``c = 0.5 + a``
+                # gives ``dc = da``): a write into one would change the other
+                t = b.copy(t)
             self.set_tangent(s.out, t)
             return
         new = b.temp(s.out.type)

@@ -475,14 +475,18 @@ class _Reverse:
         if target.name in self.active:
             bt = self.adj_var(target)
             b.emit("materialize", bt, target, out=bt)
+            gv = None
             if self.is_active(value):
                 gv = b.getitem(bt, *idx, **params)
                 if gv.type.ndim > 0 and s.prim == "setitem":
                     gv = b.copy(gv)
-                self.accumulate(value, self.unbroadcast(gv, value))
             if s.prim == "setitem":
+                # (zeroed before the contribution is added: the value may be the target
+                # itself, as in ``a[:] = a``)
                 b.effect("setitem", bt, Const(0.0, Type(bt.type.dtype), weak=True), *idx,
                          **params)
+            if gv is not None:
+                self.accumulate(value, self.unbroadcast(gv, value))
         if self.slots_saved(target) if self.trip is None else \
                 recompute.slots_taped(self, self.trip, target):
             old = b.tape_pop(self.tape(b.infer("getitem", [target, *idx], params)))

@@ -19,6 +19,7 @@ from ..ir.builder import Builder, Names, const
 from ..ir.inline import inline
 from ..ir.nodes import Const, ForRange, Function, Var
 from ..ir.types import I64, Type
+from ..ir.verify import verified
 from .forward import jvp_function
 from .reverse import vjp_function
 
@@ -50,6 +51,7 @@ def _check_diff_arg(sig: Signature, argnum: int, what: str) -> list:
     return leaves
 
 
+@verified("grad (reverse mode)")
 def grad_ir(base: Compiled, sig: Signature, argnums: tuple, has_aux: bool, names: Names,
             with_value: bool, as_tuple: bool) -> Compiled:
     """``value_and_grad`` (or ``grad``) of a compiled function."""
@@ -107,6 +109,7 @@ def _result_index(fn: Function, atom: Any) -> int:
     raise NonDifferentiableError("the differentiated output is not a computed value")
 
 
+@verified("jvp (forward mode)")
 def jvp_ir(base: Compiled, sig: Signature, names: Names) -> tuple[Compiled, list]:
     """Forward mode w.r.t. every float leaf; returns the function and the tangent params."""
     fn = base.fn
@@ -129,6 +132,7 @@ def _zero_for(r):
     return Const(0.0, Type("float64"), True) if r.type.ndim == 0 else r
 
 
+@verified("vjp (reverse mode)")
 def vjp_ir(base: Compiled, sig: Signature, names: Names) -> tuple[Compiled, list]:
     """Reverse mode w.r.t. every float leaf; returns the function and the cotangent params."""
     fn = base.fn
@@ -152,6 +156,7 @@ def vjp_ir(base: Compiled, sig: Signature, names: Names) -> tuple[Compiled, list
     return Compiled(newfn, rebuild(result, list(leaves))), v.params[len(fn.params):]
 
 
+@verified("jacobian")
 def jacobian_ir(base: Compiled, sig: Signature, argnums: tuple, mode: str, names: Names,
                 as_tuple: bool = False) -> Compiled:
     """Jacobian of a function w.r.t. the arguments ``argnums``, built as IR loops over basis

@@ -1,0 +1,1 @@
+"""Differential fuzzing of chainrule against plain Python (see docs/fuzzing.md)."""
