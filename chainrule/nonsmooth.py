@@ -79,7 +79,7 @@ def _executable(fun: Any, primals: tuple, backend: str | None) -> tuple[Executab
     base = build_ir(fun, primals, names)
     compiled = _directional_ir(base, names)
     compiled.fn = simplify(compiled.fn)
-    exe = Executable(compiled, copy_args=True, backend=backend)
+    exe = Executable(compiled, copy_args=True, backend=backend, owner=fun)
     _CACHE[key] = (fun, exe, base)
     return exe, base
 

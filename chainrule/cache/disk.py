@@ -32,10 +32,11 @@ def executable_for(transformed: Any, args: tuple, copy_args: bool, backend: str 
     if parts is not None:
         payload, consts = store.load(parts)
         if payload is not None:
-            return Executable(None, copy_args, backend, payload=payload, consts=consts)
+            return Executable(None, copy_args, backend, payload=payload, consts=consts,
+                              owner=transformed)
     deps = Dependencies()
     compiled = transformed.build_top(args, Names(), deps)
-    exe = Executable(compiled, copy_args, backend)
+    exe = Executable(compiled, copy_args, backend, owner=transformed)
     if parts is not None and deps.ok:
         try:
             payload = exe.payload()
