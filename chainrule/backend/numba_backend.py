@@ -9,23 +9,36 @@ from __future__ import annotations
 
 import os
 
-from ..rules.indexing import _additem_emit, _getitem_emit, _setitem_emit
+from ..rules.indexing import (
+    _additem_emit,
+    _getitem_emit,
+    _setitem_emit,
+    index_atoms_count,
+    index_source,
+)
 from .codegen import Statements
 
 HEADER = "import numpy as np\nimport math\nfrom chainrule.backend import nbrt as _rt\n"
 
 
 def _numba_additem(srcs: list[str], spec: tuple, types: tuple = (), **params) -> str:
-    """``x[idx] += v`` accumulating repeated indices: a one-line loop over the index array."""
+    """``x[idx] += v`` accumulating repeated indices: a loop over the index array."""
     if spec == ("e",):
         return f"_rt.iadd({srcs[0]}, {srcs[1]})"
     spec = _no_ellipsis(spec, types[0].ndim) if types else spec
     arrays = [k for k, code in enumerate(spec) if code in ("a", "m")]
     if not arrays:
         return _additem_emit(srcs, spec, **params)
-    if len(arrays) > 1 or spec[arrays[0]] == "m" or "e" in spec:
-        return _additem_emit(srcs, spec, **params)  # np.add.at: Numba falls back
     pos = arrays[0]
+    idx_type = types[2 + index_atoms_count(spec[:pos])]
+    if len(arrays) == 1 and spec[pos] == "m" and idx_type.ndim == 1:
+        return f"{srcs[0]}[{index_source(srcs[2:], spec)}] += {srcs[1]}"  # a mask never repeats
+    if len(arrays) > 1 or spec[pos] == "m" or "e" in spec:
+        return _additem_emit(srcs, spec, **params)  # np.add.at: Numba falls back
+    axis = sum(1 for code in spec[:pos] if code[0] in ("s", "n"))
+    if idx_type.ndim > 1 and axis > 0:
+        return _additem_emit(srcs, spec, **params)  # np.add.at: Numba falls back
+    loop = "_j in np.ndindex({idx}.shape)" if idx_type.ndim > 1 else "_j in range({idx}.shape[0])"
     idx_parts, k = [], 2
     idx_name = None
     for code in spec:
@@ -47,10 +60,8 @@ def _numba_additem(srcs: list[str], spec: tuple, types: tuple = (), **params) ->
             idx_parts.append(text[:-1] if text.endswith(":") and code[3] == "0" else text)
     value = srcs[1]
     if types and types[1].ndim > 0:
-        axis = sum(1 for code in spec[:pos] if code[0] in ("s", "n"))
         value = f"{value}[{', '.join([':'] * axis + ['_j'])}]"
-    return (f"for _j in range({idx_name}.shape[0]): "
-            f"{srcs[0]}[{', '.join(idx_parts)}] += {value}")
+    return f"for {loop.format(idx=idx_name)}: {srcs[0]}[{', '.join(idx_parts)}] += {value}"
 
 
 _REDUCERS = {"sum": ("np.sum", "sum_axis"), "mean": ("np.mean", "mean_axis"),
@@ -83,6 +94,35 @@ def _matmul(srcs: list[str], **_) -> str:
 
 def _squeeze(srcs: list[str], axis, **_) -> str:
     return f"_rt.squeeze({srcs[0]}, {axis})"
+
+
+def _expand_dims(srcs: list[str], axis, types: tuple = (), **_) -> str:
+    if types[0].ndim == 0:
+        return f"np.array([{srcs[0]}])"
+    return f"np.expand_dims({srcs[0]}, {axis % (types[0].ndim + 1)})"
+
+
+def _clip(srcs: list[str], **_) -> str:
+    """``np.clip`` as NumPy defines it, for every mix of scalar and array operands."""
+    x, lo, hi = srcs
+    return f"np.minimum(np.maximum({x}, {lo}), {hi})"
+
+
+def _flip(srcs: list[str], axis=None, types: tuple = (), **_) -> str:
+    ndim = types[0].ndim
+    if ndim == 0:
+        return srcs[0]
+    axes = range(ndim) if axis is None else [axis % ndim]
+    return f"{srcs[0]}[{', '.join('::-1' if k in axes else ':' for k in range(ndim))}]"
+
+
+def _norm(srcs: list[str], types: tuple = (), **_) -> str:
+    ndim = types[0].ndim
+    if ndim == 0:
+        return f"abs({srcs[0]})"
+    if ndim <= 2:
+        return f"np.linalg.norm({srcs[0]})"
+    return f"np.sqrt(np.sum({srcs[0]} * {srcs[0]}))"
 
 
 def _no_ellipsis(spec: tuple, ndim: int) -> tuple:
@@ -133,7 +173,7 @@ def _tape_reserve(srcs: list[str], per_trip: int, types: tuple = (), **_):
 def reserve_tapes(fn):
     """A copy of ``fn`` in which every innermost ``for`` loop first reserves room on each
     scalar tape for all its pushes, so the pushes inside need no capacity check."""
-    from ..ir.nodes import Effect, ForRange, Function, If, While, walk
+    from ..ir.nodes import Assign, Effect, ForRange, Function, If, While, walk
 
     def pushes(stmts: list) -> dict:
         counts: dict = {}
@@ -142,13 +182,13 @@ def reserve_tapes(fn):
                 counts[s.args[0].name] = counts.get(s.args[0].name, 0) + 1
         return counts
 
-    def mark(stmts: list) -> list:
+    def mark(stmts: list, reserved: set) -> list:
         out = []
         for s in stmts:
-            if isinstance(s, Effect) and s.prim == "tape_push" and s.args[0].type.ndim == 0:
+            if isinstance(s, Effect) and s.prim == "tape_push" and s.args[0].name in reserved:
                 s = Effect(s.prim, s.args, s.params + (("reserved", True),), s.loc)
             elif isinstance(s, If):
-                s = If(s.cond, mark(s.then), mark(s.orelse), s.loc)
+                s = If(s.cond, mark(s.then, reserved), mark(s.orelse, reserved), s.loc)
             out.append(s)
         return out
 
@@ -162,10 +202,15 @@ def reserve_tapes(fn):
                 else:
                     tapes = {a.name: a for x in walk(s.body) if isinstance(x, Effect)
                              and x.prim == "tape_push" for a in x.args[:1]}
-                    for name, k in sorted(pushes(s.body).items()):
+                    # (a tape made inside the loop does not exist before it)
+                    made = {x.out.name for x in walk(s.body)
+                            if isinstance(x, Assign) and x.prim == "tape_new"}
+                    counts = {n: k for n, k in pushes(s.body).items() if n not in made}
+                    for name, k in sorted(counts.items()):
                         out.append(Effect("tape_reserve", (tapes[name], s.start, s.stop, s.step),
                                           (("per_trip", k),), s.loc))
-                    s = ForRange(s.var, s.start, s.stop, s.step, mark(s.body), s.loc)
+                    s = ForRange(s.var, s.start, s.stop, s.step, mark(s.body, set(counts)),
+                                 s.loc)
             elif isinstance(s, If):
                 s = If(s.cond, block(s.then), block(s.orelse), s.loc)
             elif isinstance(s, While):
@@ -189,6 +234,7 @@ OVERRIDES = {
     "tape_reserve": _tape_reserve,
     "getitem": _numba_getitem, "setitem": _numba_setitem, "additem": _numba_additem,
     "matmul": _matmul, "dot": _matmul, "inner": _matmul, "squeeze": _squeeze,
+    "expand_dims": _expand_dims, "clip": _clip, "flip": _flip, "norm": _norm,
     **{p: _reduction(p) for p in _REDUCERS},
 }
 
