@@ -73,7 +73,7 @@ _REDUCERS = {"sum": ("np.sum", "sum_axis"), "mean": ("np.mean", "mean_axis"),
 def _reduction(prim: str):
     whole, helper = _REDUCERS[prim]
 
-    def emit(srcs: list[str], axis=None, keepdims=False, **_) -> str:
+    def emit(srcs: list[str], axis=None, keepdims=False, types: tuple = (), **_) -> str:
         x = srcs[0]
         if axis is None or (isinstance(axis, tuple) and len(axis) == 0):
             value = f"{whole}({x})"
@@ -82,6 +82,7 @@ def _reduction(prim: str):
             if len(axis) != 1:
                 return f"{whole}({x}, axis={axis!r}, keepdims={keepdims})"  # not for Numba
             axis = axis[0]
+        axis %= max(types[0].ndim, 1)  # the helpers index shapes from the front
         value = f"_rt.{helper}({x}, {axis})"
         return f"_rt.keepdims({value}, {x}, {axis})" if keepdims else value
 
