@@ -327,7 +327,7 @@ class _ModeCache:
             seeds = [x for t in base.arg_templates for _, x in flatten(t)
                      if isinstance(x, Var) and x.type.is_float]
             _kinks.instrument(compiled, col, seeds, names)
-        exe = Executable(compiled, copy_args=True, backend=backend)
+        exe = Executable(compiled, copy_args=True, backend=backend, owner=fun)
         if kinks is not None:
             exe.kink_handler = functools.partial(_kinks.report, kinks)
         rebuild = functools.partial(self.make, kind, fun, placeholder_args(args), backend, kinks)

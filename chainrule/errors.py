@@ -71,6 +71,12 @@ class IRVerificationError(ChainruleError):
     """Internal consistency check of the IR failed (a bug in chainrule, please report)."""
 
 
+class BackendFallbackWarning(RuntimeWarning):
+    """A compiled function runs on the NumPy backend because Numba cannot compile it (issued
+    once per user function; ``backend="numba"`` raises instead). Filter it with
+    ``warnings.simplefilter("error", BackendFallbackWarning)`` to make every fallback an error."""
+
+
 class KinkWarning(UserWarning):
     """An evaluation reached a non-differentiable point (``kinks="warn"``, see
     docs/nonsmooth.md, "Kink reporting"); the derivative returned is one choice among many."""

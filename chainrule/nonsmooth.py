@@ -87,7 +87,7 @@ def _make(fun: Any, primals: tuple, backend: str | None) -> tuple[Executable, Co
     base = build_ir(fun, primals, names)
     compiled = _directional_ir(base, names)
     compiled.fn = simplify(compiled.fn)
-    exe = Executable(compiled, copy_args=True, backend=backend)
+    exe = Executable(compiled, copy_args=True, backend=backend, owner=fun)
     _CACHE[(id(fun), kinds_key(primals), known_sizes_of(fun, primals), backend)] = \
         (fun, exe, base)
     rebuild = functools.partial(_make, fun, placeholder_args(primals), backend)

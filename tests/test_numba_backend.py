@@ -1,9 +1,7 @@
 """The Numba backend on a representative subset: same values as the NumPy backend, compiled
-with Numba (no silent fallback), plus the fallback and the explicit-backend error."""
+with Numba (no silent fallback). The fallback itself: tests/test_numba_fallback.py."""
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pytest
@@ -60,32 +58,6 @@ def test_grad_runs_compiled_code() -> None:
 
 def cumsum_axis(a):
     return np.sum(np.cumsum(a, axis=0) ** 2)
-
-
-def test_fallback_to_numpy_with_one_line_warning() -> None:
-    a = np.arange(6.0).reshape(2, 3)
-    g = cr.grad(cumsum_axis, backend=None)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        import os
-
-        old = os.environ.get("CHAINRULE_BACKEND")
-        os.environ["CHAINRULE_BACKEND"] = "auto"
-        try:
-            got = g(a)
-        finally:
-            os.environ["CHAINRULE_BACKEND"] = old or "numpy"
-    msgs = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
-    assert len(msgs) == 1 and "\n" not in msgs[0] and "NumPy backend" in msgs[0]
-    assert g.executable((a,)).backend == "numpy"
-    expected = 2.0 * np.cumsum(np.cumsum(a, axis=0)[::-1], axis=0)[::-1]
-    np.testing.assert_allclose(got, expected)
-
-
-def test_explicit_numba_backend_raises() -> None:
-    a = np.arange(6.0).reshape(2, 3)
-    with pytest.raises(BackendError, match="Numba cannot compile"):
-        cr.grad(cumsum_axis, backend="numba")(a)
 
 
 def test_unknown_backend_is_an_error() -> None:

@@ -2,8 +2,11 @@
 
 Backends: ``"numba"`` (``numba.njit`` of the generated source; the default), ``"numpy"``
 (plain execution of the generated source, the reference). With the default choice, code Numba
-cannot compile falls back to the NumPy backend with a one-line warning; asking for
-``backend="numba"`` explicitly raises instead. ``CHAINRULE_BACKEND`` sets the default.
+cannot compile falls back to the NumPy backend with one :class:`BackendFallbackWarning` per user
+function; asking for ``backend="numba"`` explicitly raises instead. Only compile-time errors
+(typing, lowering) fall back: the code is compiled for the call's argument types before it runs,
+and an exception raised while running it propagates unchanged. ``CHAINRULE_BACKEND`` sets the
+default.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import pytree
-from ..errors import ChainruleError
+from ..errors import BackendFallbackWarning, ChainruleError
 from ..frontend.compile import Compiled, leaf_type
 from ..frontend.values import rebuild
 from ..ir.outside import Outside, Reader
@@ -55,10 +58,13 @@ class Executable:
     generated sources for both backends, the result template and the argument policy.
     """
 
+    _compile_errors: tuple = ()  # exceptions of a call that mean "cannot compile"
+
     def __init__(self, compiled: Compiled | None, copy_args: bool, backend: str | None = None,
                  payload: dict | None = None, consts: dict | None = None,
-                 outside: Outside | None = None):
+                 outside: Outside | None = None, owner: Any = None):
         self.compiled = compiled
+        self.owner = owner  # the user's function (or a transform of it), named in warnings
         self.copy_args = copy_args
         self.requested = resolve_backend(backend)
         self.fallback_reason: str | None = None
@@ -102,6 +108,7 @@ class Executable:
             self.backend = "numba"
             self.source = self.sources["numba"]
             self.py = numba_backend.jit(load_source(self.name, self.source, self.consts))
+            self._compile_errors = numba_backend.compile_errors()
         elif self.requested == "numba":
             raise BackendError("the Numba backend was requested but Numba is not available")
         else:
@@ -109,6 +116,7 @@ class Executable:
 
     def _use_numpy(self) -> None:
         self.backend = "numpy"
+        self._compile_errors = ()
         self.source = self.sources["numpy"]
         self.py = load_source(self.name, self.source, self.consts)
 
@@ -139,26 +147,32 @@ class Executable:
         if self._reader is not None:
             flat = list(flat) + list(self.outside_values())
         if self.backend == "numba" and not self.compiled_ok:
-            try:
-                res = self.py(*flat)
-            except IndexError:
-                raise  # a failed bounds check: an error of the program, not of Numba
-            except Exception as exc:
-                # Numba reports unsupported code mostly as NumbaError, sometimes as other
-                # exceptions from its lowering; a genuine run-time error of the program
-                # reappears on the NumPy backend. A failed ``assert`` of compiled code is
-                # raised as it is.
-                if isinstance(exc, AssertionError) and getattr(self.py, "signatures", None):
-                    self.compiled_ok = True
-                    raise
-                self._numba_failed(exc)
-                res = self.py(*flat)
+            self._compile_numba(flat)
             self.compiled_ok = True
-        else:
-            res = self.py(*flat)
+        res = self._run(flat)
         if self.kink_sites is not None:
             res = self._kinks(res)
         return rebuild(self.out_template, list(res))
+
+    def _compile_numba(self, flat: list) -> None:
+        """Compile for the types of ``flat`` without running; fall back (or raise) if Numba
+        cannot. Nothing of the user's program runs here, so any exception is a compile error."""
+        try:
+            self.py.compile(tuple(self.py.typeof_pyval(a) for a in flat))
+        except Exception as exc:
+            self._numba_failed(exc)
+
+    def _run(self, args) -> tuple:
+        try:
+            return self.py(*args)
+        except self._compile_errors as exc:
+            return self._recompiled(exc, args)
+
+    def _recompiled(self, exc: Exception, args) -> tuple:
+        """Arguments of another layout (a strided view) need a new specialisation, compiled
+        inside the call, which failed; run-time errors of the program are never NumbaErrors."""
+        self._numba_failed(exc)
+        return self.py(*args)
 
     def _numba_failed(self, exc: Exception) -> None:
         reason = numba_reason(exc)
@@ -167,8 +181,7 @@ class Executable:
                                hint="use backend='numpy' (or the default) to run it with NumPy"
                                ) from exc
         self.fallback_reason = reason
-        warnings.warn(f"chainrule: {self.name} runs on the NumPy backend (Numba "
-                      f"cannot compile it: {reason})", RuntimeWarning, stacklevel=4)
+        warn_fallback(self.owner, self.name, reason)
         self._use_numpy()
 
     def _choose_call(self) -> None:
@@ -179,7 +192,10 @@ class Executable:
         """Fast path for flat scalar/array arguments after the first call."""
         if self.copy_args:
             args = tuple(a.copy() if type(a) is np.ndarray else a for a in args)
-        res = self.py(*args)
+        try:
+            res = self.py(*args)
+        except self._compile_errors as exc:
+            res = self._recompiled(exc, args)
         return res[0] if self._single else rebuild(self.out_template, list(res))
 
     def outside_values(self) -> tuple:
@@ -227,7 +243,7 @@ class Executable:
             args = args + extra
         if self.copy_args:
             args = tuple(a.copy() if type(a) is np.ndarray else a for a in args)
-        res = self.py(*args)
+        res = self._run(args)
         if self.kink_sites is not None:
             res = self._kinks(res)
         return res[0] if self._single else rebuild(self.out_template, list(res))
@@ -254,9 +270,12 @@ def numba_reason(exc: Exception) -> str:
     import re
 
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln).strip() for ln in str(exc).splitlines()]
-    lines = [ln for ln in lines if ln]
+    lines = [re.sub(r" at 0x[0-9a-f]+", "", ln) for ln in lines if ln]
     what = next((ln for ln in lines if not ln.startswith(("Failed in", "During:"))),
                 type(exc).__name__)
+    if what.startswith("No implementation of function"):
+        call = next((ln[3:].strip() for ln in lines if ln.startswith(">>>")), "")
+        what = f"Numba has no implementation of {call}" if call else what
     where = ""
     for i, ln in enumerate(lines):
         m = re.match(r'File "(.*)", line (\d+)', ln)
@@ -265,7 +284,52 @@ def numba_reason(exc: Exception) -> str:
             src = lines[i + 2] if src.startswith("<source") and i + 2 < len(lines) else src
             where = f" at generated line {m.group(2)}: {src}"
             break
-    return (what[:160] + where[:120]).strip()
+    return (what[:200] + where[:120]).strip()
+
+
+_WARNED: set = set()  # user functions whose fallback was reported
+
+
+def user_function(owner: Any) -> Any:
+    """The user's Python function under transforms and ``functools.partial``."""
+    while getattr(owner, "__chainrule_transform__", False):
+        owner = owner.fn
+    while isinstance(owner, functools.partial):
+        owner = owner.func
+    return owner
+
+
+def describe_owner(owner: Any, name: str) -> str:
+    """``grad(loss)``: the user's function under its transforms."""
+    label = getattr(user_function(owner), "__qualname__", None) or name
+    kinds = []
+    while getattr(owner, "__chainrule_transform__", False):
+        kinds.append(owner.kind)
+        owner = owner.fn
+    for kind in reversed(kinds):
+        label = f"{kind}({label})"
+    return label
+
+
+def warn_fallback(owner: Any, name: str, reason: str) -> None:
+    """Warn, once per user function, that it runs on the NumPy backend and why; the warning
+    points at the user's function (its file and ``def`` line)."""
+    target = user_function(owner)
+    code = getattr(target, "__code__", None)
+    key = (code.co_filename, code.co_firstlineno) if code is not None else name
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
+    label = describe_owner(owner, name)
+    where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+    message = (f"chainrule: {label}{where} runs on the NumPy backend, slower: Numba cannot "
+               f"compile it: {reason}")
+    if code is None:
+        warnings.warn(message, BackendFallbackWarning, stacklevel=2)
+        return
+    warnings.warn_explicit(message, BackendFallbackWarning, code.co_filename,
+                           code.co_firstlineno,
+                           module=getattr(target, "__module__", None) or "chainrule")
 
 
 def encode_template(t: Any) -> Any:

@@ -9,22 +9,36 @@ from __future__ import annotations
 
 import os
 
-from ..rules.indexing import _additem_emit, _getitem_emit, _setitem_emit
+from ..rules.indexing import (
+    _additem_emit,
+    _getitem_emit,
+    _setitem_emit,
+    index_atoms_count,
+    index_source,
+)
 from .codegen import Statements
 
 HEADER = "import numpy as np\nimport math\nfrom chainrule.backend import nbrt as _rt\n"
 
 
 def _numba_additem(srcs: list[str], spec: tuple, types: tuple = (), **params) -> str:
-    """``x[idx] += v`` accumulating repeated indices: a one-line loop over the index array."""
+    """``x[idx] += v`` accumulating repeated indices: a loop over the index array."""
     if spec == ("e",):
         return f"_rt.iadd({srcs[0]}, {srcs[1]})"
     spec = _no_ellipsis(spec, types[0].ndim) if types else spec
     arrays = [k for k, code in enumerate(spec) if code in ("a", "m")]
     if not arrays:
         return _additem_emit(srcs, spec, **params)
-    if len(arrays) > 1 or spec[arrays[0]] == "m" or "e" in spec:
+    pos = arrays[0]
+    idx_type = types[2 + index_atoms_count(spec[:pos])]
+    if len(arrays) == 1 and spec[pos] == "m" and idx_type.ndim == 1:
+        return f"{srcs[0]}[{index_source(srcs[2:], spec)}] += {srcs[1]}"  # a mask never repeats
+    if len(arrays) > 1 or spec[pos] == "m" or "e" in spec:
         return _additem_emit(srcs, spec, **params)  # np.add.at: Numba falls back
+    axis = _advanced_axis(spec)
+    if idx_type.ndim > 1 and axis > 0:
+        return _additem_emit(srcs, spec, **params)  # np.add.at: Numba falls back
+    loop = "_j in np.ndindex({idx}.shape)" if idx_type.ndim > 1 else "_j in range({idx}.shape[0])"
     idx_parts, k = [], 2
     idx_name = None
     for code in spec:
@@ -46,9 +60,8 @@ def _numba_additem(srcs: list[str], spec: tuple, types: tuple = (), **params) ->
             idx_parts.append(text[:-1] if text.endswith(":") and code[3] == "0" else text)
     value = srcs[1]
     if types and types[1].ndim > 0:
-        value = f"{value}[{', '.join([':'] * _advanced_axis(spec) + ['_j'])}]"
-    return (f"for _j in range({idx_name}.shape[0]): "
-            f"{srcs[0]}[{', '.join(idx_parts)}] += {value}")
+        value = f"{value}[{', '.join([':'] * axis + ['_j'])}]"
+    return f"for {loop.format(idx=idx_name)}: {srcs[0]}[{', '.join(idx_parts)}] += {value}"
 
 
 def _advanced_axis(spec: tuple) -> int:
@@ -69,7 +82,7 @@ _REDUCERS = {"sum": ("np.sum", "sum_axis"), "mean": ("np.mean", "mean_axis"),
 def _reduction(prim: str):
     whole, helper = _REDUCERS[prim]
 
-    def emit(srcs: list[str], axis=None, keepdims=False, **_) -> str:
+    def emit(srcs: list[str], axis=None, keepdims=False, types: tuple = (), **_) -> str:
         x = srcs[0]
         if axis is None or (isinstance(axis, tuple) and len(axis) == 0):
             value = f"{whole}({x})"
@@ -78,6 +91,7 @@ def _reduction(prim: str):
             if len(axis) != 1:
                 return f"{whole}({x}, axis={axis!r}, keepdims={keepdims})"  # not for Numba
             axis = axis[0]
+        axis %= max(types[0].ndim, 1)  # the helpers index shapes from the front
         value = f"_rt.{helper}({x}, {axis})"
         return f"_rt.keepdims({value}, {x}, {axis})" if keepdims else value
 
@@ -90,6 +104,35 @@ def _matmul(srcs: list[str], **_) -> str:
 
 def _squeeze(srcs: list[str], axis, **_) -> str:
     return f"_rt.squeeze({srcs[0]}, {axis})"
+
+
+def _expand_dims(srcs: list[str], axis, types: tuple = (), **_) -> str:
+    if types[0].ndim == 0:
+        return f"np.array([{srcs[0]}])"
+    return f"np.expand_dims({srcs[0]}, {axis % (types[0].ndim + 1)})"
+
+
+def _clip(srcs: list[str], **_) -> str:
+    """``np.clip`` as NumPy defines it, for every mix of scalar and array operands."""
+    x, lo, hi = srcs
+    return f"np.minimum(np.maximum({x}, {lo}), {hi})"
+
+
+def _flip(srcs: list[str], axis=None, types: tuple = (), **_) -> str:
+    ndim = types[0].ndim
+    if ndim == 0:
+        return srcs[0]
+    axes = range(ndim) if axis is None else [axis % ndim]
+    return f"{srcs[0]}[{', '.join('::-1' if k in axes else ':' for k in range(ndim))}]"
+
+
+def _norm(srcs: list[str], types: tuple = (), **_) -> str:
+    ndim = types[0].ndim
+    if ndim == 0:
+        return f"abs({srcs[0]})"
+    if ndim <= 2:
+        return f"np.linalg.norm({srcs[0]})"
+    return f"np.sqrt(np.sum({srcs[0]} * {srcs[0]}))"
 
 
 def _no_ellipsis(spec: tuple, ndim: int) -> tuple:
@@ -140,7 +183,7 @@ def _tape_reserve(srcs: list[str], per_trip: int, types: tuple = (), **_):
 def reserve_tapes(fn):
     """A copy of ``fn`` in which every innermost ``for`` loop first reserves room on each
     scalar tape for all its pushes, so the pushes inside need no capacity check."""
-    from ..ir.nodes import Effect, ForRange, Function, If, While, walk
+    from ..ir.nodes import Assign, Effect, ForRange, Function, If, While, walk
 
     def pushes(stmts: list) -> dict:
         counts: dict = {}
@@ -149,13 +192,13 @@ def reserve_tapes(fn):
                 counts[s.args[0].name] = counts.get(s.args[0].name, 0) + 1
         return counts
 
-    def mark(stmts: list) -> list:
+    def mark(stmts: list, reserved: set) -> list:
         out = []
         for s in stmts:
-            if isinstance(s, Effect) and s.prim == "tape_push" and s.args[0].type.ndim == 0:
+            if isinstance(s, Effect) and s.prim == "tape_push" and s.args[0].name in reserved:
                 s = Effect(s.prim, s.args, s.params + (("reserved", True),), s.loc)
             elif isinstance(s, If):
-                s = If(s.cond, mark(s.then), mark(s.orelse), s.loc)
+                s = If(s.cond, mark(s.then, reserved), mark(s.orelse, reserved), s.loc)
             out.append(s)
         return out
 
@@ -169,10 +212,15 @@ def reserve_tapes(fn):
                 else:
                     tapes = {a.name: a for x in walk(s.body) if isinstance(x, Effect)
                              and x.prim == "tape_push" for a in x.args[:1]}
-                    for name, k in sorted(pushes(s.body).items()):
+                    # (a tape made inside the loop does not exist before it)
+                    made = {x.out.name for x in walk(s.body)
+                            if isinstance(x, Assign) and x.prim == "tape_new"}
+                    counts = {n: k for n, k in pushes(s.body).items() if n not in made}
+                    for name, k in sorted(counts.items()):
                         out.append(Effect("tape_reserve", (tapes[name], s.start, s.stop, s.step),
                                           (("per_trip", k),), s.loc))
-                    s = ForRange(s.var, s.start, s.stop, s.step, mark(s.body), s.loc)
+                    s = ForRange(s.var, s.start, s.stop, s.step, mark(s.body, set(counts)),
+                                 s.loc)
             elif isinstance(s, If):
                 s = If(s.cond, block(s.then), block(s.orelse), s.loc)
             elif isinstance(s, While):
@@ -196,6 +244,7 @@ OVERRIDES = {
     "tape_reserve": _tape_reserve,
     "getitem": _numba_getitem, "setitem": _numba_setitem, "additem": _numba_additem,
     "matmul": _matmul, "dot": _matmul, "inner": _matmul, "squeeze": _squeeze,
+    "expand_dims": _expand_dims, "clip": _clip, "flip": _flip, "norm": _norm,
     **{p: _reduction(p) for p in _REDUCERS},
 }
 

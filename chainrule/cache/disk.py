@@ -75,12 +75,12 @@ def executable_for(transformed: Any, args: tuple, copy_args: bool, backend: str 
                 consts = {**EXTRA_GLOBALS, **consts}
                 try:
                     return Executable(None, copy_args, backend, payload=payload,
-                                      consts=consts, outside=outside)
+                                      consts=consts, outside=outside, owner=transformed)
                 except NotCacheable:  # (a result class that cannot be found any more)
                     pass
     deps = Dependencies()
     compiled = transformed.build_top(args, Names(), deps)
-    exe = Executable(compiled, copy_args, backend)
+    exe = Executable(compiled, copy_args, backend, owner=transformed)
     deps.record_code(compiled.fn)
     sizes = specialize.known_sizes_of(transformed, args)  # (decided while building)
     parts = _parts(transformed, args, copy_args, backend, sizes) if enabled() else None
