@@ -29,7 +29,6 @@ class Regression:
         return self.x, np.array(self.a), self.n
 
 
-CONTINUE_DROPPED = "a loop body ending in `continue` is dropped"
 
 REGRESSIONS = [
     # Reverse mode zeroed the target's adjoint after adding it into the value's: when the
@@ -127,9 +126,8 @@ def f(x, a, n):
         s = 0.5 * s + a[k]
         continue
     return s
-""", open_bug=CONTINUE_DROPPED),
-    # (a while body ending in continue also loses its counter update: the loop never ends;
-    # the check reports a time-out)
+"""),
+    # (a while body ending in continue used to lose its counter update: the loop never ended)
     Regression("while_body_ending_in_continue", """\
 import numpy as np
 
@@ -140,5 +138,5 @@ def f(x, a, n):
         x = x * a[k]
         continue
     return x
-""", open_bug=CONTINUE_DROPPED + " (a while loop never ends)"),
+"""),
 ]
