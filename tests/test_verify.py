@@ -67,9 +67,10 @@ def test_replayed_branch_may_read_what_the_forward_branch_defined():
             Assign(popped, "tape_pop", (btape,)),
             If(popped, [Assign(z, "cos", (Y,))], [Assign(z, "id", (X,))])]
     verify(fn(body, [z]), "p")
-    body[-1] = If(C, [Assign(z, "cos", (Y,))], [Assign(z, "id", (X,))])
+    other = Var("c3", BOOL)  # another condition: no relation to the branch that defined y
+    body[-1] = If(other, [Assign(z, "cos", (Y,))], [Assign(z, "id", (X,))])
     with pytest.raises(IRVerificationError, match="`y`"):
-        verify(fn(body, [z]), "p")
+        verify(fn(body, [z], params=(X, C, N, other)), "p")
 
 
 def test_kinds_and_type_rules():
@@ -140,3 +141,16 @@ def test_pipeline_output_is_verified_and_correct():
     assert abs(g[0] - fd) < 1e-6
     b = Builder(Names())
     assert b.prims is not None  # the verifier looks the primitive table up through the builder
+
+
+def test_second_if_on_the_same_condition_reads_what_the_first_defined():
+    z, d = Var("z", F64), Var("d", BOOL)
+    second = [If(C, [sin(Y, X)], []), Assign(z, "id", (X,)), If(C, [sin(z, Y)], [])]
+    verify(fn(second, [z]), "p")  # the same condition: y is defined where it is read
+    reassigned = [If(C, [sin(Y, X)], []), Assign(C, "lt", (X, const(1.0))),
+                  Assign(z, "id", (X,)), If(C, [sin(z, Y)], [])]
+    with pytest.raises(IRVerificationError, match="`y`"):
+        verify(fn(reassigned, [z]), "p")
+    other = [If(C, [sin(Y, X)], []), Assign(z, "id", (X,)), If(d, [sin(z, Y)], [])]
+    with pytest.raises(IRVerificationError, match="`y`"):
+        verify(fn(other, [z], params=(X, C, N, d)), "p")

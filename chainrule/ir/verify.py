@@ -12,10 +12,12 @@
 * **definitions** -- every variable read is defined on every path to the read: a variable
   assigned in only one branch of an ``if`` is undefined after it, a loop body may run zero
   times (a ``while``'s condition block runs at least once), a ``for`` index is defined inside
-  its body only. Two relaxations (to report nothing that is right): inside a branch or loop
-  that replays a decision of reverse mode's forward sweep (an ``if`` on a popped condition, a
-  loop over a popped trip count) a read needs a definition on *some* path only; dead
-  assignments (removed before code is generated) are not checked;
+  its body only; a second ``if`` on the same condition variable (not assigned in between)
+  takes the branch the first took, so it may read what that branch defined. Two relaxations
+  (to report nothing that is right): inside a branch or loop that replays a decision of
+  reverse mode's forward sweep (an ``if`` on a popped condition, a loop over a popped trip
+  count) a read needs a definition on *some* path only; dead assignments (removed before code
+  is generated) are not checked;
 * **tapes** -- a pop that would find its tape empty on every path (a straight-line count of
   pushes and pops from the tape's creation; branches and loops that change the count by
   different or unknown amounts widen it, so only provable underflows are reported).
@@ -87,6 +89,12 @@ class _Verifier:
         self.kinds: dict[str, tuple] = {}  # name -> (ndim, tape, kind, first type seen)
         self.popped: set[str] = set()  # variables assigned by a tape pop
         self.live = _live_names(fn)
+        # Branches decided by one condition variable: ``if c:`` ... later ``if c:`` again (c
+        # not assigned in between, the first ``if`` certainly run before) takes the same
+        # branch, so the second may read what the first defined in that branch (reverse mode
+        # recomputes a trip's branches, then runs their adjoints under the same conditions).
+        # One dict per open block: cond name -> (defined in then, defined in else).
+        self.correlated: list[dict] = [{}]
 
     def fail(self, what: str, stmt: Any = None, var: str | None = None) -> None:
         parts = [f"IR after {self.pass_name} (function {self.fn.name}): {what}"]
@@ -155,6 +163,17 @@ class _Verifier:
     def block(self, stmts: list, defs: tuple) -> tuple:
         """Check ``stmts`` entered with ``defs`` = (must, may, replayed); return the
         definitions on leaving."""
+        self.correlated.append(dict(self.correlated[-1]))
+        try:
+            return self._block(stmts, defs)
+        finally:
+            self.correlated.pop()
+
+    def _assigned(self, name: str) -> None:
+        for known in self.correlated:
+            known.pop(name, None)
+
+    def _block(self, stmts: list, defs: tuple) -> tuple:
         must, may, replayed = set(defs[0]), set(defs[1]), defs[2]
         for s in stmts:
             here = (must, may, replayed)
@@ -163,6 +182,7 @@ class _Verifier:
                     self.read(a, here, s)
                 self.kind(s.out, s)
                 self.check_rule(s)
+                self._assigned(s.out.name)
                 must.add(s.out.name)
                 may.add(s.out.name)
                 if s.prim == "tape_pop":
@@ -174,9 +194,13 @@ class _Verifier:
             elif isinstance(s, If):
                 self.read(s.cond, here, s)
                 self.scalar(s.cond, s, "an if condition")
-                inner = (must, may, replayed or self.is_popped(s.cond))
-                m1, y1, _ = self.block(s.then, inner)
-                m2, y2, _ = self.block(s.orelse, inner)
+                rep = replayed or self.is_popped(s.cond)
+                name = s.cond.name if isinstance(s.cond, Var) else None
+                before = self.correlated[-1].get(name, (set(), set()))
+                m1, y1, _ = self.block(s.then, (must | before[0], may | before[0], rep))
+                m2, y2, _ = self.block(s.orelse, (must | before[1], may | before[1], rep))
+                if name is not None:
+                    self.correlated[-1][name] = (m1, m2)
                 must, may = m1 & m2, y1 | y2
             elif isinstance(s, While):
                 loop_may = may | {v.name for v in block_writes(s.cond_body + s.body)}

@@ -149,7 +149,7 @@ class _Reverse:
         g = Var("#g", s.out.type)
         params = dict(s.params)
         if p.vjp is None and p.extra.get("accumulate") is None:
-            return candidates
+            return candidates, candidates
         try:
             acc_rule = p.extra.get("accumulate")
             if acc_rule is not None and self.is_active(s.args[0]):
