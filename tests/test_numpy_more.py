@@ -108,8 +108,13 @@ def test_numpy(name, f, x):
     check_values_and_grads(f, x, "numpy")
 
 
-@pytest.mark.parametrize("name, f, x", [c for c in CASES if c[0] in NUMBA_SUBSET],
-                         ids=[i for i in IDS if i in NUMBA_SUBSET])
+# A few Numba cases run by default; the rest of the subset is slow (each compiles three times).
+NUMBA_DEFAULT = {"var_axis_ddof", "diag_2d", "roll_axis", "einsum_rowdot", "logsumexp_axis"}
+NUMBA_CASES = [pytest.param(*c, id=c[0], marks=() if c[0] in NUMBA_DEFAULT else pytest.mark.slow)
+               for c in CASES if c[0] in NUMBA_SUBSET]
+
+
+@pytest.mark.parametrize("name, f, x", NUMBA_CASES)
 def test_numba(name, f, x):
     check_values_and_grads(f, x, "numba")
 
