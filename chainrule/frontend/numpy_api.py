@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ChainruleTypeError, UnsupportedCallError
 from ..ir.builder import const
-from . import numpy_reduce
+from . import numpy_contract, numpy_more, numpy_reduce
 from .builtin_api import builtin_handlers
 from .numpy_args import atom as _atom
 from .numpy_args import axis_param as _axis_param
@@ -238,21 +238,6 @@ def _squeeze(lw, p, node):
     return lw.b.squeeze(_atom(lw, p.a), axis=_axis_param(lw, p.axis))
 
 
-def _norm(lw, p, node):
-    return lw.b.norm(_atom(lw, p.x))
-
-
-def _round(lw, p, node):
-    if not static_number(p.decimals):
-        raise ChainruleTypeError("np.round: decimals must be a compile-time integer", lw.b.loc)
-    decimals = int(p.decimals.value)
-    if static_number(p.a):
-        return const(float(np.round(p.a.value, decimals)))
-    if decimals == 0:
-        return lw.b.round(_atom(lw, p.a))
-    return lw.b.round(_atom(lw, p.a), decimals=decimals)
-
-
 # -- writing into existing arrays: out=, np.copyto --------------------------------------------
 def with_out(h, name: str):
     """``h`` accepting NumPy's ``out=`` (bound like any parameter; for ufuncs also
@@ -351,7 +336,6 @@ def _numpy_table() -> dict:
     S[np.inner] = ("a, b, /", "", _simple("inner", "a", "b"))
     S[np.cross] = ("a, b, axisa=-1, axisb=-1, axisc=-1, axis=None", "axisa axisb axisc axis",
                    _simple("cross", "a", "b"))
-    S[np.linalg.norm] = ("x, ord=None, axis=None, keepdims=False", "ord axis keepdims", _norm)
     S[np.linalg.solve] = ("a, b", "", _simple("solve", "a", "b"))
     S[np.linalg.inv] = ("a", "", _simple("inv", "a"))
     S[np.linalg.det] = ("a", "", _simple("det", "a"))
@@ -365,8 +349,6 @@ def _numpy_table() -> dict:
     S[np.eye] = ("N, M=None, k=0, dtype=None, order='C', *, device=None, like=None",
                  "M k order device like", _eye)
     S[np.identity] = ("n, dtype=None, *, like=None", "like", _eye)
-    S[np.round] = ("a, decimals=0, out=None", "out", _round)
-    S[np.around] = S[np.round]
     S[np.copyto] = _copyto
     return S
 
@@ -394,6 +376,8 @@ def _build_table() -> dict:
     for mname, prim in (("atan2", "arctan2"), ("hypot", "hypot"), ("pow", "pow")):
         npfn = math.pow if mname == "pow" else getattr(np, prim)
         t[getattr(math, mname)] = Signed(f"math.{mname}", "x, y, /", binary(prim, npfn))
+    t.update(numpy_more.more_handlers())
+    t.update(numpy_contract.contract_handlers())
     t.update(builtin_handlers())
     from ..nonsmooth import stop_gradient
 
