@@ -346,53 +346,6 @@ class StmtMixin(IterMixin):
             self.frame.env["#ctr"] = outer_ctr
         return False
 
-    def unroll(self, node: ast.For, items: list) -> bool:
-        """Iteration over a compile-time tuple/list: the body is lowered once per item.
-        ``break``/``continue`` of this loop become flags, as in run-time loops."""
-        body = node.body
-        if not (scan.has_break(body) or scan.has_continue(body)):
-            for item in items:
-                self.assign(node.target, item, node)
-                if self.lower_block(body):
-                    return True
-            return False
-        ctx = LoopCtx()
-        if scan.has_break(body):
-            ctx.brk = self.b.new_var("brk", BOOL)
-            self.b.emit("id", False, out=ctx.brk)
-        if scan.has_continue(body):
-            ctx.cont = self.b.new_var("cont", BOOL)
-        return self._unroll_from(node, items, 0, ctx)
-
-    def _unroll_from(self, node: ast.For, items: list, first: int, ctx: LoopCtx) -> bool:
-        frame = self.frame
-        for k in range(first, len(items)):
-            stops = [f for f in (ctx.brk, frame.ret_flag) if f is not None]
-            if k > first and stops:
-                stop = stops[0]
-                for f in stops[1:]:
-                    stop = self.b.or_(stop, f)
-                t, e = self.branch(self.b.not_(stop),
-                                   lambda k=k: self._unroll_from(node, items, k, ctx),
-                                   lambda: False)
-                return t and e
-            saved_result = frame.result
-            frame.result = _PENDING
-            frame.loops.append(ctx)
-            try:
-                if ctx.cont is not None:
-                    self.b.emit("id", False, out=ctx.cont)
-                self.assign(node.target, items[k], node)
-                self.lower_block(node.body)
-            finally:
-                frame.loops.pop()
-                returned = frame.result is not _PENDING
-                if not returned:
-                    frame.result = saved_result
-            if returned:  # a return outside run-time control flow: nothing after it runs
-                return True
-        return False
-
     def loop(self, node, body: list, head, before_body, carried_extra: list,
              for_range: tuple | None = None) -> None:
         """Lower a loop: carried variables, flags, condition block and body."""
@@ -589,7 +542,6 @@ class StmtMixin(IterMixin):
                     f.ret_values = rv
 
 
-_PENDING = object()  # frame.result while no return has been lowered
 
 
 def _array_var(v: Any) -> bool:

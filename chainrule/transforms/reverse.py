@@ -40,7 +40,6 @@ from . import recompute
 from .activity import active_vars
 from .aliases import check_writes
 
-_VIEW_FREE = ("getitem",)
 # argument positions that only give a shape
 _SHAPE_ONLY = {"unbroadcast": (1,), "materialize": (1,), "dematerialize": (1,),
                "broadcast_like": (1,), "zeros_like": (0,), "shape": (0,)}
