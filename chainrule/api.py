@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 
 from . import pytree
-from .backend.executable import Executable
+from .backend.executable import Executable, owner_label
+from .progress import compiling
 from .cache import disk as disk_cache
-from .errors import ChainruleError, NonDifferentiableError
+from .errors import (ChainruleError, NonDifferentiableError, full_tracebacks, trimmed,
+                     user_facing)
 from .frontend.compile import (
     Compiled,
     HiddenArgs,
@@ -170,7 +172,8 @@ class Transformed:
     def executable(self, args: tuple) -> Executable:
         exe = self._cache.get((kinds_key(args), known_sizes_of(self, args)))
         if exe is None:
-            exe = self._new_executable(args)
+            with compiling(owner_label(self, self.__name__)):
+                exe = self._new_executable(args)
             self._cache[(kinds_key(args), known_sizes_of(self, args))] = exe
         return exe
 
@@ -183,20 +186,25 @@ class Transformed:
         return exe
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if kwargs or self.receiver is not None:
-            receiver = () if self.receiver is None else (self.receiver,)
-            args = (HiddenArgs(receiver, dict(sorted(kwargs.items()))),) + args
-            return self.executable(args)(args)
-        key = _fast_key(args)
-        if key is not None:
-            exe = self._fast.get(key)
-            if exe is not None:
-                return exe.call_simple(args)
-        exe = self.executable(args)
-        result = exe(args)
-        if key is not None:
-            self._fast[key] = exe
-        return result
+        try:
+            if kwargs or self.receiver is not None:
+                receiver = () if self.receiver is None else (self.receiver,)
+                args = (HiddenArgs(receiver, dict(sorted(kwargs.items()))),) + args
+                return self.executable(args)(args)
+            key = _fast_key(args)
+            if key is not None:
+                exe = self._fast.get(key)
+                if exe is not None:
+                    return exe.call_simple(args)
+            exe = self.executable(args)
+            result = exe(args)
+            if key is not None:
+                self._fast[key] = exe
+            return result
+        except ChainruleError as exc:  # the user's frames and the message, not our internals
+            if full_tracebacks():
+                raise
+            raise trimmed(exc) from exc.__cause__
 
     def lower_call(self, lw: Any, args: list, kwargs: dict, node: Any, extra: list = ()) -> Any:
         """Inline this transform applied to ``args`` into the function being compiled
@@ -390,6 +398,7 @@ def _with_receiver(fun: Any, primals: tuple) -> tuple:
     return (HiddenArgs((receiver,), {}),) + primals
 
 
+@user_facing
 def jvp(fun: Any, primals: tuple, tangents: tuple, backend: str | None = None,
         kinks: str | None = None) -> tuple:
     """Forward mode: ``(fun(*primals), J @ tangents)``. ``kinks``: as for ``grad``; the sites
@@ -401,6 +410,7 @@ def jvp(fun: Any, primals: tuple, tangents: tuple, backend: str | None = None,
     return exe.run_flat(flat + tan)
 
 
+@user_facing
 def vjp(fun: Any, *primals: Any, backend: str | None = None, kinks: str | None = None
         ) -> tuple:
     """Reverse mode: ``(fun(*primals), vjp_fn)`` with ``vjp_fn(ct)`` giving a tuple of
@@ -438,12 +448,14 @@ def last_kinks() -> list:
     return _kinks.last_kinks()
 
 
+@user_facing
 def show(fun: Any, *args: Any) -> str:
     """The generated Python source of ``fun`` (usually a transformed function) for ``args``."""
     fun = fun if isinstance(fun, Transformed) else jit(fun)
     return fun.executable(_with_receiver(fun, args)).source
 
 
+@user_facing
 def show_ir(fun: Any, *args: Any) -> str:
     """The IR of ``fun`` (after transforms and clean-up) for ``args``, as text."""
     return format_function(_compiled_for(fun, args).fn)

@@ -6,7 +6,10 @@ code carry a :class:`Loc` (file, line, column) and a hint saying what to do inst
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -30,12 +33,29 @@ class ChainruleError(Exception):
         self.message = message
         self.loc = loc
         self.hint = hint
-        text = message
-        if loc is not None:
-            text = f"{loc}: {message}"
-        if hint:
-            text += f"\n  hint: {hint}"
-        super().__init__(text)
+        # The calls being compiled when the error arose, innermost first: (function, call site).
+        self.calls: list[tuple[str, Loc]] = []
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        text = self.message
+        if self.loc is not None:
+            text = f"{self.loc}: {text}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        for name, site in self.calls:
+            text += f"\n  while compiling `{name}` called at {site}"
+        return text
+
+    def add_call(self, name: str, site: Loc) -> None:
+        """Record that the error arose while compiling ``name`` called at ``site``."""
+        self.calls.append((name, site))
+        self.args = (self._text(),)
+
+    def relocate(self, loc: Loc, message: str, hint: str | None = None) -> None:
+        """Point the error at ``loc`` (the user's line) with a new message (and hint)."""
+        self.loc, self.message, self.hint = loc, message, hint
+        self.args = (self._text(),)
 
 
 class UnsupportedSyntaxError(ChainruleError):
@@ -85,3 +105,30 @@ class KinkWarning(UserWarning):
 class KinkError(ChainruleError):
     """An evaluation reached a non-differentiable point and ``kinks="raise"`` was asked for;
     ``hits`` lists the sites reached, ``loc`` is the first of them."""
+
+
+def full_tracebacks() -> bool:
+    """``CHAINRULE_TRACEBACK=full`` keeps chainrule's own frames in tracebacks of its errors."""
+    return os.environ.get("CHAINRULE_TRACEBACK", "") == "full"
+
+
+def trimmed(exc: ChainruleError) -> ChainruleError:
+    """``exc`` without the frames inside chainrule (re-raised at the public entry point, the
+    traceback shows the user's frames and the message; the chained internals are hidden)."""
+    exc.__suppress_context__ = True
+    return exc.with_traceback(None)
+
+
+def user_facing(fn: Callable) -> Callable:
+    """Decorate a public entry point: chainrule errors leave it with a trimmed traceback."""
+
+    @functools.wraps(fn)
+    def entry(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ChainruleError as exc:
+            if full_tracebacks():
+                raise
+            raise trimmed(exc) from exc.__cause__
+
+    return entry

@@ -27,6 +27,7 @@ import functools
 from typing import Any
 
 from .api import Executable, Transformed, _float_leaves, build_ir
+from .errors import user_facing
 from .frontend.compile import Compiled, kinds_key, placeholder_args
 from .frontend.values import flatten, rebuild
 from .ir.builder import Names
@@ -95,6 +96,7 @@ def _make(fun: Any, primals: tuple, backend: str | None) -> tuple[Executable, Co
     return exe, base
 
 
+@user_facing
 def directional_derivative(fun: Any, primals: tuple, tangents: tuple,
                            backend: str | None = None) -> tuple:
     """``(fun(*primals), f'(primals; tangents))``: the exact one-sided directional derivative.

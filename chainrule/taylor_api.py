@@ -20,7 +20,7 @@ import numpy as np
 
 from .api import Transformed, _float_leaves, build_ir
 from .backend.executable import Executable
-from .errors import NonDifferentiableError
+from .errors import NonDifferentiableError, user_facing
 from .frontend.compile import kinds_key
 from .ir.builder import Names
 from .passes.cleanup import simplify
@@ -140,6 +140,7 @@ def _jet_executable(fun: Any, primals: tuple, K: int, backend: str | None):
     return exe, base
 
 
+@user_facing
 def jet(fun: Any, primals: tuple, series: tuple, backend: str | None = None) -> tuple:
     """Taylor mode: ``(fun(*primals), series_out)``.
 

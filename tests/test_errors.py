@@ -7,6 +7,7 @@ from the marker, so editing this file does not invalidate the tests.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 
@@ -282,3 +283,58 @@ def test_errors_are_exported():
         cls = getattr(errors, name)
         assert issubclass(cls, errors.ChainruleError)
     assert issubclass(errors.ChainruleError, Exception)
+
+
+def _calls_json(x):
+    return json.dumps(x)
+
+
+def _uses_library(x):
+    s = _calls_json(x)
+    return x * 2.0
+
+
+def test_error_in_library_code_points_at_the_users_call() -> None:
+    with pytest.raises(cr.errors.UnsupportedCallError) as info:
+        cr.grad(_uses_library)(1.0)
+    exc = info.value
+    assert exc.loc.file == __file__
+    assert "json.dumps" in str(exc) and "library code at" in str(exc)
+    assert "while compiling `_calls_json` called at" in str(exc)
+    assert exc.calls[0][1].file == __file__
+
+
+def test_tracebacks_are_trimmed_to_the_users_frames(monkeypatch) -> None:
+    import traceback
+
+    monkeypatch.delenv("CHAINRULE_TRACEBACK", raising=False)
+    with pytest.raises(cr.errors.UnsupportedCallError) as info:
+        cr.grad(_uses_library)(1.0)
+    files = [f.filename for f in traceback.extract_tb(info.value.__traceback__)]
+    inside = [f for f in files if "chainrule" in f and "tests" not in f]
+    assert len(inside) <= 1, inside  # at most the public entry point
+    assert info.value.__suppress_context__
+    monkeypatch.setenv("CHAINRULE_TRACEBACK", "full")
+    with pytest.raises(cr.errors.UnsupportedCallError) as info:
+        cr.grad(_uses_library)(2.0)
+    files = [f.filename for f in traceback.extract_tb(info.value.__traceback__)]
+    assert any("frontend" in f for f in files)
+
+
+def test_slow_compilation_prints_a_progress_line(monkeypatch, capsys) -> None:
+    import time
+
+    from chainrule.progress import compiling
+
+    monkeypatch.setenv("CHAINRULE_PROGRESS_DELAY", "0.05")
+    with compiling("grad(f) (x.py:1)"):
+        time.sleep(0.3)
+    err = capsys.readouterr().err
+    assert "chainrule: compiling grad(f) (x.py:1) ..." in err and "done in" in err
+    with compiling("grad(g)"):
+        pass
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("CHAINRULE_PROGRESS", "0")
+    with compiling("grad(h)"):
+        time.sleep(0.2)
+    assert capsys.readouterr().err == ""

@@ -63,3 +63,24 @@ def cumsum_axis(a):
 def test_unknown_backend_is_an_error() -> None:
     with pytest.raises(BackendError, match="unknown backend"):
         cr.grad(cumsum_axis, backend="cuda")(np.ones((2, 2)))
+
+
+def _site_a(x, i):
+    return x[i] * 2.0
+
+
+def _site_b(x, i):
+    return x[i + 1] * 3.0
+
+
+def test_bounds_check_sites_share_one_helper_compilation() -> None:
+    """Each check site passes its own message; the helper must not be compiled per message."""
+    from chainrule.backend import nbrt
+
+    x = np.ones(4)
+    assert cr.jit(_site_a, backend="numba")(x, 1) == 2.0
+    assert cr.jit(_site_b, backend="numba")(x, 1) == 3.0
+    with pytest.raises(IndexError, match="_site_b"):
+        cr.jit(_site_b, backend="numba")(x, 3)
+    messages = {str(sig[3]) for sig in nbrt.index_error.signatures}
+    assert not any("Literal" in m for m in messages), messages

@@ -337,3 +337,31 @@ def test_array_subclass_global_is_a_guarded_constant():
         assert np.allclose(g(np.ones(2)), [3.0, 4.0])
     finally:
         TAGGED = saved
+
+
+LOSSES = {
+    "square": lambda v: np.sum(v**2),
+    "cube": lambda v: np.sum(
+        v**3
+    ),
+    "pair": (lambda v: np.sum(np.sin(v)), lambda v: np.sum(np.cos(v))),
+}
+
+
+def test_lambda_inside_multiline_literal_is_found() -> None:
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(cr.grad(LOSSES["square"])(x), 2 * x)
+    np.testing.assert_allclose(cr.grad(LOSSES["cube"])(x), 3 * x**2)
+    np.testing.assert_allclose(cr.grad(LOSSES["pair"][0])(x), np.cos(x))
+    np.testing.assert_allclose(cr.grad(LOSSES["pair"][1])(x), -np.sin(x))
+
+
+def _pows(x, n):
+    k = pow(2, 3)
+    return x * k + pow(x, n) + pow(n, 2) + pow(2.0, n), k
+
+
+def test_builtin_pow_behaves_as_the_power_operator() -> None:
+    val, k = cr.jit(_pows)(1.5, 3)
+    assert (val, k) == _pows(1.5, 3) and type(k) is int
+    assert cr.grad(lambda x: _pows(x, 3)[0])(1.5) == pytest.approx(8 + 3 * 1.5**2)

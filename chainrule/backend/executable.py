@@ -26,6 +26,7 @@ from ..ir.outside import Outside, Reader
 from ..ir.outside import to_json as outside_to_json
 from ..passes.kinks import Site
 from ..passes.kinks import report as report_kinks
+from ..progress import compiling
 from . import numba_backend
 from .codegen import generate
 from .loader import load_source
@@ -158,7 +159,8 @@ class Executable:
         """Compile for the types of ``flat`` without running; fall back (or raise) if Numba
         cannot. Nothing of the user's program runs here, so any exception is a compile error."""
         try:
-            self.py.compile(tuple(self.py.typeof_pyval(a) for a in flat))
+            with compiling(owner_label(self.owner, self.name), "Numba compiling"):
+                self.py.compile(tuple(self.py.typeof_pyval(a) for a in flat))
         except Exception as exc:
             self._numba_failed(exc)
 
@@ -311,6 +313,13 @@ def describe_owner(owner: Any, name: str) -> str:
     return label
 
 
+def owner_label(owner: Any, name: str) -> str:
+    """``grad(loss) (file.py:12)``: the user's function under its transforms, and where."""
+    code = getattr(user_function(owner), "__code__", None)
+    where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+    return describe_owner(owner, name) + where
+
+
 def warn_fallback(owner: Any, name: str, reason: str) -> None:
     """Warn, once per user function, that it runs on the NumPy backend and why; the warning
     points at the user's function (its file and ``def`` line)."""
@@ -320,10 +329,8 @@ def warn_fallback(owner: Any, name: str, reason: str) -> None:
     if key in _WARNED:
         return
     _WARNED.add(key)
-    label = describe_owner(owner, name)
-    where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
-    message = (f"chainrule: {label}{where} runs on the NumPy backend, slower: Numba cannot "
-               f"compile it: {reason}")
+    message = (f"chainrule: {owner_label(owner, name)} runs on the NumPy backend, slower: "
+               f"Numba cannot compile it: {reason}")
     if code is None:
         warnings.warn(message, BackendFallbackWarning, stacklevel=2)
         return

@@ -48,6 +48,13 @@ def function_source(fn: types.FunctionType) -> str:
     return "".join(block)
 
 
+def _body_column(code: types.CodeType) -> int:
+    """The first column of a function's code: tells apart lambdas sharing a line (whose
+    source block is the same)."""
+    cols = [c for (_, _, c, _) in code.co_positions() if c]
+    return min(cols, default=0)
+
+
 def describe(value: Any, depth: int = 0, inputs: bool = False) -> Any:
     """A JSON-able description of a compile-time value; raises NotCacheable. With ``inputs``
     (a value read from a global or a closure cell), arrays are described by dtype and ndim
@@ -97,6 +104,7 @@ def describe(value: Any, depth: int = 0, inputs: bool = False) -> Any:
                 closure[name] = "<empty>"
         return {"function": value.__qualname__, "module": mod,
                 "file": value.__code__.co_filename, "line": value.__code__.co_firstlineno,
+                "column": _body_column(value.__code__),
                 "source": _sha(function_source(value).encode()),
                 "closure": closure,
                 "defaults": describe(value.__defaults__ or (), depth + 1)}

@@ -4,6 +4,7 @@ each bound to its declared signature (see :mod:`.signatures`)."""
 
 from __future__ import annotations
 
+import ast
 import builtins
 
 from ..errors import ChainruleTypeError, UnsupportedCallError
@@ -114,10 +115,7 @@ def _round(lw, p, node):
 
 @signed("pow", "base, exp, mod=None", unsupported="mod")
 def _pow(lw, p, node):
-    x, y = p.base, p.exp
-    if static_number(x) and static_number(y):
-        return const(float(pow(x.value, y.value)))
-    return lw.b.emit("pow", atom(lw, x), atom(lw, y))
+    return lw.binop(ast.Pow(), p.base, p.exp, node)  # exactly as `base ** exp`
 
 
 @signed("enumerate", "iterable, start=0")

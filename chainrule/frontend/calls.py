@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from .. import pytree
-from ..errors import MissingRuleError, UnsupportedCallError
+from ..errors import (ChainruleError, IRVerificationError, Loc, MissingRuleError,
+                      UnsupportedCallError)
 from ..ir.builder import const
 from ..ir.nodes import Var
 from ..ir.types import BOOL
@@ -48,6 +49,30 @@ def _is_library_function(fn: types.FunctionType) -> bool:
     file = fn.__code__.co_filename
     in_lib = any(file.startswith(d) for d in _LIB_DIRS) and "site-packages" in file
     return in_lib and "chainrule" not in file
+
+
+def _in_library_file(file: str) -> bool:
+    return any(file.startswith(d) for d in _LIB_DIRS) and "chainrule" not in file
+
+
+def _note_call(exc: ChainruleError, func: Any, name: str, file: str, site: Loc) -> None:
+    """Add the call being compiled to ``exc``'s chain; an error inside library code (the
+    standard library, an installed package) is reported at the user's call instead."""
+    qual = name
+    mod = getattr(func, "__module__", None)
+    if mod and not isinstance(func, AstFunction):
+        qual = f"{mod}.{getattr(func, '__qualname__', name)}"
+    if _in_library_file(file) and not _in_library_file(site.file):
+        inner = exc.loc
+        where = f" (library code at {inner.file}:{inner.line})" if inner is not None else ""
+        exc.calls.clear()  # the library's own calls are not the user's business
+        exc.relocate(site, f"cannot compile a call to `{qual}`{where}: {exc.message}",
+                     "call your own Python functions and the supported NumPy/math functions "
+                     "(docs/numpy_functions.md); compute other code outside the function "
+                     "chainrule compiles, or register it with its derivative "
+                     "(chainrule.register_primitive)")
+        return
+    exc.add_call(name, site)
 
 
 class CallMixin:
@@ -121,6 +146,18 @@ class CallMixin:
 
     # -- inlining ------------------------------------------------------------------------
     def inline(self, func: Any, args: list, kwargs: dict, node: ast.AST) -> Any:
+        site = self.b.loc
+        try:
+            return self._inline(func, args, kwargs, node)
+        except ChainruleError as exc:
+            if site is not None and not isinstance(exc, IRVerificationError):
+                if isinstance(func, AstFunction):
+                    _note_call(exc, func, func.name, func.frame.file, site)
+                else:
+                    _note_call(exc, func, func.__name__, func.__code__.co_filename, site)
+            raise
+
+    def _inline(self, func: Any, args: list, kwargs: dict, node: ast.AST) -> Any:
         if isinstance(func, AstFunction):
             fnode = func.node
             lexical = func.frame

@@ -53,20 +53,34 @@ def _parse_chunk(lines: list[str]) -> tuple[ast.AST, int] | None:
     return None
 
 
+_FILES: dict = {}
+
+
+def _parse_file(file: str, lines: list[str]) -> ast.AST | None:
+    """The AST of a whole source file (None when it does not parse), cached by its text."""
+    text = "".join(lines)
+    digest = hash(text)
+    hit = _FILES.get(file)
+    if hit is None or hit[0] != digest:
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            tree = None
+        hit = _FILES[file] = (digest, tree)
+    return hit[1]
+
+
 def _find_lambda(fn: types.FunctionType) -> tuple[ast.Lambda, str]:
     code = fn.__code__
     file = code.co_filename
     lines = linecache.getlines(file, fn.__globals__)
     start = code.co_firstlineno - 1
     argnames = list(code.co_varnames[: code.co_argcount])
-    cols = [c for (_, _, c, _) in code.co_positions() if c is not None]
+    # The body's first column (instructions at column 0 are the code object's prologue; a
+    # lambda's body never starts there).
+    cols = [c for (_, _, c, _) in code.co_positions() if c]
     body_col = min(cols) if cols else None
-    for end in range(start + 1, min(start + 60, len(lines)) + 1):
-        parsed = _parse_chunk(lines[start:end])
-        if parsed is None:
-            continue
-        tree, col = parsed
-        _shift(tree, start, col)
+    def matching(tree: ast.AST) -> list[ast.Lambda]:
         found = [
             n
             for n in ast.walk(tree)
@@ -76,6 +90,29 @@ def _find_lambda(fn: types.FunctionType) -> tuple[ast.Lambda, str]:
         ]
         if len(found) > 1 and body_col is not None:
             found = [n for n in found if n.body.col_offset == body_col] or found
+        if len(found) > 1:
+            raise UnsupportedSyntaxError(
+                f"several lambdas with parameters ({', '.join(argnames)}) start on this line; "
+                "chainrule cannot tell which one it was given",
+                Loc(file, code.co_firstlineno, 0, "<lambda>"),
+                "define the function with `def`, or put each lambda on its own line",
+            )
+        return found
+
+    # The whole file first: a lambda inside a multi-line expression (a dict literal, a call
+    # spanning lines) parses only with its surroundings.
+    whole = _parse_file(file, lines)
+    if whole is not None:
+        found = matching(whole)
+        if found:
+            return found[0], file
+    for end in range(start + 1, min(start + 60, len(lines)) + 1):
+        parsed = _parse_chunk(lines[start:end])
+        if parsed is None:
+            continue
+        tree, col = parsed
+        _shift(tree, start, col)
+        found = matching(tree)
         if found:
             return found[0], file
     raise UnsupportedSyntaxError(

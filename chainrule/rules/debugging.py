@@ -27,7 +27,7 @@ def _print_emit(srcs: list[str], parts: tuple, **_) -> str:
 
 
 def _check_emit(srcs: list[str], message: str, **_) -> str:
-    return f"_rt.check({srcs[0]}, {message!r})"
+    return f"_rt.check({srcs[0]}, str({message!r}))"
 
 
 PRIMS = [
