@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import types
+import weakref
 from typing import Any
 
 import numpy as np
@@ -257,42 +258,83 @@ def _flat_pairs(v: Any) -> list:
 
 
 # -- public functions ------------------------------------------------------------------------
+_MEMO = "__chainrule_transforms__"
+
+
+def transformed(cls: type, kind: str, fun: Any, *args: Any, **kwargs: Any) -> Transformed:
+    """One transform object per (function, transform, options), kept on the function: a
+    transform created inline (``cr.grad(loss)(w)`` in a training loop) reuses the compiled code
+    of the previous one instead of looking it up again. Only plain functions and transforms
+    hold one (a bound method or a partial is a new object at each access)."""
+    if not isinstance(fun, (types.FunctionType, Transformed)):
+        return cls(kind, fun, *args, **kwargs)
+    options = (cls, kind, args, tuple(sorted(kwargs.items())))
+    try:
+        hash(options)
+    except TypeError:  # e.g. argnums given as a list
+        return cls(kind, fun, *args, **kwargs)
+    if _stateless(fun):  # a lambda made anew at each step: the same code is the same function
+        memo = _BY_CODE.setdefault(fun.__code__, {})
+        t = memo.get(options)
+        if t is None or t.fn.__globals__ is not fun.__globals__:
+            t = memo[options] = cls(kind, fun, *args, **kwargs)
+        return t
+    memo = fun.__dict__.setdefault(_MEMO, {})
+    key = (id(fun),) + options
+    t = memo.get(key)
+    if t is None or t.fn is not fun:  # (functools.wraps copies __dict__ to a wrapper)
+        t = memo[key] = cls(kind, fun, *args, **kwargs)
+    return t
+
+
+_BY_CODE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _stateless(fun: Any) -> bool:
+    """A function that is nothing but its code and globals (no closure, defaults or attributes),
+    so every function object made from its code behaves the same."""
+    return (isinstance(fun, types.FunctionType) and fun.__closure__ is None
+            and not fun.__defaults__ and not fun.__kwdefaults__
+            and not any(k != _MEMO for k in fun.__dict__))
+
+
 def grad(fun: Any, argnums: Any = 0, has_aux: bool = False,
          backend: str | None = None, kinks: str | None = None) -> Transformed:
     """Gradient of a scalar-valued ``fun`` w.r.t. ``argnums`` (same structure as the args).
 
     ``kinks="warn" | "raise" | "count"`` reports calls that reach a non-differentiable point
     of the user's code (docs/nonsmooth.md, "Kink reporting"); None (default) costs nothing."""
-    return Transformed("grad", fun, argnums, has_aux, backend=backend, kinks=kinks)
+    return transformed(Transformed, "grad", fun, argnums, has_aux, backend=backend, kinks=kinks)
 
 
 def value_and_grad(fun: Any, argnums: Any = 0, has_aux: bool = False,
                    backend: str | None = None, kinks: str | None = None) -> Transformed:
     """``(fun(*args), grad(fun)(*args))`` computed together (``kinks``: as for ``grad``)."""
-    return Transformed("value_and_grad", fun, argnums, has_aux, backend=backend, kinks=kinks)
+    return transformed(Transformed, "value_and_grad", fun, argnums, has_aux, backend=backend,
+                       kinks=kinks)
 
 
 def jit(fun: Any, backend: str | None = None, kinks: str | None = None) -> Transformed:
     """The compiled primal function (``kinks``: as for ``grad``)."""
-    return Transformed("jit", fun, backend=backend, kinks=kinks)
+    return transformed(Transformed, "jit", fun, backend=backend, kinks=kinks)
 
 
 def jacfwd(fun: Any, argnums: Any = 0, backend: str | None = None) -> Transformed:
     """Jacobian by forward mode (one JVP per input element); shape ``out.shape + in.shape``.
     Pytree outputs/inputs and a tuple ``argnums`` nest as in JAX: output structure outside,
     input structure (a tuple over ``argnums``) inside."""
-    return Transformed("jacfwd", fun, argnums, backend=backend)
+    return transformed(Transformed, "jacfwd", fun, argnums, backend=backend)
 
 
 def jacrev(fun: Any, argnums: Any = 0, backend: str | None = None) -> Transformed:
     """Jacobian by reverse mode (one VJP per output element); layout as for :func:`jacfwd`."""
-    return Transformed("jacrev", fun, argnums, backend=backend)
+    return transformed(Transformed, "jacrev", fun, argnums, backend=backend)
 
 
 def hessian(fun: Any, argnums: Any = 0, backend: str | None = None) -> Transformed:
     """Hessian of a scalar function: ``jacfwd(jacrev(fun))``; with a tuple ``argnums``,
     ``H[i][j]`` is the block for arguments ``argnums[i]`` and ``argnums[j]``."""
-    return Transformed("hessian", fun, argnums, backend=backend)
+    return transformed(Transformed, "hessian", fun, argnums, backend=backend)
 
 
 TRANSFORMS = (grad, value_and_grad, jit, jacfwd, jacrev, hessian)

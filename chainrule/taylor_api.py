@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .api import Transformed, _float_leaves, build_ir
+from .api import Transformed, _float_leaves, build_ir, transformed
 from .backend.executable import Executable
 from .errors import NonDifferentiableError, user_facing
 from .frontend.compile import kinds_key
@@ -61,14 +61,14 @@ def derivative(fun: Any, order: int = 1, argnums: int = 0, backend: str | None =
     primitive, not exponential as nested ``grad`` is."""
     if not isinstance(order, int) or order < 1:
         raise ValueError("derivative needs an integer order >= 1")
-    return TaylorTransformed(f"derivative{order}", fun, argnums, order, backend)
+    return transformed(TaylorTransformed, f"derivative{order}", fun, argnums, order, backend)
 
 
 def laplacian(fun: Any, argnums: int = 0, backend: str | None = None) -> TaylorTransformed:
     """``sum_i d^2/dt^2 fun(x + t e_i)`` over the basis directions ``e_i`` of argument
     ``argnums`` (a float scalar or array): the Laplacian of a scalar function, elementwise for
     array outputs. One Taylor pass of order 2 per direction, in one compiled loop."""
-    return TaylorTransformed("laplacian", fun, argnums, 2, backend)
+    return transformed(TaylorTransformed, "laplacian", fun, argnums, 2, backend)
 
 
 # Marked so that ``derivative(f, 2)`` written inside compiled code is lowered there too.

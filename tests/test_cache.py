@@ -347,3 +347,36 @@ def test_entries_depend_on_custom_rules() -> None:
     _cached_custom.defjvp(_custom_rule)
     assert np.isclose(cr.grad(uses_custom)(x), 2.0 * np.cos(x))
     assert cr.cache.explain(cr.grad(uses_custom), x) == "hit"
+
+
+def _memo_loss(w):
+    return np.sum(np.tanh(w) ** 2)
+
+
+def test_a_transform_created_inline_reuses_the_compiled_code() -> None:
+    import functools
+
+    w = np.linspace(0.0, 1.0, 5)
+    first = cr.grad(_memo_loss)
+    first(w)
+    for _ in range(3):  # as in a training loop: cr.grad(loss)(w) at every step
+        again = cr.grad(_memo_loss)
+        assert again is first and len(again._cache) == 1
+        np.testing.assert_allclose(again(w), 2 * np.tanh(w) / np.cosh(w) ** 2)
+    assert cr.grad(_memo_loss, argnums=(0,)) is not first
+    assert cr.value_and_grad(_memo_loss) is not first
+    assert cr.grad(cr.grad(lambda x: x**3)) is not cr.grad(lambda x: x**3)
+
+    @functools.wraps(_memo_loss)  # copies the function's __dict__, where the memo lives
+    def doubled(w):
+        return 2.0 * _memo_loss(w)
+
+    np.testing.assert_allclose(cr.grad(doubled)(w), 4 * np.tanh(w) / np.cosh(w) ** 2)
+    np.testing.assert_allclose(cr.grad(_memo_loss)(w), 2 * np.tanh(w) / np.cosh(w) ** 2)
+    made = []
+    for k in range(3):  # a lambda written in the loop: a new function object at each step
+        made.append(cr.grad(lambda v: np.sum(v**3)))
+        np.testing.assert_allclose(made[-1](w), 3 * w**2)
+    assert made[0] is made[1] is made[2]
+    for k in (1.0, 2.0):  # a closure over the loop variable: each is its own function
+        np.testing.assert_allclose(cr.grad(lambda v: k * np.sum(v**2))(w), 2 * k * w)

@@ -365,3 +365,25 @@ def test_builtin_pow_behaves_as_the_power_operator() -> None:
     val, k = cr.jit(_pows)(1.5, 3)
     assert (val, k) == _pows(1.5, 3) and type(k) is int
     assert cr.grad(lambda x: _pows(x, 3)[0])(1.5) == pytest.approx(8 + 3 * 1.5**2)
+
+
+def _traced(fn):
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(w):
+        return 2.0 * fn(w)
+
+    return wrapper
+
+
+@_traced
+def _decorated_loss(w):
+    return np.sum(w**2)
+
+
+def test_function_made_by_functools_wraps_compiles_its_own_source() -> None:
+    """`functools.wraps` sets __wrapped__; the wrapper's own code must be compiled."""
+    x = np.array([1.0, -2.0])
+    np.testing.assert_allclose(cr.grad(_decorated_loss)(x), 4 * x)
+    np.testing.assert_allclose(cr.jit(_decorated_loss)(x), 2 * np.sum(x**2))

@@ -133,7 +133,7 @@ def parse_function(fn: types.FunctionType) -> ParsedFunction:
         result = ParsedFunction(node, file, "<lambda>")
     else:
         try:
-            lines, first = inspect.getsourcelines(fn)
+            lines, first = inspect.getsourcelines(code)  # not `fn`: that follows __wrapped__
         except (OSError, TypeError) as exc:
             raise UnsupportedSyntaxError(
                 f"cannot read the source of {fn.__qualname__}: {exc}",
