@@ -19,6 +19,7 @@ from .api import (
     vjp,
 )
 from .custom import custom_jvp, custom_vjp, register_primitive
+from .frontend.opaque import opaque
 from .errors import ChainruleError
 from .inplace import into, jvp_into, vjp_into
 from .nonsmooth import directional_derivative, stop_gradient
@@ -45,6 +46,7 @@ __all__ = [
     "jvp_into",
     "laplacian",
     "last_kinks",
+    "opaque",
     "register_primitive",
     "show",
     "show_ir",

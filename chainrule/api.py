@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import types
 import weakref
 from typing import Any
@@ -42,6 +43,7 @@ from .passes import kinks as _kinks
 from .passes.cleanup import simplify
 from .passes.scalar_opt import optimize
 from .passes.scalarize import SMALL, scalarize
+from .rules.registry import GENERATION
 from .passes.specialize import known_sizes_of, sizes_for_build
 from .transforms import wrap
 
@@ -265,10 +267,13 @@ def transformed(cls: type, kind: str, fun: Any, *args: Any, **kwargs: Any) -> Tr
     """One transform object per (function, transform, options), kept on the function: a
     transform created inline (``cr.grad(loss)(w)`` in a training loop) reuses the compiled code
     of the previous one instead of looking it up again. Only plain functions and transforms
-    hold one (a bound method or a partial is a new object at each access)."""
+    hold one (a bound method or a partial is a new object at each access). A change of the
+    primitive table (``register_primitive``, a record's rules) or of the settings read at
+    compile time makes a new one."""
     if not isinstance(fun, (types.FunctionType, Transformed)):
         return cls(kind, fun, *args, **kwargs)
-    options = (cls, kind, args, tuple(sorted(kwargs.items())))
+    options = (cls, kind, args, tuple(sorted(kwargs.items())), GENERATION[0],
+               *map(os.environ.get, _ENVIRONMENT))
     try:
         hash(options)
     except TypeError:  # e.g. argnums given as a list
@@ -288,6 +293,9 @@ def transformed(cls: type, kind: str, fun: Any, *args: Any, **kwargs: Any) -> Tr
 
 
 _BY_CODE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Settings read when code is compiled: a transform made under others is not reused.
+_ENVIRONMENT = ("CHAINRULE_BACKEND", "CHAINRULE_BOUNDS_CHECK", "CHAINRULE_CACHE",
+                "CHAINRULE_CACHE_DIR", "CHAINRULE_VERIFY")
 
 
 def _stateless(fun: Any) -> bool:

@@ -36,6 +36,7 @@ from .ir.builder import Names
 from .ir.inline import inline
 from .ir.nodes import Const, Function, Var, block_reads, block_writes
 from .ir.types import Type
+from .rules.registry import GENERATION
 
 
 class custom_jvp:
@@ -50,6 +51,7 @@ class custom_jvp:
 
     def defjvp(self, jvp: Any) -> Any:
         self.jvp = jvp
+        GENERATION[0] += 1  # code compiled with the old rule is not reused
         return jvp
 
     def __call__(self, *args: Any) -> Any:
@@ -77,6 +79,7 @@ class custom_vjp:
 
     def defvjp(self, fwd: Any, bwd: Any) -> None:
         self.fwd, self.bwd = fwd, bwd
+        GENERATION[0] += 1
 
     def __call__(self, *args: Any) -> Any:
         return self.fun(*args)

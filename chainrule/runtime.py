@@ -5,7 +5,8 @@ These are the only run-time support the generated source needs besides NumPy and
 
 from __future__ import annotations
 
-from typing import ClassVar
+import importlib
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -109,3 +110,35 @@ def zmul(a, b):
         return a * b
     with np.errstate(invalid="ignore"):
         return np.where(a == 0, 0.0, a * b)
+
+
+# -- opaque calls (chainrule/rules/opaque.py) ---------------------------------------------------
+OPAQUE: dict = {}  # "@name#k" -> a function without an import path (this process only)
+_RESOLVED: dict = {}
+
+
+def opaque_function(path: str) -> Any:
+    """The function ``path`` names: ``module:qualname``, or a token of :data:`OPAQUE`."""
+    fn = _RESOLVED.get(path)
+    if fn is None:
+        if path.startswith("@"):
+            fn = OPAQUE[path]
+        else:
+            module, _, qualname = path.partition(":")
+            fn = importlib.import_module(module)
+            for part in qualname.split("."):
+                fn = getattr(fn, part)
+        _RESOLVED[path] = fn
+    return fn
+
+
+def opaque_call(path, ndim, *args):
+    """Call the function ``path`` names; its result as float64 of ``ndim`` dimensions."""
+    out = np.asarray(opaque_function(path)(*args), dtype=np.float64)
+    if out.ndim != ndim:
+        name = path.split(":", 1)[-1] if path.startswith("@") else path.replace(":", ".")
+        raise TypeError(
+            f"`{name}` returned a {out.ndim}-D result where chainrule expected {ndim}-D (the "
+            f"largest ndim of its arguments); declare it: chainrule.opaque({name.split('.')[-1]}, "
+            f"ndim={out.ndim})")
+    return float(out) if ndim == 0 else np.ascontiguousarray(out)

@@ -310,6 +310,7 @@ def test_every_differentiable_primitive_has_a_taylor_rule() -> None:
 # Internal primitives whose rules are checked by other tests (with the reason).
 RULES_ELSEWHERE = {
     "custom_call": "its rules are the user's: tests/test_custom_rules.py checks them per function",
+    "opaque_call": "its rules raise MissingRuleError: tests/test_opaque.py checks they do",
 }
 
 

@@ -10,7 +10,10 @@ import numba
 import numpy as np
 from numba.extending import overload
 
+from ..runtime import opaque_call as opaque_call_py  # noqa: F401  (run in object mode)
+
 njit = numba.njit(cache=True, nogil=True)
+objmode = numba.objmode  # generated code: ``with _rt.objmode(out="float64[::1]"): ...``
 
 
 @njit

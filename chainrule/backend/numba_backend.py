@@ -239,12 +239,21 @@ def _tape_pop(srcs: list[str], types: tuple = (), **_):
     return Statements(f"{t}__n -= 1", f"{{out}} = {value}")
 
 
+def _opaque_call(srcs: list[str], path: str, ndim: int, types: tuple = (), **_) -> Statements:
+    """The call in Numba's object mode, its result typed as a C-contiguous float64 array."""
+    typ = "float64" if ndim == 0 else "float64[" + ", ".join([":"] * (ndim - 1) + ["::1"]) + "]"
+    args = "".join(", " + s for s in srcs)
+    return Statements(f"with _rt.objmode({{out}}={typ!r}):",
+                      f"    {{out}} = _rt.opaque_call_py({path!r}, {ndim}{args})")
+
+
 OVERRIDES = {
     "tape_new": _tape_new, "tape_push": _tape_push, "tape_pop": _tape_pop,
     "tape_reserve": _tape_reserve,
     "getitem": _numba_getitem, "setitem": _numba_setitem, "additem": _numba_additem,
     "matmul": _matmul, "dot": _matmul, "inner": _matmul, "squeeze": _squeeze,
     "expand_dims": _expand_dims, "clip": _clip, "flip": _flip, "norm": _norm,
+    "opaque_call": _opaque_call,
     **{p: _reduction(p) for p in _REDUCERS},
 }
 
@@ -260,7 +269,9 @@ def available() -> bool:
 def jit(pyfn):
     import numba
 
-    return numba.njit(pyfn, cache=True, nogil=True)
+    # Opaque calls run in object mode, which holds the GIL (Numba warns about nogil there).
+    nogil = "_rt.objmode(" not in pyfn.__globals__.get("__chainrule_source__", "")
+    return numba.njit(pyfn, cache=True, nogil=nogil)
 
 
 def compile_errors() -> tuple:

@@ -87,6 +87,11 @@ def describe(value: Any, depth: int = 0, inputs: bool = False) -> Any:
         return {"custom": type(value).__name__,
                 **{k: describe(getattr(value, k, None), depth + 1)
                    for k in ("fun", "jvp", "fwd", "bwd")}}
+    if getattr(value, "__chainrule_opaque__", False):
+        desc = value.describe()
+        if desc is None:
+            raise NotCacheable("an opaque function without an import path")
+        return desc
     if isinstance(value, functools.partial):
         return {"partial": describe(value.func, depth + 1),
                 "args": describe(value.args, depth + 1),
@@ -245,12 +250,17 @@ class Dependencies:
         except NotCacheable:
             self.ok = False
 
+    def record_opaque(self, path: str) -> None:
+        """A function the generated code calls by its import path (an opaque call)."""
+        self.items[(OPAQUE, path)] = {"path": path}
+
     def as_json(self) -> list:
         return [[m, n, d] for (m, n), d in sorted(self.items.items())]
 
 
 PRIMITIVE = "<primitive>"  # dependency kinds that are not module globals
 EXTRA = "<emission global>"
+OPAQUE = "<opaque call>"
 
 
 def describe_primitive(prim: Any) -> dict:
@@ -317,6 +327,14 @@ def _special_dependency(kind: str, name: str, desc: Any) -> str | None:
 def dependencies_hold(deps: list) -> str | None:
     """None when every recorded global still has its recorded value, else what changed."""
     for module, name, desc in deps:
+        if module == OPAQUE:
+            from ..runtime import opaque_function
+
+            try:
+                opaque_function(name)
+            except (ImportError, AttributeError):
+                return f"{name} cannot be imported any more"
+            continue
         if module in (PRIMITIVE, EXTRA):
             why = _special_dependency(module, name, desc)
             if why is not None:

@@ -23,23 +23,13 @@ from ..ir.nodes import Var
 from ..ir.types import BOOL
 from . import numpy_api, scan
 from .frames import Frame
+from .opaque import in_custom_rule, is_interpreted, lower_opaque
 from .objects import MISSING_CALL, SuperProxy, user_class
-from .source import loc_of, parse_function
+from .source import LIB_DIRS, in_library_file, loc_of, parse_function
 from .stmts import NeedFlags
 from .values import AstFunction, BoundMethod, flatten, is_atom, rebuild
 
 MAX_INLINE_DEPTH = 64
-_LIB_DIRS = tuple(
-    p
-    for p in {
-        sysconfig.get_paths().get("stdlib"),
-        sysconfig.get_paths().get("purelib"),
-        sysconfig.get_paths().get("platlib"),
-    }
-    if p
-)
-
-
 def _is_library_function(fn: types.FunctionType) -> bool:
     mod = (getattr(fn, "__module__", "") or "").split(".")[0]
     if mod == "chainrule":
@@ -47,12 +37,8 @@ def _is_library_function(fn: types.FunctionType) -> bool:
     if mod in ("numpy", "scipy", "math", "numba", "builtins"):
         return True
     file = fn.__code__.co_filename
-    in_lib = any(file.startswith(d) for d in _LIB_DIRS) and "site-packages" in file
+    in_lib = any(file.startswith(d) for d in LIB_DIRS) and "site-packages" in file
     return in_lib and "chainrule" not in file
-
-
-def _in_library_file(file: str) -> bool:
-    return any(file.startswith(d) for d in _LIB_DIRS) and "chainrule" not in file
 
 
 def _note_call(exc: ChainruleError, func: Any, name: str, file: str, site: Loc) -> None:
@@ -62,7 +48,7 @@ def _note_call(exc: ChainruleError, func: Any, name: str, file: str, site: Loc) 
     mod = getattr(func, "__module__", None)
     if mod and not isinstance(func, AstFunction):
         qual = f"{mod}.{getattr(func, '__qualname__', name)}"
-    if _in_library_file(file) and not _in_library_file(site.file):
+    if in_library_file(file) and not in_library_file(site.file):
         inner = exc.loc
         where = f" (library code at {inner.file}:{inner.line})" if inner is not None else ""
         exc.calls.clear()  # the library's own calls are not the user's business
@@ -123,6 +109,10 @@ class CallMixin:
             return api.lower_jvp(self, args, kwargs, node)
         if func in api.TRANSFORMS or getattr(func, "__chainrule_transform_factory__", False):
             return api.transform_in_code(self, func, args, kwargs)
+        if getattr(func, "__chainrule_opaque__", False):
+            return func.lower_call(self, args, kwargs, node)
+        if in_custom_rule(self) and is_interpreted(func) and not isinstance(func, type):
+            return lower_opaque(self, func, args, kwargs)  # the user's rule gives its derivative
         if isinstance(func, types.FunctionType) and not _is_library_function(func):
             return self.inline(func, args, kwargs, node)
         name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
@@ -141,7 +131,9 @@ class CallMixin:
             f"cannot compile a call to `{full}`",
             self.b.loc,
             "call only Python functions defined in your code, math/NumPy functions from the "
-            "supported list, or chainrule transforms",
+            "supported list, or chainrule transforms; to run other code as it is, give the "
+            "function calling it a derivative with chainrule.custom_jvp/custom_vjp, or wrap it "
+            "with chainrule.opaque (docs/opaque.md)",
         )
 
     # -- inlining ------------------------------------------------------------------------

@@ -10,11 +10,29 @@ from __future__ import annotations
 import ast
 import inspect
 import linecache
+import sysconfig
 import textwrap
 import types
 from dataclasses import dataclass
 
 from ..errors import Loc, UnsupportedSyntaxError
+
+
+# Where the standard library and installed packages live: their code is not the user's.
+LIB_DIRS = tuple(
+    p
+    for p in {
+        sysconfig.get_paths().get("stdlib"),
+        sysconfig.get_paths().get("purelib"),
+        sysconfig.get_paths().get("platlib"),
+    }
+    if p
+)
+
+
+def in_library_file(file: str) -> bool:
+    """Whether ``file`` belongs to the standard library or an installed package."""
+    return any(file.startswith(d) for d in LIB_DIRS) and "chainrule" not in file
 
 
 @dataclass

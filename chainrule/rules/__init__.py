@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from . import arith, debugging, elementwise, indexing, internal, linalg, reductions, shapes
+from . import (arith, debugging, elementwise, indexing, internal, linalg, opaque, reductions,
+               shapes)
 from .registry import Primitive, Registry
 
 
@@ -17,7 +18,7 @@ def _custom() -> list[Primitive]:
 
 FAMILIES = [
     arith.PRIMS, elementwise.PRIMS, reductions.PRIMS, linalg.PRIMS, shapes.PRIMS, indexing.PRIMS,
-    internal.PRIMS, debugging.PRIMS, _custom(),
+    internal.PRIMS, debugging.PRIMS, opaque.PRIMS, _custom(),
 ]
 
 PRIMS = Registry(FAMILIES)

@@ -60,6 +60,11 @@ class Kink:
             raise ValueError(f"unknown kink kind {self.kind!r}")
 
 
+# Bumped whenever a primitive record is created or changed or the table grows: transforms
+# kept for reuse (chainrule.api.transformed) are reused only within one generation.
+GENERATION = [0]
+
+
 @dataclass
 class Primitive:
     name: str
@@ -84,6 +89,10 @@ class Primitive:
     extra: dict = field(default_factory=dict)
     # Taylor mode: the result's normalised Taylor coefficients from the arguments' (taylor.py).
     taylor: Callable[..., Any] | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        GENERATION[0] += 1
+        object.__setattr__(self, name, value)
 
     def __post_init__(self) -> None:
         if isinstance(self.kinks, Kink):
@@ -119,6 +128,7 @@ class Registry:
         if prim.name in self._table and self._table[prim.name] is not prim:
             raise ValueError(f"primitive {prim.name!r} is already defined")
         self._table[prim.name] = prim
+        GENERATION[0] += 1
 
     def __getitem__(self, name: str) -> Primitive:
         try:
