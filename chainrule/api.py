@@ -40,6 +40,7 @@ from .passes.cleanup import simplify
 from .passes.scalar_opt import optimize
 from .passes.scalarize import SMALL, scalarize
 from .passes.specialize import known_sizes_of, sizes_for_build
+from .rewrites import before_differentiation
 from .transforms import wrap
 
 
@@ -77,7 +78,7 @@ def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
         return fn.build(args, names, deps)
     compiled = compile_function(fn, args, names, deps)
     sizes = sizes_for_build(fn, args, compiled.fn)
-    compiled.fn = optimize(scalarize(compiled.fn, names, sizes))
+    compiled.fn = optimize(before_differentiation(scalarize(compiled.fn, names, sizes), names))
     if _kinks.collecting() is not None:
         _kinks.note_primal(compiled.fn)
     return compiled
@@ -163,7 +164,7 @@ class Transformed:
             raise ValueError(kind)
         out.arg_templates = base.arg_templates
         if _kinks.collecting() is None:  # (kink instrumentation cleans up once, at the end)
-            out.fn = simplify(out.fn)
+            out.fn = simplify(out.fn, names)
         return out
 
     # -- running -----------------------------------------------------------------------------
@@ -320,7 +321,7 @@ class _ModeCache:
         names = Names()
         if kinks is None:
             compiled, base = self._build(kind, fun, args, names)
-            compiled.fn = simplify(compiled.fn)
+            compiled.fn = simplify(compiled.fn, names)
         else:
             with _kinks.collect() as col:
                 compiled, base = self._build(kind, fun, args, names)
