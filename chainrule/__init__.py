@@ -4,7 +4,7 @@ Functions are compiled from source to a typed IR, transformed (forward and rever
 composable), and turned back into readable Python. See README.md for the supported subset.
 """
 
-from . import errors
+from . import errors, rewrites
 from .api import (
     grad,
     hessian,
@@ -48,6 +48,7 @@ __all__ = [
     "last_kinks",
     "opaque",
     "register_primitive",
+    "rewrites",
     "show",
     "show_ir",
     "stop_gradient",

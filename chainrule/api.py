@@ -45,6 +45,7 @@ from .passes.scalar_opt import optimize
 from .passes.scalarize import SMALL, scalarize
 from .rules.registry import GENERATION
 from .passes.specialize import known_sizes_of, sizes_for_build
+from .rewrites import before_differentiation
 from .transforms import wrap
 
 
@@ -82,7 +83,7 @@ def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
         return fn.build(args, names, deps)
     compiled = compile_function(fn, args, names, deps)
     sizes = sizes_for_build(fn, args, compiled.fn)
-    compiled.fn = optimize(scalarize(compiled.fn, names, sizes))
+    compiled.fn = optimize(before_differentiation(scalarize(compiled.fn, names, sizes), names))
     if _kinks.collecting() is not None:
         _kinks.note_primal(compiled.fn)
     return compiled
@@ -168,7 +169,7 @@ class Transformed:
             raise ValueError(kind)
         out.arg_templates = base.arg_templates
         if _kinks.collecting() is None:  # (kink instrumentation cleans up once, at the end)
-            out.fn = simplify(out.fn)
+            out.fn = simplify(out.fn, names)
         return out
 
     # -- running -----------------------------------------------------------------------------
@@ -378,7 +379,7 @@ class _ModeCache:
         names = Names()
         if kinks is None:
             compiled, base = self._build(kind, fun, args, names)
-            compiled.fn = simplify(compiled.fn)
+            compiled.fn = simplify(compiled.fn, names)
         else:
             with _kinks.collect() as col:
                 compiled, base = self._build(kind, fun, args, names)

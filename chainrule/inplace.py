@@ -63,7 +63,7 @@ class Into(api.Transformed):
         # At the end of the body the parameters hold the values the call left in them.
         newfn = Function(fn.name + "_into", list(fn.params), list(fn.body), list(leaves),
                          fn.loc, dict(fn.meta))
-        out = Compiled(simplify(newfn), rebuild(target, list(leaves)), base.arg_templates)
+        out = Compiled(simplify(newfn, names), rebuild(target, list(leaves)), base.arg_templates)
         return out
 
     def lower_call(self, lw: Any, args: list, kwargs: dict, node: Any, extra: list = ()

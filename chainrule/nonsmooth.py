@@ -87,7 +87,7 @@ def _make(fun: Any, primals: tuple, backend: str | None) -> tuple[Executable, Co
     names = Names()
     base = build_ir(fun, primals, names)
     compiled = _directional_ir(base, names)
-    compiled.fn = simplify(compiled.fn)
+    compiled.fn = simplify(compiled.fn, names)
     exe = Executable(compiled, copy_args=True, backend=backend, owner=fun)
     _CACHE[(id(fun), kinds_key(primals), known_sizes_of(fun, primals), backend)] = \
         (fun, exe, base)

@@ -50,7 +50,7 @@ class TaylorTransformed(Transformed):
         else:
             out = taylor_wrap.laplacian_ir(base, sig, k, names)
         out.arg_templates = base.arg_templates
-        out.fn = simplify(out.fn)
+        out.fn = simplify(out.fn, names)
         return out
 
 
@@ -100,7 +100,7 @@ def grads_as_one_taylor_pass(t: Transformed, args: tuple, names: Names, deps: An
     compiled = taylor_wrap.derivative_ir(base, wrap.Signature(base.arg_templates), k, depth,
                                          names)
     compiled.arg_templates = base.arg_templates
-    compiled.fn = simplify(compiled.fn)
+    compiled.fn = simplify(compiled.fn, names)
     return compiled
 
 
@@ -134,7 +134,7 @@ def _jet_executable(fun: Any, primals: tuple, K: int, backend: str | None):
             compiled = taylor_wrap.elementwise_jet_ir(base.fn, sjet, names)
     if compiled is None:
         compiled, _ = taylor_wrap.jet_ir(base, wrap.Signature(base.arg_templates), K, names)
-    compiled.fn = simplify(compiled.fn)
+    compiled.fn = simplify(compiled.fn, names)
     exe = Executable(compiled, copy_args=True, backend=backend)
     _JETS[key] = (fun, exe, base)
     return exe, base

@@ -13,7 +13,7 @@ from ..ir.builder import Names
 from ..ir.outside import from_json as outside_from_json
 from ..passes import specialize
 from . import store
-from .key import Dependencies, NotCacheable, key_parts
+from .key import Dependencies, NotCacheable, describe_rewrites, key_parts
 
 
 def enabled() -> bool:
@@ -29,6 +29,7 @@ def _parts(transformed: Any, args: tuple, copy_args: bool, backend: str | None,
     if getattr(transformed, "kinks", None) is not None:
         options["kinks"] = True  # instrumented code (the same for every reporting mode)
     try:
+        options["rewrites"] = describe_rewrites()
         parts = key_parts(transformed, args, options)
     except NotCacheable:
         return None

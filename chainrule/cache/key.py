@@ -210,6 +210,31 @@ def key_parts(transformed: Any, args: tuple, options: dict) -> dict:
     }
 
 
+def describe_rewrites() -> Any:
+    """The rewrite rules generated code depends on beyond chainrule's own source: "off", or
+    the user-registered rules (name, stage, pattern with its checks, replacement function)."""
+    from .. import rewrites
+
+    if not rewrites.enabled():
+        return "off"
+    return [{"name": r.name, "stage": r.stage, "pattern": _describe_pattern(r.pattern),
+             "replacement": describe(r.build)} for r in rewrites.user_rules()]
+
+
+def _describe_pattern(p: Any) -> Any:
+    from ..rewrites.patterns import ConstPattern, OpPattern, VarPattern
+
+    if isinstance(p, OpPattern):
+        return {"op": p.prim, "args": [_describe_pattern(a) for a in p.args],
+                "params": [[k, _describe_pattern(v)] for k, v in sorted(p.params.items())],
+                "name": p.name}
+    if isinstance(p, VarPattern):
+        return {"var": p.name, "check": describe(p.check)}
+    if isinstance(p, ConstPattern):
+        return {"const": describe(p.value), "name": p.name}
+    return describe(p)  # (a parameter's value)
+
+
 def digest(parts: dict) -> str:
     return _sha(json.dumps(parts, sort_keys=True).encode())
 

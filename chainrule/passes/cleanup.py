@@ -7,6 +7,8 @@ counted flow-insensitively, which is safe for variables assigned in several plac
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..ir.nodes import Assign, Effect, ForRange, Function, If, Var, While, stmt_reads, walk
 from ..ir.verify import verified
 
@@ -60,13 +62,16 @@ def dead_code(fn: Function) -> Function:
     return Function(fn.name, fn.params, body, fn.results, fn.loc, fn.meta)
 
 
-def simplify(fn: Function) -> Function:
-    """The clean-up pipeline run on every function before code generation: common
-    subexpressions and loop-invariant scalar code (of the derivative code too), redundant
-    adjoint sizing, dead code."""
+def simplify(fn: Function, names: Any = None) -> Function:
+    """The clean-up pipeline run on every function before code generation: rewrite rules
+    (chainrule.rewrites; ``names``: the build's name allocator, which learns the variables
+    they add), common subexpressions and loop-invariant scalar code (of the derivative code
+    too), redundant adjoint sizing, dead code."""
+    from ..rewrites import after_differentiation
     from .copies import propagate_copies
     from .materialize import drop_redundant_materialize
     from .scalar_opt import PURE_AFTER, optimize
 
+    fn = after_differentiation(fn, names)
     fn = propagate_copies(optimize(fn, PURE_AFTER, any_var=True))
     return dead_code(drop_redundant_materialize(fn))

@@ -267,7 +267,7 @@ def instrument(compiled: Any, col: Collector, seeds: list | None, names: Names) 
     body = head + _rewrite(fn.body, plan, b, counts)
     new = Function(fn.name, list(fn.params), body, list(fn.results) + [counts], fn.loc,
                    dict(fn.meta))
-    compiled.fn = simplify(new)
+    compiled.fn = simplify(new, names)
     compiled.kink_sites = sites
     return compiled
 
