@@ -26,6 +26,7 @@ from typing import Any
 from ..ir.builder import Names
 from ..ir.nodes import Function
 from ..ir.verify import verified
+from ..rules.registry import GENERATION
 from . import engine
 from .algebra import RULES as BUILTIN
 from .engine import Fired, Rule
@@ -45,13 +46,15 @@ def register(pattern: Any, replacement: Callable | None = None, *, name: str | N
     value built with ``b.<primitive>(...)``; None declines). Used as a decorator when
     ``replacement`` is omitted. ``stage``: "before" (the primal, before differentiation),
     "after" (derivative code) or "both". A rule registered again under its name replaces the
-    old one. Functions compiled earlier in this process keep their code; the disk cache knows
-    the registered rules (their source, closures and patterns)."""
+    old one. Transforms created earlier in this process keep their code (``cr.grad(f)`` made
+    afterwards compiles with the rule); the disk cache knows the registered rules (their
+    source, closures and patterns)."""
 
     def add(fn: Callable) -> Callable:
         rule = Rule(name or fn.__name__, pattern, fn, stage=stage, exact=exact, user=True)
         unregister(rule.name)
         _USER.append(rule)
+        GENERATION[0] += 1  # transforms created from now on compile with the rule
         return fn
 
     return add if replacement is None else add(replacement)
@@ -61,6 +64,7 @@ def unregister(name: str) -> bool:
     """Remove the user rule called ``name``; whether there was one."""
     before = len(_USER)
     _USER[:] = [r for r in _USER if r.name != name]
+    GENERATION[0] += 1
     return len(_USER) != before
 
 
