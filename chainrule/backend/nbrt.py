@@ -10,6 +10,8 @@ import numba
 import numpy as np
 from numba.extending import overload
 
+from ..errors import BatchError
+
 njit = numba.njit(cache=True, nogil=True)
 
 
@@ -17,6 +19,14 @@ njit = numba.njit(cache=True, nogil=True)
 def check(cond, message):
     if not cond:
         raise AssertionError(message)
+    return 0
+
+
+@njit
+def check_batch_size(m, n, where, what, first):
+    if m != n:
+        raise BatchError(where + ": vmap: " + what + " has batch size " + str(m) + ", but "
+                         + first + " has " + str(n))
     return 0
 
 

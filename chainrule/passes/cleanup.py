@@ -10,7 +10,8 @@ from __future__ import annotations
 from ..ir.nodes import Assign, Effect, ForRange, Function, If, Var, While, stmt_reads, walk
 from ..ir.verify import verified
 
-SIDE_EFFECTS = {"tape_pop", "debug_print", "check", "check_index", "check_index_array"}  # raise
+SIDE_EFFECTS = {"tape_pop", "debug_print", "check", "check_index", "check_index_array",
+                "check_batch_size"}  # raise
 
 
 def _reads(fn: Function) -> set[str]:
