@@ -36,7 +36,7 @@ from .ir.inline import inline
 from .ir.nodes import Const, Var
 from .ir.printer import format_function
 from .passes import kinks as _kinks
-from .passes.cleanup import simplify
+from .passes.cleanup import dead_code, simplify
 from .passes.scalar_opt import optimize
 from .passes.scalarize import SMALL, scalarize
 from .passes.specialize import known_sizes_of, sizes_for_build
@@ -80,6 +80,8 @@ def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
     compiled.fn = optimize(scalarize(compiled.fn, names, sizes))
     if _kinks.collecting() is not None:
         _kinks.note_primal(compiled.fn)
+    else:  # (kink reporting finds sites among values the derivative code does not need)
+        compiled.fn = dead_code(compiled.fn)
     return compiled
 
 
