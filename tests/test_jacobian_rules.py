@@ -76,7 +76,7 @@ def test_jacobian_shapes_come_from_the_first_direction(n):
         assert jac["s"][0].shape == (n,) and np.shape(jac["s"][1]) == ()
         for key in ("m", "s"):
             for k in (0, 1):
-                ref = numerical_grad(lambda *a: _stats(*a)[key], (x, y), argnum=k)
+                ref = numerical_grad(lambda *a, key=key: _stats(*a)[key], (x, y), argnum=k)
                 np.testing.assert_allclose(jac[key][k], ref, rtol=1e-6, atol=1e-9)
     h = cr.hessian(lambda x: np.sum(np.sin(x) * x[::-1]))(x)
     assert h.shape == (n, n)

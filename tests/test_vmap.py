@@ -189,7 +189,7 @@ def test_forward_mode_through_vmap():
 # -- errors and caching ---------------------------------------------------------------------
 def test_batch_sizes_must_agree():
     f = cr.vmap(lambda x, y: x * y)
-    with pytest.raises(BatchError, match="argument 1 .*batch size 4, but argument 0 .* has 3"):
+    with pytest.raises(BatchError, match=r"argument 1 .*batch size 4, but argument 0 .* has 3"):
         f(np.ones(3), np.ones(4))
     # Called inside compiled code: the message names the call's file:line.
     with pytest.raises(BatchError, match=r"test_vmap.py:\d+.*batch size"):
@@ -235,3 +235,14 @@ def test_numba_per_example_gradients_and_loops():
     np.testing.assert_allclose(got, loop_oracle(with_loop_branch_and_write, ys, 0.1).T)
     with pytest.raises(BatchError, match="batch size"):
         cr.vmap(lambda x, y: x * y, backend="numba")(np.ones(3), np.ones(4))
+
+
+@pytest.mark.slow
+def test_numba_reverse_through_vmap_in_compiled_code():
+    xs = RNG.normal(size=(4, 5))
+
+    def loss(xs, c):
+        return np.sum(cr.vmap(with_loop_branch_and_write, in_axes=(0, None))(xs, c) ** 2)
+
+    g = cr.grad(loss, backend="numba")(xs, 0.1)
+    np.testing.assert_allclose(g, cr.grad(loss, backend="numpy")(xs, 0.1), rtol=1e-12)
