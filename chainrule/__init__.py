@@ -24,6 +24,7 @@ from .errors import ChainruleError
 from .inplace import into, jvp_into, vjp_into
 from .nonsmooth import directional_derivative, stop_gradient
 from .taylor_api import derivative, jet, laplacian
+from .vmap_api import vmap
 
 __version__ = "0.1.0"
 
@@ -55,4 +56,5 @@ __all__ = [
     "value_and_grad",
     "vjp",
     "vjp_into",
+    "vmap",
 ]

@@ -40,7 +40,7 @@ from .ir.inline import inline
 from .ir.nodes import Const, Var
 from .ir.printer import format_function
 from .passes import kinks as _kinks
-from .passes.cleanup import simplify
+from .passes.cleanup import dead_code, simplify
 from .passes.scalar_opt import optimize
 from .passes.scalarize import SMALL, scalarize
 from .rules.registry import GENERATION
@@ -86,6 +86,8 @@ def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
     compiled.fn = optimize(before_differentiation(scalarize(compiled.fn, names, sizes), names))
     if _kinks.collecting() is not None:
         _kinks.note_primal(compiled.fn)
+    else:  # (kink reporting finds sites among values the derivative code does not need)
+        compiled.fn = dead_code(compiled.fn)
     return compiled
 
 

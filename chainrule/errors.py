@@ -87,6 +87,11 @@ class UnsupportedMutationError(ChainruleError):
     """An in-place write chainrule cannot differentiate correctly (e.g. through an alias)."""
 
 
+class BatchError(ChainruleError, ValueError):
+    """``vmap``: the batched arguments disagree on the batch size, or an ``in_axes`` /
+    ``out_axes`` entry does not fit the arguments or results it describes."""
+
+
 class IRVerificationError(ChainruleError):
     """Internal consistency check of the IR failed (a bug in chainrule, please report)."""
 

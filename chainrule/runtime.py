@@ -18,6 +18,16 @@ def check(cond, message):
     return 0
 
 
+def check_batch_size(m, n, where, what, first):
+    """0, or the :class:`~chainrule.errors.BatchError` of a ``vmap`` argument whose batch size
+    ``m`` differs from the first batched argument's ``n``."""
+    if m != n:
+        from .errors import BatchError
+
+        raise BatchError(f"{where}: vmap: {what} has batch size {m}, but {first} has {n}")
+    return 0
+
+
 def index_error(i, n, axis, where):
     """Raise the IndexError of a failed bounds check (``where`` is the user's file:line)."""
     raise IndexError(f"{where}: index {i} is out of bounds for axis {axis} with size {n}")

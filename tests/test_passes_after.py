@@ -40,3 +40,19 @@ def test_repeated_derivative_products_are_computed_once():
     assert len(rhs) == len(set(rhs)), src  # x * x's two equal products: one line
     np.testing.assert_allclose(cr.grad(lambda x: x * x * np.sin(x))(0.4),
                                2 * 0.4 * np.sin(0.4) + 0.16 * np.cos(0.4))
+
+
+def dead_running_sum(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s = s + np.sin(x[i])  # only its own update reads ``s``: dead
+    return x[0] * x[1]
+
+
+def test_a_loop_whose_values_nothing_reads_is_removed():
+    x = np.array([0.5, 2.0, 3.0])
+    for t in (cr.jit(dead_running_sum), cr.grad(dead_running_sum)):
+        code = [ln for ln in cr.show(t, x).splitlines() if not ln.strip().startswith("#")]
+        assert not any("for " in ln or "sin" in ln for ln in code)
+    assert cr.jit(dead_running_sum)(x) == 1.0
+    np.testing.assert_allclose(cr.grad(dead_running_sum)(x), [2.0, 0.5, 0.0])

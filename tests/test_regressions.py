@@ -387,3 +387,25 @@ def test_function_made_by_functools_wraps_compiles_its_own_source() -> None:
     x = np.array([1.0, -2.0])
     np.testing.assert_allclose(cr.grad(_decorated_loss)(x), 4 * x)
     np.testing.assert_allclose(cr.jit(_decorated_loss)(x), 2 * np.sum(x**2))
+
+
+def _sum_of_squares_if(x, c):
+    if c > 0:
+        return np.sum(x * x)
+    return 0.0
+
+
+def _sum_of_rows(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += np.sum(x[i])
+    return s
+
+
+def test_gradient_no_statement_reached_has_the_argument_shape():
+    # The adjoint of an array that no executed statement reads stays the empty "zero" array in
+    # the reverse sweep; the gradient returned must still be zeros shaped like the argument.
+    g = cr.grad(_sum_of_squares_if)(np.ones(3), -1.0)
+    np.testing.assert_array_equal(g, np.zeros(3))
+    g = cr.grad(_sum_of_rows)(np.ones((0, 3)))
+    assert g.shape == (0, 3)

@@ -282,6 +282,7 @@ NONDIFF_EXEMPT = {
     "stop_gradient": "the identity with a zero derivative by definition (tests/test_nonsmooth.py)",
     "debug_print": "an unused integer result (printing: tests/test_pytrees.py)",
     "check": "an unused integer result (assert: tests/test_pytrees.py)",
+    "check_batch_size": "only integer arguments (tests/test_vmap.py)",
 }
 
 

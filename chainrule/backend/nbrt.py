@@ -10,6 +10,7 @@ import numba
 import numpy as np
 from numba.extending import overload
 
+from ..errors import BatchError
 from ..runtime import opaque_call as opaque_call_py  # noqa: F401  (run in object mode)
 
 njit = numba.njit(cache=True, nogil=True)
@@ -20,6 +21,14 @@ objmode = numba.objmode  # generated code: ``with _rt.objmode(out="float64[::1]"
 def check(cond, message):
     if not cond:
         raise AssertionError(message)
+    return 0
+
+
+@njit
+def check_batch_size(m, n, where, what, first):
+    if m != n:
+        raise BatchError(where + ": vmap: " + what + " has batch size " + str(m) + ", but "
+                         + first + " has " + str(n))
     return 0
 
 

@@ -88,7 +88,7 @@ class _Verifier:
         self.prims = prims
         self.kinds: dict[str, tuple] = {}  # name -> (ndim, tape, kind, first type seen)
         self.popped: set[str] = set()  # variables assigned by a tape pop
-        self.live = _live_names(fn)
+        self.live = live_names(fn)
         # Branches decided by one condition variable: ``if c:`` ... later ``if c:`` again (c
         # not assigned in between, the first ``if`` certainly run before) takes the same
         # branch, so the second may read what the first defined in that branch (reverse mode
@@ -295,13 +295,14 @@ class _Tapes:
         return widened
 
 
-def _live_names(fn: Function) -> set:
-    """Variables whose values can matter: read by a result, an effect, control flow or a tape
-    pop, or (transitively) by an assignment to such a variable (as dead-code removal sees it)."""
+def live_names(fn: Function, kept: tuple | set = ("tape_pop",)) -> set:
+    """Variables whose values can matter: read by a result, an effect, control flow or an
+    assignment by a primitive in ``kept`` (side effects), or (transitively) by an assignment to
+    such a variable (as dead-code removal sees it)."""
     live = {r.name for r in fn.results if isinstance(r, Var)}
     assigns = []
     for s in walk(fn.body):
-        if isinstance(s, Assign) and s.prim != "tape_pop":
+        if isinstance(s, Assign) and s.prim not in kept:
             assigns.append(s)
         else:
             live.update(a.name for a in stmt_reads(s) if isinstance(a, Var))

@@ -1,8 +1,11 @@
 """Dead-code elimination on the IR.
 
-An assignment whose variable is never read anywhere (and whose primitive has no side effect)
-is removed; an ``if`` left with two empty branches is removed; repeated to a fixpoint. Reads are
-counted flow-insensitively, which is safe for variables assigned in several places.
+An assignment whose variable nothing kept reads (and whose primitive has no side effect) is
+removed; an ``if`` left with two empty branches and a ``for`` left with an empty body are
+removed; repeated to a fixpoint. What is kept is found from the roots (the results, effects,
+primitives with side effects, control flow) by following the assignments of the variables they
+read, so a loop-carried variable that only its own updates read is dead. Names are followed
+flow-insensitively, which is safe for variables assigned in several places.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir.nodes import Assign, Effect, ForRange, Function, If, Var, While, stmt_reads, walk
-from ..ir.verify import verified
+from ..ir.verify import live_names, verified
 
-SIDE_EFFECTS = {"tape_pop", "debug_print", "check", "check_index", "check_index_array"}  # raise
+SIDE_EFFECTS = {"tape_pop", "debug_print", "check", "check_index", "check_index_array",
+                "check_batch_size"}  # raise
 
 
 def _reads(fn: Function) -> set[str]:
@@ -24,6 +28,11 @@ def _reads(fn: Function) -> set[str]:
         if isinstance(s, Effect):
             names.add(s.args[0].name)
     return names
+
+
+def _live(fn: Function) -> set[str]:
+    """Names a kept statement may read: those the roots read, closed over assignments."""
+    return live_names(fn, SIDE_EFFECTS)
 
 
 def _prune(stmts: list, live: set[str]) -> tuple[list, bool]:
@@ -48,6 +57,9 @@ def _prune(stmts: list, live: set[str]) -> tuple[list, bool]:
         elif isinstance(s, ForRange):
             s.body, c1 = _prune(s.body, live)
             changed |= c1
+            if not s.body and s.var.name not in live:
+                changed = True
+                continue
         out.append(s)
     return out, changed
 
@@ -56,7 +68,7 @@ def _prune(stmts: list, live: set[str]) -> tuple[list, bool]:
 def dead_code(fn: Function) -> Function:
     body = fn.body
     while True:
-        body, changed = _prune(body, _reads(Function(fn.name, fn.params, body, fn.results)))
+        body, changed = _prune(body, _live(Function(fn.name, fn.params, body, fn.results)))
         if not changed:
             break
     return Function(fn.name, fn.params, body, fn.results, fn.loc, fn.meta)

@@ -45,7 +45,10 @@ def small_leaves(args: tuple) -> tuple:
 
 
 def _base(fn: Any) -> Any:
-    while getattr(fn, "__chainrule_transform__", False):
+    """The function whose decisions ``fn`` shares: the Python function under the transforms,
+    or a transform that decides for itself (``owns_sizes``: vmap, whose arguments have one
+    more axis than its function's)."""
+    while getattr(fn, "__chainrule_transform__", False) and not getattr(fn, "owns_sizes", False):
         fn = fn.fn
     return fn
 

@@ -532,7 +532,10 @@ class _Reverse:
             results = []
             for p in self.seeds:
                 if p.name in self.active:
-                    results.append(self.adj_var(p))
+                    ba = self.adj_var(p)
+                    if p.type.ndim > 0:  # (an adjoint no statement reached is still empty)
+                        b.emit("materialize", ba, p, out=ba)
+                    results.append(ba)
                 else:
                     results.append(self.zero_result(p))
         # Adjoints start at zero; saved variables start with a placeholder of their type.

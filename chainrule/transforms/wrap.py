@@ -17,7 +17,7 @@ from ..frontend.compile import Compiled
 from ..frontend.values import flatten, rebuild
 from ..ir.builder import Builder, Names, const
 from ..ir.inline import inline
-from ..ir.nodes import Const, ForRange, Function, Var
+from ..ir.nodes import Assign, Const, ForRange, Function, If, Var
 from ..ir.types import I64, Type
 from ..ir.verify import verified
 from .forward import jvp_function
@@ -163,7 +163,12 @@ def jacobian_ir(base: Compiled, sig: Signature, argnums: tuple, mode: str, names
     vectors (one JVP per input element, or one VJP per output element). Outputs and inputs may
     be pytrees; as in JAX, the result has the output's structure outside and, at each output
     leaf, the input's structure (a tuple over ``argnums`` when ``as_tuple``) inside, each block
-    of shape ``out_leaf.shape + in_leaf.shape``."""
+    of shape ``out_leaf.shape + in_leaf.shape``.
+
+    Cost: no evaluation of the function just for its output shapes. Forward mode learns them
+    from the first direction's tangents (with an input of size 0, one pass with a zero tangent);
+    reverse mode needs them before its seeds only for array outputs, and a scalar output takes
+    one VJP with the seed 1, outside any loop (so ``hessian``'s inner Jacobian is a gradient)."""
     fn = base.fn
     out = base.out_template
     out_leaves = flatten(out)
@@ -180,18 +185,23 @@ def jacobian_ir(base: Compiled, sig: Signature, argnums: tuple, mode: str, names
     b = Builder(names)
     body: list = []
     with b.nested(body):
-        ys = inline(b, fn, list(fn.params))
         xdims = [[b.shape(x, axis=a) for a in range(x.type.ndim)] for x in xs]
-        ydims = [[b.shape(y, axis=a) for a in range(y.type.ndim)] for y in ys]
         n_in = [b.size(x) if x.type.ndim else const(1) for x in xs]
-        n_out = [b.size(y) if y.type.ndim else const(1) for y in ys]
         blocks: dict = {}
         if mode == "rev":
-            for i in range(len(ys)):
-                _jac_rows(b, fn, xs, i, ydims[i], n_in, n_out[i], xdims, ydims, names, blocks)
+            need_shapes = any(y.type.ndim for y in fn.results)
+            ys = inline(b, fn, list(fn.params)) if need_shapes else fn.results
+            ydims = [[b.shape(y, axis=a) for a in range(y.type.ndim)] for y in ys]
+            for i, y in enumerate(ys):
+                n_out = b.size(y) if y.type.ndim else None
+                _jac_rows(b, fn, xs, i, n_in, n_out, xdims, ydims, names, blocks)
         else:
+            ydims = [[b.new_var("ydim", I64) for _ in range(y.type.ndim)] for y in fn.results]
+            for d in ydims:
+                for v in d:
+                    b.emit("id", const(0), out=v)
             for j in range(len(xs)):
-                _jac_cols(b, fn, xs, j, xdims[j], n_in[j], n_out, xdims, ydims, names, blocks)
+                _jac_cols(b, fn, xs, j, n_in[j], xdims, ydims, names, blocks)
     n_leaves = [len(sig.leaves_of(k)) for k in argnums]
 
     def block_tree(i: int) -> Any:
@@ -202,17 +212,26 @@ def jacobian_ir(base: Compiled, sig: Signature, argnums: tuple, mode: str, names
             start += n
         return tuple(per_arg) if as_tuple else per_arg[0]
 
-    result = rebuild(out, [block_tree(i) for i in range(len(ys))])
+    result = rebuild(out, [block_tree(i) for i in range(len(fn.results))])
     leaves = [a for _, a in flatten(result)]
     newfn = Function(fn.name + "_jac", list(fn.params), body, leaves, fn.loc, dict(fn.meta))
     return Compiled(newfn, rebuild(result, list(leaves)))
 
 
-def _basis(b: Builder, n: Any, k: Any, dims: list) -> Any:
-    """The k-th unit vector of length n, shaped ``dims`` (a scalar when dims is empty)."""
+def _basis(b: Builder, n: Any, k: Any, dims: list, guard: bool = False) -> Any:
+    """The k-th unit vector of length n, shaped ``dims`` (a scalar when dims is empty); with
+    ``guard``, zeros when k >= n."""
+    if not dims:
+        return const(1.0)
     e = b.zeros(n, dtype="float64")
-    b.effect("setitem", e, const(1.0), k, spec=("i",))
-    return b.reshape(e, *dims) if dims else b.getitem(e, const(0), spec=("i",))
+    if guard:
+        write: list = []
+        with b.nested(write):
+            b.effect("setitem", e, const(1.0), k, spec=("i",))
+        b.append(If(b.lt(k, n), write, []))
+    else:
+        b.effect("setitem", e, const(1.0), k, spec=("i",))
+    return b.reshape(e, *dims)
 
 
 def _flat(b: Builder, v: Any, n: Any) -> Any:
@@ -224,16 +243,22 @@ def _block(b: Builder, mat: Any, dims: list) -> Any:
                                                         spec=("i", "i"))
 
 
-def _jac_rows(b, fn, xs, i, ydim, n_in, n_out_i, xdims, ydims, names, blocks) -> None:
-    """Reverse mode: one VJP per element of output leaf ``i`` fills row blocks (i, j)."""
+def _jac_rows(b, fn, xs, i, n_in, n_out_i, xdims, ydims, names, blocks) -> None:
+    """Reverse mode: one VJP per element of output leaf ``i`` fills row blocks (i, j); a
+    scalar output (``n_out_i`` None) takes one VJP, whose cotangents are the blocks."""
     wrt = [any(p.name == x.name for x in xs) for p in fn.params]
     order = [p.name for p, w in zip(fn.params, wrt) if w]
     deriv = vjp_function(fn, wrt, names, diff_results=[r == i for r in range(len(fn.results))])
+    if n_out_i is None:
+        res = inline(b, deriv, list(fn.params) + [const(1.0)])
+        for j, x in enumerate(xs):
+            blocks[i, j] = res[len(fn.results) + order.index(x.name)]
+        return
     rows = [b.zeros(n_out_i, n, dtype="float64") for n in n_in]
     k = b.new_var("k", I64)
     loop: list = []
     with b.nested(loop):
-        res = inline(b, deriv, list(fn.params) + [_basis(b, n_out_i, k, ydim)])
+        res = inline(b, deriv, list(fn.params) + [_basis(b, n_out_i, k, ydims[i])])
         for j, x in enumerate(xs):
             g = res[len(fn.results) + order.index(x.name)]
             b.effect("setitem", rows[j], _flat(b, g, n_in[j]), k, spec=("i",))
@@ -242,21 +267,44 @@ def _jac_rows(b, fn, xs, i, ydim, n_in, n_out_i, xdims, ydims, names, blocks) ->
         blocks[i, j] = _block(b, rows[j], ydims[i] + xdims[j])
 
 
-def _jac_cols(b, fn, xs, j, xdim, n_in_j, n_out, xdims, ydims, names, blocks) -> None:
-    """Forward mode: one JVP per element of input leaf ``j`` fills column blocks (i, j)."""
+def _jac_cols(b, fn, xs, j, n_in_j, xdims, ydims, names, blocks) -> None:
+    """Forward mode: one JVP per element of input leaf ``j`` fills column blocks (i, j). The
+    first trip allocates the columns and records the output shapes ``ydims``; an input of
+    size 0 still runs one trip (with a zero tangent) to learn them."""
     deriv = jvp_function(fn, [p.name == xs[j].name for p in fn.params], names)
     float_pos = [sum(r.type.is_float for r in fn.results[:i]) for i in range(len(fn.results))]
-    cols = [b.zeros(n_in_j, n, dtype="float64") for n in n_out]
-    k = b.new_var("k", I64)
+    scalar = not xdims[j]
+    trips = n_in_j if scalar else b.new_var("trips", I64)
+    if not scalar:  # (at least one trip)
+        b.append(If(b.gt(n_in_j, const(0)), [Assign(trips, "id", (n_in_j,))],
+                    [Assign(trips, "id", (const(1),))]))
+    cols = [b.new_var("cols", Type("float64", 2)) for _ in fn.results]
+    for c in cols:
+        b.emit("zeros", const(0), const(0), dtype="float64", out=c)
+    k = const(0) if scalar else b.new_var("k", I64)
     loop: list = []
     with b.nested(loop):
-        res = inline(b, deriv, list(fn.params) + [_basis(b, n_in_j, k, xdim)])
-        for i in range(len(fn.results)):
+        res = inline(b, deriv, list(fn.params) + [_basis(b, n_in_j, k, xdims[j], guard=True)])
+        for i, c in enumerate(cols):
             dy = res[len(fn.results) + float_pos[i]]
-            b.effect("setitem", cols[i], _flat(b, dy, n_out[i]), k, spec=("i",))
-    b.append(ForRange(k, const(0), n_in_j, const(1), loop))
-    for i in range(len(fn.results)):
-        blocks[i, j] = _block(b, b.transpose(cols[i], axes=None), ydims[i] + xdims[j])
+            first: list = []
+            with b.nested(first):
+                for a, v in enumerate(ydims[i]):
+                    b.emit("shape", dy, axis=a, out=v)
+                n_out = b.size(dy) if dy.type.ndim else const(1)
+                b.emit("zeros", trips, n_out, dtype="float64", out=c)
+            if scalar:
+                b.block.extend(first)
+            else:
+                b.append(If(b.eq(k, const(0)), first, []))
+            b.effect("setitem", c, _flat(b, dy, b.shape(c, axis=1)), k, spec=("i",))
+    if scalar:
+        b.block.extend(loop)
+    else:
+        b.append(ForRange(k, const(0), trips, const(1), loop))
+    for i, c in enumerate(cols):
+        cols_j = c if scalar else b.getitem(c, n_in_j, spec=("s010",))
+        blocks[i, j] = _block(b, b.transpose(cols_j, axes=None), ydims[i] + xdims[j])
 
 
 __all__ = ["Signature", "grad_ir", "jacobian_ir", "jvp_ir", "vjp_ir"]
