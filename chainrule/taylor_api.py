@@ -20,9 +20,11 @@ import numpy as np
 
 from .api import Transformed, _float_leaves, build_ir
 from .backend.executable import Executable
-from .errors import NonDifferentiableError
+from .errors import ChainruleError, NonDifferentiableError
 from .frontend.compile import kinds_key
+from .frontend.values import flatten, rebuild
 from .ir.builder import Names
+from .ir.nodes import Const, Var
 from .passes.cleanup import simplify
 from .rules import arith, elementwise
 from .transforms import taylor_wrap, wrap
@@ -140,6 +142,13 @@ def _jet_executable(fun: Any, primals: tuple, K: int, backend: str | None):
     return exe, base
 
 
+def _zeros_for(primal: Any, term: Any) -> Any:
+    """A term written as a plain ``0`` / ``0.0`` for an array primal: zeros of its shape."""
+    if isinstance(primal, np.ndarray) and _is_zero_term(term):
+        return np.zeros_like(primal, dtype=np.float64)
+    return term
+
+
 def jet(fun: Any, primals: tuple, series: tuple, backend: str | None = None) -> tuple:
     """Taylor mode: ``(fun(*primals), series_out)``.
 
@@ -155,6 +164,7 @@ def jet(fun: Any, primals: tuple, series: tuple, backend: str | None = None) -> 
     K = orders.pop()
     if K < 1:
         raise ValueError("jet needs at least one series term")
+    series = tuple([_zeros_for(p, t) for t in s] for p, s in zip(primals, series))
     exe, base = _jet_executable(fun, primals, K, backend)
     flat = exe.leaves(primals)
     extra = []
@@ -164,6 +174,57 @@ def jet(fun: Any, primals: tuple, series: tuple, backend: str | None = None) -> 
         for leaf in range(len(terms[0])):
             extra += [terms[k][leaf] for k in range(K)]
     return exe.run_flat(flat + extra)
+
+
+def _is_zero_term(t: Any) -> bool:
+    """A series term known at compile time to be zero (``0``, ``0.0``): it costs nothing."""
+    if isinstance(t, (int, float)) and not isinstance(t, bool):
+        return t == 0
+    return isinstance(t, Const) and t.type.ndim == 0 and t.value == 0
+
+
+def lower_jet(lw: Any, args: list, kwargs: dict, node: Any) -> Any:
+    """``chainrule.jet(f, primals, series)`` called inside a compiled function: ``f`` is
+    compiled into a sub-function (the values of the enclosing code it reads become extra
+    parameters, so an outer transform differentiates through them), its Taylor pass is inlined
+    where the call is. A term written as ``0`` or ``0.0`` is a zero known at compile time."""
+    from .custom import subfunction
+
+    names = ("fun", "primals", "series", "backend")
+    bound = dict(zip(names, args))
+    for k, v in kwargs.items():
+        if k not in names or k in bound:
+            raise ChainruleError(f"jet got an unexpected or repeated argument `{k}`", lw.b.loc)
+        bound[k] = v
+    fun, primals, series = bound.get("fun"), bound.get("primals"), bound.get("series")
+    ok = isinstance(primals, (tuple, list)) and isinstance(series, (tuple, list)) and \
+        len(primals) == len(series) and all(isinstance(s, (tuple, list)) for s in series)
+    if not ok or len({len(s) for s in series}) != 1 or not series[0]:
+        raise ChainruleError("jet(f, primals, series) needs a tuple of primals and, per primal, "
+                             "a list of K >= 1 terms (one common K)", lw.b.loc,
+                             "write jet(f, (x,), ([x1, x2],)) with the terms shaped like x")
+    K = len(series[0])
+    sub, templates, out_template, free = subfunction(lw, fun, list(primals), node, "jet_inner")
+    terms: dict = {}
+    for tmpl, primal, terms_of_primal in zip(templates, primals, series):
+        leaves = [x for _, x in flatten(tmpl)]
+        per_term = []
+        for t in terms_of_primal:
+            if _is_zero_term(t):
+                per_term.append([None] * len(leaves))
+                continue
+            vals = [x for _, x in flatten(t)]
+            if len(vals) != len(leaves):
+                raise ChainruleError("a jet series term must have the structure of its primal",
+                                     lw.b.loc)
+            per_term.append([None if _is_zero_term(v) else lw.as_atom(v) for v in vals])
+        for j, p in enumerate(leaves):
+            if isinstance(p, Var) and p.type.is_float:
+                terms[p.name] = [per_term[k][j] for k in range(K)]
+    actual = [x for a in primals for _, x in flatten(a)]
+    outs, out_series = taylor_wrap.jet_inline(lw.b, sub, actual + free, terms, K)
+    primal_out = rebuild(out_template, list(outs))
+    return primal_out, rebuild(out_template, [list(s) for s in out_series])
 
 
 __all__ = ["derivative", "jet", "laplacian"]
