@@ -196,3 +196,30 @@ def test_pinn_example_reaches_its_documented_error() -> None:
     max_err, rel_l2 = pinn_heat.errors(params)
     assert history[-1] < 0.05 * history[0]
     assert rel_l2 < 0.08 and max_err < 0.06
+
+
+def test_grad_of_a_scalar_function_inside_code_runs_as_forward_or_taylor() -> None:
+    """``grad`` chains of a function of a float scalar written inside a loss are lowered as one
+    Taylor pass (order 1: forward mode): values against closed forms and finite differences,
+    and no reverse-mode adjoint (``bx``: the adjoint of ``x``) in the compiled loss."""
+
+    def u(w, x):
+        return np.sin(w[0] * x) * np.exp(w[1] * x)
+
+    def loss(w, xs):
+        total = 0.0
+        for i in range(xs.shape[0]):
+            x = xs[i]
+            total = total + cr.grad(u, 1)(w, x) ** 2 + cr.grad(cr.grad(u, 1), 1)(w, x)
+        return total
+
+    w, xs = np.array([0.8, -0.4]), np.array([0.1, 0.6, 1.3])
+    a, c = w
+    ux = a * np.cos(a * xs) * np.exp(c * xs) + c * u(w, xs)
+    uxx = (-a * a * np.sin(a * xs) + 2 * a * c * np.cos(a * xs) + c * c * np.sin(a * xs)) * \
+        np.exp(c * xs)
+    assert cr.jit(loss)(w, xs) == pytest.approx(np.sum(ux ** 2 + uxx), rel=1e-12)
+    g = cr.grad(loss)(w, xs)
+    fd = testing.numerical_grad(loss, (w, xs), argnum=0)
+    np.testing.assert_allclose(g, fd, rtol=1e-6)
+    assert " bx" not in cr.show(cr.jit(loss), w, xs)
