@@ -238,7 +238,7 @@ def lower_jet(lw: Any, args: list, kwargs: dict, node: Any) -> Any:
     K = len(series[0])
     sub, templates, out_template, free = subfunction(lw, fun, list(primals), node, "jet_inner")
     terms: dict = {}
-    for tmpl, primal, terms_of_primal in zip(templates, primals, series):
+    for tmpl, terms_of_primal in zip(templates, series):
         leaves = [x for _, x in flatten(tmpl)]
         per_term = []
         for t in terms_of_primal:
