@@ -52,7 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     """The options (``chainrule bench`` declares the same ones)."""
     p.add_argument("--workloads", default="",
                    help="comma-separated subset of: lorenz, lorenz1k, brusselator, newton, mlp, "
-                        "gmm, gmm_bcast, mlp_batch, lstm, heat (default: all)")
+                        "gmm, gmm_bcast, mlp_batch, lstm, heat (default: all); and the "
+                        "suites pinn (PINN loss gradient vs JAX/PyTorch) and taylor (jet, "
+                        "k-th derivatives), run only when named")
     p.add_argument("--quick", action="store_true",
                    help="small sizes (Lorenz N=1000 only) and shorter timing")
     p.add_argument("--png", metavar="PATH", help="save a bar chart (needs matplotlib)")
@@ -442,10 +444,34 @@ def chart(results: list[dict], path: str) -> str:
 
 
 # -- main -----------------------------------------------------------------------------------------
+# Suites with their own script and table, run only when named in --workloads.
+SUITES = {"pinn": "benchmarks.pinn", "taylor": "benchmarks.taylor"}
+
+
+def run_suites(names: list[str], opts: argparse.Namespace) -> bool:
+    """Run the named suites, each in its own process; True when all succeeded."""
+    ok = True
+    for name in names:
+        cmd = [sys.executable, "-m", SUITES[name]]
+        if name == "pinn":
+            cmd += ["--peers", "none" if opts.peers in ("", "none") else opts.peers,
+                    "--peer-python", opts.peer_python or sys.executable]
+            cmd += [] if opts.backend == "auto" else ["--backends", opts.backend]
+        else:
+            cmd += ["--size", "10000", "--nested", "4"] if opts.quick else ["--nested", "8"]
+        print(f"\n== {name}: {' '.join(cmd[1:])}", flush=True)
+        ok = subprocess.call(cmd, cwd=str(REPO), env=child_env()) == 0 and ok
+    return ok
+
+
 def run(opts: argparse.Namespace) -> int:
     from benchmarks import spec as S
 
-    keys = [k.strip() for k in opts.workloads.split(",") if k.strip()] or list(S.ORDER)
+    named = [k.strip() for k in opts.workloads.split(",") if k.strip()]
+    suites = [k for k in named if k in SUITES]
+    if suites and len(suites) == len(named):
+        return 0 if run_suites(suites, opts) else 1
+    keys = [k for k in named if k not in SUITES] or list(S.ORDER)
     if opts.quick and not opts.workloads:
         keys = [k for k in keys if k != "lorenz1k"]
     unknown = [k for k in keys if k not in S.WORKLOADS]
@@ -481,6 +507,7 @@ def run(opts: argparse.Namespace) -> int:
             print("\n" + workload_table(r), flush=True)
     finally:
         shutil.rmtree(h.tmp, ignore_errors=True)
+    failed = not run_suites(suites, opts) or failed
     info["loadavg_end"] = _loadavg()
     info["wall_s"] = time.perf_counter() - t_all
     if results:

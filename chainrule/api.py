@@ -216,7 +216,12 @@ class Transformed:
         """Inline this transform applied to ``args`` into the function being compiled
         (``extra``: values for the parameters the transform adds, e.g. tangents)."""
         from .custom import subfunction
+        from .taylor_api import grads_in_code_as_taylor_pass
 
+        if not extra and _kinks.collecting() is None:
+            cheap = grads_in_code_as_taylor_pass(self, lw, args, kwargs, node)
+            if cheap is not None:
+                return cheap
         b = lw.b
         sub, templates, out_template, free = subfunction(lw, self.fn, args, node, "inner",
                                                          kwargs)

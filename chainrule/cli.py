@@ -70,7 +70,8 @@ def _cache(args: argparse.Namespace) -> int:
     "bench",
     arg("--workloads", default="", help="comma-separated subset of: lorenz, lorenz1k, "
                                         "brusselator, newton, mlp, gmm, gmm_bcast, "
-                                        "mlp_batch, lstm, heat (default: all)"),
+                                        "mlp_batch, lstm, heat (default: all); pinn, "
+                                        "taylor: run only when named"),
     arg("--quick", action="store_true", help="small sizes (Lorenz N=1000 only), shorter timing"),
     arg("--png", metavar="PATH", help="save a bar chart (needs matplotlib)"),
     arg("--json", metavar="PATH", help="save all measurements as JSON"),

@@ -20,9 +20,11 @@ import numpy as np
 
 from .api import Transformed, _float_leaves, build_ir, transformed
 from .backend.executable import Executable
-from .errors import NonDifferentiableError, user_facing
-from .frontend.compile import kinds_key
+from .errors import ChainruleError, NonDifferentiableError, user_facing
+from .frontend.compile import Compiled, kinds_key
+from .frontend.values import flatten, rebuild
 from .ir.builder import Names
+from .ir.nodes import Const, Var
 from .passes.cleanup import simplify
 from .rules import arith, elementwise
 from .transforms import taylor_wrap, wrap
@@ -75,6 +77,42 @@ def laplacian(fun: Any, argnums: int = 0, backend: str | None = None) -> TaylorT
 derivative.__chainrule_transform_factory__ = True
 laplacian.__chainrule_transform_factory__ = True
 
+def _grad_chain(t: Transformed) -> tuple[int, Any]:
+    """(k, f) for ``t`` = k plain ``grad`` levels (one common argnums, no aux) over ``f``."""
+    depth, inner = 0, t
+    while type(inner) is Transformed and inner.kind == "grad" and not inner.has_aux and \
+            not inner.argnums_tuple and inner.kinks is None and inner.argnums == t.argnums:
+        depth += 1
+        inner = inner.fn
+    return depth, inner
+
+
+def grads_in_code_as_taylor_pass(t: Transformed, lw: Any, args: list, kwargs: dict,
+                                 node: Any) -> Any:
+    """``grad`` (k >= 1 plain levels) of a function of a float scalar called inside compiled
+    code, e.g. ``u_t = grad(u, 2)(w, x, t)`` in a loss: one Taylor pass of order k inlined
+    there (k = 1 is forward mode), so an outer ``grad`` of the loss runs reverse mode over
+    forward/Taylor code instead of over reverse code (no tapes of tapes). Returns None when the
+    call does not qualify (then the call is lowered as written)."""
+    from .custom import subfunction
+    from .ir.inline import inline
+
+    depth, inner = _grad_chain(t)
+    k = t.argnums[0] if t.argnums else -1
+    if depth < 1 or kwargs or not (0 <= k < len(args)):
+        return None
+    x = args[k]
+    if not (hasattr(x, "type") and x.type.is_float and x.type.ndim == 0):
+        return None
+    sub, templates, out, free = subfunction(lw, inner, list(args), node, "inner")
+    if not (hasattr(out, "type") and out.type.is_float and out.type.ndim == 0):
+        return None  # (the level-by-level lowering reports what is wrong)
+    base = Compiled(sub, out, templates)
+    d = taylor_wrap.derivative_ir(base, wrap.Signature(templates), k, depth, lw.b.names)
+    actual = [a for v in args for _, a in flatten(v)]
+    return rebuild(d.out_template, inline(lw.b, d.fn, actual + free, rename=False))
+
+
 def grads_as_one_taylor_pass(t: Transformed, args: tuple, names: Names, deps: Any = None):
     """``grad(grad(...grad(f)))`` (k >= 2 levels, one argnums, no aux) of a function of a
     float scalar argument is its k-th derivative: compiled as one Taylor pass of order k, with
@@ -83,11 +121,7 @@ def grads_as_one_taylor_pass(t: Transformed, args: tuple, names: Names, deps: An
     another gradient (``grad(grad(f, 1), 0)``, a mixed partial) w.r.t. a float scalar runs as
     forward mode over it, so that reverse mode is never applied to reverse-mode code. A single
     ``grad`` stays reverse mode: its conventions at kinks are those of docs/nonsmooth.md."""
-    depth, inner = 0, t
-    while type(inner) is Transformed and inner.kind == "grad" and not inner.has_aux and \
-            not inner.argnums_tuple and inner.kinks is None and inner.argnums == t.argnums:
-        depth += 1
-        inner = inner.fn
+    depth, inner = _grad_chain(t)
     k = t.argnums[0] if t.argnums else -1
     over_grad = depth == 1 and getattr(inner, "kind", None) in ("grad", "value_and_grad")
     if (depth < 2 and not over_grad) or not (0 <= k < len(args)) or \
@@ -140,6 +174,13 @@ def _jet_executable(fun: Any, primals: tuple, K: int, backend: str | None):
     return exe, base
 
 
+def _zeros_for(primal: Any, term: Any) -> Any:
+    """A term written as a plain ``0`` / ``0.0`` for an array primal: zeros of its shape."""
+    if isinstance(primal, np.ndarray) and _is_zero_term(term):
+        return np.zeros_like(primal, dtype=np.float64)
+    return term
+
+
 @user_facing
 def jet(fun: Any, primals: tuple, series: tuple, backend: str | None = None) -> tuple:
     """Taylor mode: ``(fun(*primals), series_out)``.
@@ -156,6 +197,7 @@ def jet(fun: Any, primals: tuple, series: tuple, backend: str | None = None) -> 
     K = orders.pop()
     if K < 1:
         raise ValueError("jet needs at least one series term")
+    series = tuple([_zeros_for(p, t) for t in s] for p, s in zip(primals, series))
     exe, base = _jet_executable(fun, primals, K, backend)
     flat = exe.leaves(primals)
     extra = []
@@ -165,6 +207,57 @@ def jet(fun: Any, primals: tuple, series: tuple, backend: str | None = None) -> 
         for leaf in range(len(terms[0])):
             extra += [terms[k][leaf] for k in range(K)]
     return exe.run_flat(flat + extra)
+
+
+def _is_zero_term(t: Any) -> bool:
+    """A series term known at compile time to be zero (``0``, ``0.0``): it costs nothing."""
+    if isinstance(t, (int, float)) and not isinstance(t, bool):
+        return t == 0
+    return isinstance(t, Const) and t.type.ndim == 0 and t.value == 0
+
+
+def lower_jet(lw: Any, args: list, kwargs: dict, node: Any) -> Any:
+    """``chainrule.jet(f, primals, series)`` called inside a compiled function: ``f`` is
+    compiled into a sub-function (the values of the enclosing code it reads become extra
+    parameters, so an outer transform differentiates through them), its Taylor pass is inlined
+    where the call is. A term written as ``0`` or ``0.0`` is a zero known at compile time."""
+    from .custom import subfunction
+
+    names = ("fun", "primals", "series", "backend")
+    bound = dict(zip(names, args))
+    for k, v in kwargs.items():
+        if k not in names or k in bound:
+            raise ChainruleError(f"jet got an unexpected or repeated argument `{k}`", lw.b.loc)
+        bound[k] = v
+    fun, primals, series = bound.get("fun"), bound.get("primals"), bound.get("series")
+    ok = isinstance(primals, (tuple, list)) and isinstance(series, (tuple, list)) and \
+        len(primals) == len(series) and all(isinstance(s, (tuple, list)) for s in series)
+    if not ok or len({len(s) for s in series}) != 1 or not series[0]:
+        raise ChainruleError("jet(f, primals, series) needs a tuple of primals and, per primal, "
+                             "a list of K >= 1 terms (one common K)", lw.b.loc,
+                             "write jet(f, (x,), ([x1, x2],)) with the terms shaped like x")
+    K = len(series[0])
+    sub, templates, out_template, free = subfunction(lw, fun, list(primals), node, "jet_inner")
+    terms: dict = {}
+    for tmpl, terms_of_primal in zip(templates, series):
+        leaves = [x for _, x in flatten(tmpl)]
+        per_term = []
+        for t in terms_of_primal:
+            if _is_zero_term(t):
+                per_term.append([None] * len(leaves))
+                continue
+            vals = [x for _, x in flatten(t)]
+            if len(vals) != len(leaves):
+                raise ChainruleError("a jet series term must have the structure of its primal",
+                                     lw.b.loc)
+            per_term.append([None if _is_zero_term(v) else lw.as_atom(v) for v in vals])
+        for j, p in enumerate(leaves):
+            if isinstance(p, Var) and p.type.is_float:
+                terms[p.name] = [per_term[k][j] for k in range(K)]
+    actual = [x for a in primals for _, x in flatten(a)]
+    outs, out_series = taylor_wrap.jet_inline(lw.b, sub, actual + free, terms, K)
+    primal_out = rebuild(out_template, list(outs))
+    return primal_out, rebuild(out_template, [list(s) for s in out_series])
 
 
 __all__ = ["derivative", "jet", "laplacian"]

@@ -31,3 +31,14 @@ def test_bench_harness_newton(tmp_path):
     assert r["grad_s"] > 0 and r["hand_grad_s"] > 0
     assert r["warm"]["explain"] == "hit"
     assert all(v < 1e-6 for v in r["checks"].values())
+
+
+@pytest.mark.slow
+def test_pinn_suite_runs_and_checks_its_gradient():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--workloads", "pinn", "--peers", "none",
+         "--backend", "numpy"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "chainrule numpy" in proc.stdout and "chainrule numba" not in proc.stdout

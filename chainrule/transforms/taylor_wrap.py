@@ -157,7 +157,37 @@ def laplacian_ir(base: Compiled, sig: Signature, argnum: int, names: Names) -> C
     return Compiled(newfn, rebuild(base.out_template, list(accs)))
 
 
-__all__ = ["derivative_ir", "jet_ir", "laplacian_ir"]
+def jet_inline(b: Builder, fn: Function, args: list, terms: dict, K: int) -> tuple[list, list]:
+    """Emit the jet of ``fn`` applied to ``args`` into ``b``'s block (a jet called inside
+    compiled code). ``terms`` maps a float param's name to its K input derivatives (atoms of the
+    caller, or None for a term known to be zero: it costs nothing). Returns the result atoms and,
+    per result, its K output derivatives (float zeros for non-float results)."""
+    wrt = [p.name in terms for p in fn.params]
+    given = {}
+    for p in fn.params:
+        if p.name not in terms:
+            continue
+        coeffs = []
+        for k, t in enumerate(terms[p.name], 1):
+            if t is not None and t.type.ndim < p.type.ndim:
+                t = b.add(b.zeros_like(args[fn.params.index(p)]), t)
+            coeffs.append(t if t is None or k == 1 else b.mul(t, 1.0 / math.factorial(k)))
+        given[p.name] = coeffs
+    tf = taylor_function(fn, wrt, K, b.names, given=given)
+    res = inline(b, tf, list(args), rename=False)
+    nres = len(fn.results)
+    series = []
+    for i, r in enumerate(fn.results):
+        if not r.type.is_float:
+            series.append([Const(0.0, r.type.with_dtype("float64"), True)] * K)
+            continue
+        start = nres + _float_results(fn).index(i) * K
+        series.append([c if k == 1 else b.mul(c, float(math.factorial(k)))
+                       for k, c in enumerate(res[start:start + K], 1)])
+    return res[:nres], series
+
+
+__all__ = ["derivative_ir", "jet_inline", "jet_ir", "laplacian_ir"]
 
 
 def is_elementwise(fn: Function, prims) -> bool:
