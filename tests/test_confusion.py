@@ -178,3 +178,10 @@ def test_particle_landing_derivative(outer, inner):
         fd = (particle.naive_euler(w + eps, force_exact)
               - particle.naive_euler(w - eps, force_exact)) / (2 * eps)
         assert abs(compiled(w) - fd) < 1e-5 * max(1.0, abs(fd))
+
+
+def test_derivative_of_shift_numba():
+    def second(x):
+        return d_shift(rev)(d_shift(fwd)(np.exp))(x)
+
+    assert abs(cr.jit(second, backend="numba")(1.0) - math.e) < 1e-12

@@ -96,6 +96,12 @@ class CallMixin:
 
         if func is api.jvp:
             return api.lower_jvp(self, args, kwargs, node)
+        from .. import in_code, taylor_api
+
+        if func is api.vjp:
+            return in_code.lower_vjp(self, args, kwargs, node)
+        if func is taylor_api.jet:
+            return in_code.lower_jet(self, args, kwargs, node)
         if func in api.TRANSFORMS or getattr(func, "__chainrule_transform_factory__", False):
             return api.transform_in_code(self, func, args, kwargs)
         if isinstance(func, types.FunctionType) and not _is_library_function(func):
