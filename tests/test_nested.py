@@ -376,3 +376,33 @@ def test_chain_not_taken_when_inner_reads_the_differentiated_variable():
 
     ref2 = 2.0 * math.cos(2 * y * y) - 8.0 * y * y * math.sin(2 * y * y)
     assert abs(cr.jit(lambda t: cr.grad(outer2)(t))(y) - ref2) < 1e-12
+
+
+def write_then_grad(x, arr):
+    arr[0] = 2.0 * x
+    return cr.grad(lambda z, a: np.sin(z * a[0]))(x, arr)
+
+
+def write_then_sin(x, arr):
+    arr[0] = 2.0 * x
+    return np.sin(x * arr[0])
+
+
+def test_chain_not_taken_when_inner_reads_an_array_written_from_x():
+    # write_then_grad(x) = 2x cos(2x^2): the array the inner derivative reads depends on x
+    x = 0.7
+    want = 2.0 * math.cos(2 * x * x) - 8.0 * x * x * math.sin(2 * x * x)
+    assert abs(cr.grad(write_then_grad)(x, np.ones(2)) - want) < 1e-12
+    assert abs(cr.grad(write_then_grad)(x, np.ones(9)) - want) < 1e-12
+
+
+def test_forward_and_taylor_through_a_write_into_a_fixed_argument():
+    # the array argument is not differentiated but becomes active by the write
+    x = 0.7
+    want = 4.0 * x * math.cos(2 * x * x)
+    for arr in (np.ones(2), np.ones(9)):
+        assert abs(cr.jacfwd(write_then_sin)(x, arr.copy()) - want) < 1e-12
+        assert abs(cr.derivative(write_then_sin, 1)(x, arr.copy()) - want) < 1e-12
+        d2 = cr.derivative(write_then_sin, 2)(x, arr.copy())
+        fd = numerical_grad(lambda t: cr.grad(write_then_sin)(t, arr.copy()), (x,), eps=1e-5)
+        assert abs(d2 - fd) < 1e-6

@@ -27,6 +27,7 @@ from ..frontend.compile import Compiled
 from ..ir.builder import Builder, Names
 from ..ir.inline import inline
 from ..ir.nodes import Assign, Effect, Function, Var, walk
+from .recompute import view_roots
 from .taylor_wrap import derivative_ir
 from .wrap import Signature
 
@@ -100,7 +101,13 @@ def extend(base: Compiled, argnum: int, names: Names) -> Compiled | None:
         # only the differentiated argument is x
         if a.name not in params or (a.name == x.name) != (i == k):
             return None
-    if any(isinstance(s, Effect) and s.prim not in _PURE_EFFECTS for s in walk(base.fn.body)):
+    effects = [s for s in walk(base.fn.body) if isinstance(s, Effect)]
+    if any(s.prim not in _PURE_EFFECTS for s in effects):
+        return None
+    # an array the chain reads, written before (``arr[0] = 2 * x``): it then depends on x
+    find = view_roots(base.fn)
+    written = {find(s.args[0].name) for s in effects if s.prim in ("setitem", "additem")}
+    if any(isinstance(a, Var) and find(a.name) in written for a in chain.args):
         return None
     primal = chain.primal
     deriv = derivative_ir(primal, Signature(primal.arg_templates), chain.argnum,
