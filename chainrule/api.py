@@ -46,7 +46,7 @@ from .passes.scalarize import SMALL, scalarize
 from .rules.registry import GENERATION
 from .passes.specialize import known_sizes_of, sizes_for_build
 from .rewrites import before_differentiation
-from .transforms import wrap
+from .transforms import chains, wrap
 
 
 def _norm_argnums(argnums: Any) -> tuple[tuple, bool]:
@@ -156,6 +156,14 @@ class Transformed:
         kind = self.kind
         if kind == "jit":
             out = base
+        elif kind == "grad" and self._chains_apply():
+            # (a grad of a scalar derivative w.r.t. the same scalar: one Taylor pass)
+            out = chains.extend(base, self.argnums[0], names) or \
+                chains.forward_over(base, self.argnums[0], names)
+            if out is None:
+                out = wrap.grad_ir(base, sig, self.argnums, False, names, with_value=False,
+                                   as_tuple=False)
+                out.derivative_of = chains.start(base, self.argnums[0])
         elif kind in ("grad", "value_and_grad"):
             out = wrap.grad_ir(base, sig, self.argnums, self.has_aux, names,
                                with_value=kind == "value_and_grad", as_tuple=self.argnums_tuple)
@@ -173,6 +181,11 @@ class Transformed:
         if _kinks.collecting() is None:  # (kink instrumentation cleans up once, at the end)
             out.fn = simplify(out.fn, names)
         return out
+
+    def _chains_apply(self) -> bool:
+        """Whether derivative chains (transforms/chains.py) may stand for this ``grad``."""
+        return not self.has_aux and not self.argnums_tuple and self.kinks is None and \
+            _kinks.collecting() is None
 
     # -- running -----------------------------------------------------------------------------
     def executable(self, args: tuple) -> Executable:
@@ -230,6 +243,11 @@ class Transformed:
         out = self.apply(base, b.names)
         actual = [x for a in args for _, x in flatten(a)]
         res = inline(b, out.fn, actual + free + list(extra), rename=False)
+        if self.kind != "jit":
+            chains.note_derived(b.names, res)
+        if out.derivative_of is not None and len(res) == 1:
+            bound = dict(zip([p.name for p in out.fn.params], actual + free + list(extra)))
+            chains.note(b.names, res[0], out.derivative_of, bound)
         if _kinks.collecting() is not None:
             _kinks.mark_inlined(out.fn.body, b.block[len(b.block) - len(out.fn.body):], block,
                                 leaves)

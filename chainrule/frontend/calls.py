@@ -107,8 +107,10 @@ class CallMixin:
 
         if func is api.jvp:
             return api.lower_jvp(self, args, kwargs, node)
-        from .. import taylor_api
+        from .. import in_code, taylor_api
 
+        if func is api.vjp:
+            return in_code.lower_vjp(self, args, kwargs, node)
         if func is taylor_api.jet:
             return taylor_api.lower_jet(self, args, kwargs, node)
         if func in api.TRANSFORMS or getattr(func, "__chainrule_transform_factory__", False):

@@ -183,6 +183,7 @@ class Compiled:
     fn: Function
     out_template: Any  # the result's structure, leaves are the IR atoms in ``fn.results``
     arg_templates: list | None = None  # per argument: its structure with IR params as leaves
+    derivative_of: Any = None  # a transforms.chains.Chain when fn is a scalar derivative
 
 
 class HiddenArgs(NamedTuple):

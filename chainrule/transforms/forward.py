@@ -145,7 +145,12 @@ class _Forward:
     def run(self, seeds: list) -> Function:
         fn = self.fn
         tparams = [self.tangent_var(p) for p in seeds if p.name in self.active]
-        body = self.block(fn.body)
+        body: list = []
+        with self.b.nested(body):
+            # a param that becomes active by an in-place write (``arr[0] = x``) starts at zero
+            for p in _active_non_seeds(fn, seeds, self.active):
+                self.set_tangent(p, None)
+        body += self.block(fn.body)
         with self.b.nested(body):
             tres = []
             for r in fn.results:
@@ -156,6 +161,11 @@ class _Forward:
                    Var(self.b.names.fresh("d" + p.name), p.type) for p in seeds]
         return Function(fn.name + "_jvp", list(fn.params) + tparams, body,
                         list(fn.results) + tres, fn.loc, dict(fn.meta))
+
+
+def _active_non_seeds(fn: Function, seeds: list, active: set) -> list:
+    seed_names = {p.name for p in seeds}
+    return [p for p in fn.params if p.name in active and p.name not in seed_names]
 
 
 def _names_of(fn: Function) -> Names:

@@ -457,6 +457,11 @@ class _Reverse:
             bout = self.adj_var(s.out)
             b.effect("tape_push", self.adj_var(tape), bout)
             b.emit("id", self.zero(s.out), out=bout)
+        elif tape.name in self.active:
+            # The reverse of every push onto an active tape pops its adjoint tape, so every pop
+            # pushes one adjoint, zero when the popped value is dead (an "undo" pop of
+            # reverse-over-reverse code discards its value).
+            b.effect("tape_push", self.adj_var(tape), self.zero(s.out))
         b.effect("tape_push", tape, value)  # put the value back for earlier pops
         if saved:
             b.emit("tape_pop", self.tape(s.out.type), out=s.out)
@@ -550,6 +555,11 @@ class _Reverse:
             for v in _saved_vars(fn, self.saved | entry) + self.kept_vars:
                 if not v.type.tape and v.name not in {p.name for p in fn.params}:
                     b.emit("id", _placeholder(b, v.type), out=v)
+            # Tapes of derivative code created inside a loop or branch (a Jacobian's loop over
+            # VJPs): the reverse sweep replays their balanced pushes and pops on the tape the
+            # variable holds, which must exist even where the forward loop never ran.
+            for st in _nested_tape_news(fn):
+                b.append(Assign(st.out, "tape_new", (), st.params))
         body_all = self.init + zeros + fwd + seed_stmts + body + rev
         return Function(fn.name + "_vjp", list(fn.params) + cts, body_all,
                         primal_results + results, fn.loc, dict(fn.meta))
@@ -575,6 +585,15 @@ def _saved_vars(fn: Function, saved: set[str]) -> list:
     for s in walk(fn.body):
         if isinstance(s, Assign) and s.out.name in saved:
             seen.setdefault(s.out.name, s.out)
+    return list(seen.values())
+
+
+def _nested_tape_news(fn: Function) -> list:
+    top = {id(s) for s in fn.body}
+    seen: dict = {}
+    for s in walk(fn.body):
+        if isinstance(s, Assign) and s.prim == "tape_new" and id(s) not in top:
+            seen.setdefault(s.out.name, s)
     return list(seen.values())
 
 

@@ -19,7 +19,7 @@ from ..errors import MissingRuleError
 from ..ir.builder import Builder, Names
 from ..ir.nodes import Assign, Const, Effect, Function, Var, walk
 from .activity import active_vars
-from .forward import _Forward, _names_of
+from .forward import _active_non_seeds, _Forward, _names_of
 
 
 def _write_counts(fn: Function) -> dict:
@@ -163,6 +163,9 @@ class _Taylor(_Forward):
                     cparams += coeffs
                 if p.name in self.active:
                     self.set_series(p, coeffs, {c.name for c in coeffs if isinstance(c, Var)})
+            # a param that becomes active by an in-place write (``arr[0] = x``) starts at zero
+            for p in _active_non_seeds(fn, seeds, self.active):
+                self.set_series(p, None, set())
         body += self.block(fn.body)
         with b.nested(body):
             cres = []
