@@ -108,7 +108,7 @@ class _Forward:
             b.append(s)
             t = prim.jvp(b, list(s.args), tans, s.out, **dict(s.params))
             if self.mutates and s.out.type.ndim > 0 and s.prim != "id" and not is_view(s) and \
-                    any(t is x for x in tans):
+                    t is not None and any(t is x for x in tans):
                 # a new array must not get its operand's tangent buffer (``c = 0.5 + a``
                 # gives ``dc = da``): a write into one would change the other
                 t = b.copy(t)
