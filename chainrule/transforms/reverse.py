@@ -181,13 +181,14 @@ class _Reverse:
             self.adj[v.name] = a
         return a
 
-    def tape(self, typ: Type) -> Var:
-        key = (typ.dtype, typ.ndim)
+    def tape(self, typ: Type, kind: str = "") -> Var:
+        """The tape for values of ``typ`` (``kind``: a separate tape, see recompute.slot_tape)."""
+        key = (typ.dtype, typ.ndim, kind)
         t = self.tapes.get(key)
         if t is None:
             short = {"float64": "f", "float32": "f32", "int64": "i", "bool": "b"}[typ.dtype]
-            t = Var(self.b.names.fresh(f"tape_{short}{typ.ndim}" if typ.ndim else f"tape_{short}"),
-                    typ.tape_of())
+            short += f"{typ.ndim}" if typ.ndim else ""
+            t = Var(self.b.names.fresh(f"tape_{short}{kind}"), typ.tape_of())
             self.tapes[key] = t
             loc, self.b.loc = self.b.loc, None
             with self.b.nested(self.init):
@@ -311,12 +312,12 @@ class _Reverse:
         start = s.start if isinstance(s.start, Const) else self.b.tape_pop(ti)
         return start, step, n
 
-    def push_slots(self, s: Effect) -> None:
+    def push_slots(self, s: Effect, kind: str = "") -> None:
         b = self.b
         old = b.getitem(s.args[0], *s.args[2:], **dict(s.params))
         if old.type.ndim > 0:
             old = b.copy(old)
-        b.effect("tape_push", self.tape(old.type), old)
+        b.effect("tape_push", self.tape(old.type, kind), old)
 
     def fwd_in_trip(self, s) -> None:
         """A statement of a recomputed loop's trip: in the forward sweep (no tape, except the
@@ -332,7 +333,7 @@ class _Reverse:
         elif isinstance(s, Effect):
             snapshot = any(a.name == s.args[0].name for a in plan.snapshots)
             if recompute.slots_taped(self, plan, s.args[0]) and snapshot == again:
-                self.push_slots(s)
+                self.push_slots(s, recompute.slot_tape(plan, s.args[0]))
             b.append(recompute.copy_stmt(s) if again else s)
         else:  # If: the condition is recomputed, never taped
             cond = s.cond
@@ -488,7 +489,8 @@ class _Reverse:
                 self.accumulate(value, self.unbroadcast(gv, value))
         if self.slots_saved(target) if self.trip is None else \
                 recompute.slots_taped(self, self.trip, target):
-            old = b.tape_pop(self.tape(b.infer("getitem", [target, *idx], params)))
+            kind = "" if self.trip is None else recompute.slot_tape(self.trip, target)
+            old = b.tape_pop(self.tape(b.infer("getitem", [target, *idx], params), kind))
             b.effect("setitem", target, old, *idx, **params)
 
     def unbroadcast(self, g, like):
