@@ -75,6 +75,7 @@ def describe(value: Any, depth: int = 0, inputs: bool = False) -> Any:
     if getattr(value, "__chainrule_transform__", False):
         return {"transform": value.kind, "argnums": list(value.argnums),
                 "tuple": value.argnums_tuple, "has_aux": value.has_aux,
+                "checkpoint": getattr(value, "checkpoint", "auto"),
                 "fn": describe(value.fn, depth + 1)}
     if getattr(value, "__chainrule_custom__", False):  # custom_jvp / custom_vjp: the rules too
         return {"custom": type(value).__name__,

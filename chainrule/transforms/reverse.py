@@ -36,7 +36,7 @@ from ..ir.nodes import (
     walk,
 )
 from ..ir.types import BOOL, I64, Type
-from . import recompute
+from . import checkpoint, recompute
 from .activity import active_vars
 from .aliases import check_writes
 
@@ -47,8 +47,9 @@ _SHAPE_ONLY = {"unbroadcast": (1,), "materialize": (1,), "dematerialize": (1,),
 
 class _Reverse:
     def __init__(self, fn: Function, wrt: list[bool], names: Names | None, prims,
-                 diff_results: list[bool]):
+                 diff_results: list[bool], checkpoint_option="auto"):
         self.fn = fn
+        self.checkpoint = checkpoint.check_option(checkpoint_option)  # (transforms/checkpoint)
         self.diff_results = diff_results
         self.prims = prims
         self.b = Builder(names or _names_of(fn), prims)
@@ -244,7 +245,8 @@ class _Reverse:
                 self.push_slots(s)
             b.append(s)
         elif isinstance(s, (ForRange, While)) and id(s) in self.plans:
-            recompute.fwd_loop(self, s, self.plans[id(s)])
+            plan = self.plans[id(s)]
+            (checkpoint if checkpoint.applies(self, s, plan) else recompute).fwd_loop(self, s, plan)
         elif isinstance(s, If):
             cond = s.cond
             if isinstance(cond, Var) and any(v == cond for v in block_writes(s.then + s.orelse)):
@@ -367,7 +369,8 @@ class _Reverse:
                 cond = b.tape_pop(self.tape(BOOL))
             b.append(If(cond, self.rev_block(s.then), self.rev_block(s.orelse), s.loc))
         elif isinstance(s, (ForRange, While)) and id(s) in self.plans:
-            recompute.rev_loop(self, s, self.plans[id(s)])
+            plan = self.plans[id(s)]
+            (checkpoint if checkpoint.applies(self, s, plan) else recompute).rev_loop(self, s, plan)
         elif isinstance(s, While):
             n = b.tape_pop(self.tape(I64))
             for st in self.rev_block(s.cond_body):
@@ -583,12 +586,12 @@ def _names_of(fn: Function) -> Names:
 
 
 def vjp_function(fn: Function, wrt: list[bool], names: Names | None = None, prims=None,
-                 diff_results: list[bool] | None = None) -> Function:
+                 diff_results: list[bool] | None = None, checkpoint_option="auto") -> Function:
     """Reverse-mode derivative of ``fn`` w.r.t. the params flagged in ``wrt``.
 
     The new function's params are ``fn.params`` followed by one cotangent per float result
     (per flagged result when ``diff_results`` is given); its results are ``fn.results``
-    followed by one cotangent per flagged param.
+    followed by one cotangent per flagged param. ``checkpoint_option``: see checkpoint.py.
     """
     if prims is None:
         from ..rules import PRIMS
@@ -596,7 +599,7 @@ def vjp_function(fn: Function, wrt: list[bool], names: Names | None = None, prim
         prims = PRIMS
     if diff_results is None:
         diff_results = [True] * len(fn.results)
-    rv = _Reverse(fn, wrt, names, prims, diff_results)
+    rv = _Reverse(fn, wrt, names, prims, diff_results, checkpoint_option)
     return rv.run()
 
 
