@@ -47,6 +47,7 @@ from .rules.registry import GENERATION
 from .passes.specialize import known_sizes_of, sizes_for_build
 from .rewrites import before_differentiation
 from .transforms import chains, wrap
+from .transforms.checkpoint import check_option as check_checkpoint
 
 
 def _norm_argnums(argnums: Any) -> tuple[tuple, bool]:
@@ -97,7 +98,8 @@ class Transformed:
     __chainrule_transform__ = True
 
     def __init__(self, kind: str, fn: Any, argnums: Any = 0, has_aux: bool = False,
-                 backend: str | None = None, kinks: str | None = None):
+                 backend: str | None = None, kinks: str | None = None,
+                 checkpoint: Any = False):
         if not callable(fn) and not hasattr(fn, "node"):
             raise TypeError(f"{kind} expects a callable, got {type(fn).__name__}")
         self.kind = kind
@@ -111,6 +113,8 @@ class Transformed:
             kinks = fn.kinks
         self.kinks = _kinks.check_mode(kinks)
         self.kinks_hit: list = []
+        # Checkpointing of long loops in reverse mode (transforms/checkpoint.py).
+        self.checkpoint = check_checkpoint(checkpoint)
         self.__wrapped_fn__ = fn
         # A bound method's object is read at every call (a hidden parameter, not differentiated).
         self.receiver = _receiver_of(fn)
@@ -162,11 +166,12 @@ class Transformed:
                 chains.forward_over(base, self.argnums[0], names)
             if out is None:
                 out = wrap.grad_ir(base, sig, self.argnums, False, names, with_value=False,
-                                   as_tuple=False)
+                                   as_tuple=False, checkpoint=self.checkpoint)
                 out.derivative_of = chains.start(base, self.argnums[0])
         elif kind in ("grad", "value_and_grad"):
             out = wrap.grad_ir(base, sig, self.argnums, self.has_aux, names,
-                               with_value=kind == "value_and_grad", as_tuple=self.argnums_tuple)
+                               with_value=kind == "value_and_grad", as_tuple=self.argnums_tuple,
+                               checkpoint=self.checkpoint)
         elif kind in ("jacfwd", "jacrev"):
             out = wrap.jacobian_ir(base, sig, self.argnums, kind[3:], names, self.argnums_tuple)
         elif kind == "jvp":
@@ -333,19 +338,25 @@ def _stateless(fun: Any) -> bool:
 
 
 def grad(fun: Any, argnums: Any = 0, has_aux: bool = False,
-         backend: str | None = None, kinks: str | None = None) -> Transformed:
+         backend: str | None = None, kinks: str | None = None,
+         checkpoint: Any = False) -> Transformed:
     """Gradient of a scalar-valued ``fun`` w.r.t. ``argnums`` (same structure as the args).
 
     ``kinks="warn" | "raise" | "count"`` reports calls that reach a non-differentiable point
-    of the user's code (docs/nonsmooth.md, "Kink reporting"); None (default) costs nothing."""
-    return transformed(Transformed, "grad", fun, argnums, has_aux, backend=backend, kinks=kinks)
+    of the user's code (docs/nonsmooth.md, "Kink reporting"); None (default) costs nothing.
+    ``checkpoint=False`` (default), ``"auto"`` or an int segment length: checkpointing of
+    long loops (docs/checkpointing.md)."""
+    return transformed(Transformed, "grad", fun, argnums, has_aux, backend=backend, kinks=kinks,
+                       checkpoint=checkpoint)
 
 
 def value_and_grad(fun: Any, argnums: Any = 0, has_aux: bool = False,
-                   backend: str | None = None, kinks: str | None = None) -> Transformed:
-    """``(fun(*args), grad(fun)(*args))`` computed together (``kinks``: as for ``grad``)."""
+                   backend: str | None = None, kinks: str | None = None,
+                   checkpoint: Any = False) -> Transformed:
+    """``(fun(*args), grad(fun)(*args))`` computed together (``kinks``, ``checkpoint``: as
+    for ``grad``)."""
     return transformed(Transformed, "value_and_grad", fun, argnums, has_aux, backend=backend,
-                       kinks=kinks)
+                       kinks=kinks, checkpoint=checkpoint)
 
 
 def jit(fun: Any, backend: str | None = None, kinks: str | None = None) -> Transformed:

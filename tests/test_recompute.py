@@ -106,6 +106,21 @@ def test_recomputed_loops_match_finite_differences(backend):
     check(prefix_in_place, (np.linspace(0.2, 0.9, 6),), (0,), backend)
 
 
+def slot_of_the_previous_trip(x0, c, n):
+    a = np.zeros(2)
+    m = a.shape[0]
+    s = 0.0
+    for i in range(n):
+        a[i % m] = math.cos(s * c + x0)  # the carried scalar and the slot share a tape
+        s = s + a[(i + 1) % m] * a[i % m]  # read after the write: the previous trip's slot
+    return s + a[0]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_recomputed_trip_reads_a_slot_an_earlier_trip_wrote(backend):
+    check(slot_of_the_previous_trip, (0.4, 0.8, 7), (0, 1), backend)
+
+
 def test_values_written_by_a_recomputed_loop_are_returned_unchanged():
     value, g = cr.value_and_grad(branchy, argnums=(0, 1))(V, 1.3)
     close(value, branchy(V, 1.3))

@@ -83,6 +83,7 @@ def describe(value: Any, depth: int = 0, inputs: bool = False) -> Any:
         return {"transform": value.kind, "argnums": list(value.argnums),
                 "tuple": value.argnums_tuple, "has_aux": value.has_aux,
                 "params": describe(getattr(value, "cache_params", None), depth + 1),
+                "checkpoint": getattr(value, "checkpoint", False),
                 "fn": describe(value.fn, depth + 1)}
     if getattr(value, "__chainrule_custom__", False):  # custom_jvp / custom_vjp: the rules too
         return {"custom": type(value).__name__,

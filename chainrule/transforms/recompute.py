@@ -126,6 +126,9 @@ def _plan(unit: list, find) -> TripPlan | None:
         for a in _reads(s):
             if isinstance(a, Var) and a.name not in written and find(a.name) not in snapped:
                 outside.add(a.name)
+    # An array the trip writes in place and then reads may hold slots written by an earlier
+    # trip (``a[i % 2] = x; y = a[(i + 1) % 2]``): its recomputation needs them restored.
+    outside |= {root for root in last_write if root in first_read and root not in snapped}
     return TripPlan(unit, entry, snapshots, written,
                     {n for n, c in counts.items() if c > 1}, outside)
 
@@ -267,6 +270,14 @@ def slots_taped(rv, plan: TripPlan, target: Var) -> bool:
                     reads |= {find(n) for n in rv._rule_reads(s)[1]}
         plan.slot_taped = {a.name for a in plan.snapshots if find(a.name) in reads}
     return target.name in plan.slot_taped
+
+
+def slot_tape(plan: TripPlan, target: Var) -> str:
+    """Which tape the overwritten slots of ``target`` go on inside a trip: slots of a snapshot
+    array are pushed while the trip is recomputed (``_re``), those of other arrays in the
+    forward sweep (``_slots``); both apart from the entry state, which is pushed at the trip's
+    start and popped before the trip's slots are, so sharing one tape would mix them up."""
+    return "_re" if any(a.name == target.name for a in plan.snapshots) else "_slots"
 
 
 def saved_once(rv, loop, plan: TripPlan) -> list:

@@ -36,7 +36,7 @@ from ..ir.nodes import (
     walk,
 )
 from ..ir.types import BOOL, I64, Type
-from . import recompute
+from . import checkpoint, recompute
 from .activity import active_vars
 from .aliases import check_writes
 
@@ -47,8 +47,9 @@ _SHAPE_ONLY = {"unbroadcast": (1,), "materialize": (1,), "dematerialize": (1,),
 
 class _Reverse:
     def __init__(self, fn: Function, wrt: list[bool], names: Names | None, prims,
-                 diff_results: list[bool]):
+                 diff_results: list[bool], checkpoint_option=False):
         self.fn = fn
+        self.checkpoint = checkpoint.check_option(checkpoint_option)  # (transforms/checkpoint)
         self.diff_results = diff_results
         self.prims = prims
         self.b = Builder(names or _names_of(fn), prims)
@@ -181,13 +182,14 @@ class _Reverse:
             self.adj[v.name] = a
         return a
 
-    def tape(self, typ: Type) -> Var:
-        key = (typ.dtype, typ.ndim)
+    def tape(self, typ: Type, kind: str = "") -> Var:
+        """The tape for values of ``typ`` (``kind``: a separate tape, see recompute.slot_tape)."""
+        key = (typ.dtype, typ.ndim, kind)
         t = self.tapes.get(key)
         if t is None:
             short = {"float64": "f", "float32": "f32", "int64": "i", "bool": "b"}[typ.dtype]
-            t = Var(self.b.names.fresh(f"tape_{short}{typ.ndim}" if typ.ndim else f"tape_{short}"),
-                    typ.tape_of())
+            short += f"{typ.ndim}" if typ.ndim else ""
+            t = Var(self.b.names.fresh(f"tape_{short}{kind}"), typ.tape_of())
             self.tapes[key] = t
             loc, self.b.loc = self.b.loc, None
             with self.b.nested(self.init):
@@ -243,7 +245,8 @@ class _Reverse:
                 self.push_slots(s)
             b.append(s)
         elif isinstance(s, (ForRange, While)) and id(s) in self.plans:
-            recompute.fwd_loop(self, s, self.plans[id(s)])
+            plan = self.plans[id(s)]
+            (checkpoint if checkpoint.applies(self, s, plan) else recompute).fwd_loop(self, s, plan)
         elif isinstance(s, If):
             cond = s.cond
             if isinstance(cond, Var) and any(v == cond for v in block_writes(s.then + s.orelse)):
@@ -311,12 +314,12 @@ class _Reverse:
         start = s.start if isinstance(s.start, Const) else self.b.tape_pop(ti)
         return start, step, n
 
-    def push_slots(self, s: Effect) -> None:
+    def push_slots(self, s: Effect, kind: str = "") -> None:
         b = self.b
         old = b.getitem(s.args[0], *s.args[2:], **dict(s.params))
         if old.type.ndim > 0:
             old = b.copy(old)
-        b.effect("tape_push", self.tape(old.type), old)
+        b.effect("tape_push", self.tape(old.type, kind), old)
 
     def fwd_in_trip(self, s) -> None:
         """A statement of a recomputed loop's trip: in the forward sweep (no tape, except the
@@ -332,7 +335,7 @@ class _Reverse:
         elif isinstance(s, Effect):
             snapshot = any(a.name == s.args[0].name for a in plan.snapshots)
             if recompute.slots_taped(self, plan, s.args[0]) and snapshot == again:
-                self.push_slots(s)
+                self.push_slots(s, recompute.slot_tape(plan, s.args[0]))
             b.append(recompute.copy_stmt(s) if again else s)
         else:  # If: the condition is recomputed, never taped
             cond = s.cond
@@ -366,7 +369,8 @@ class _Reverse:
                 cond = b.tape_pop(self.tape(BOOL))
             b.append(If(cond, self.rev_block(s.then), self.rev_block(s.orelse), s.loc))
         elif isinstance(s, (ForRange, While)) and id(s) in self.plans:
-            recompute.rev_loop(self, s, self.plans[id(s)])
+            plan = self.plans[id(s)]
+            (checkpoint if checkpoint.applies(self, s, plan) else recompute).rev_loop(self, s, plan)
         elif isinstance(s, While):
             n = b.tape_pop(self.tape(I64))
             for st in self.rev_block(s.cond_body):
@@ -493,7 +497,8 @@ class _Reverse:
                 self.accumulate(value, self.unbroadcast(gv, value))
         if self.slots_saved(target) if self.trip is None else \
                 recompute.slots_taped(self, self.trip, target):
-            old = b.tape_pop(self.tape(b.infer("getitem", [target, *idx], params)))
+            kind = "" if self.trip is None else recompute.slot_tape(self.trip, target)
+            old = b.tape_pop(self.tape(b.infer("getitem", [target, *idx], params), kind))
             b.effect("setitem", target, old, *idx, **params)
 
     def unbroadcast(self, g, like):
@@ -603,12 +608,12 @@ def _names_of(fn: Function) -> Names:
 
 
 def vjp_function(fn: Function, wrt: list[bool], names: Names | None = None, prims=None,
-                 diff_results: list[bool] | None = None) -> Function:
+                 diff_results: list[bool] | None = None, checkpoint_option=False) -> Function:
     """Reverse-mode derivative of ``fn`` w.r.t. the params flagged in ``wrt``.
 
     The new function's params are ``fn.params`` followed by one cotangent per float result
     (per flagged result when ``diff_results`` is given); its results are ``fn.results``
-    followed by one cotangent per flagged param.
+    followed by one cotangent per flagged param. ``checkpoint_option``: see checkpoint.py.
     """
     if prims is None:
         from ..rules import PRIMS
@@ -616,7 +621,7 @@ def vjp_function(fn: Function, wrt: list[bool], names: Names | None = None, prim
         prims = PRIMS
     if diff_results is None:
         diff_results = [True] * len(fn.results)
-    rv = _Reverse(fn, wrt, names, prims, diff_results)
+    rv = _Reverse(fn, wrt, names, prims, diff_results, checkpoint_option)
     return rv.run()
 
 

@@ -53,8 +53,9 @@ def _check_diff_arg(sig: Signature, argnum: int, what: str) -> list:
 
 @verified("grad (reverse mode)")
 def grad_ir(base: Compiled, sig: Signature, argnums: tuple, has_aux: bool, names: Names,
-            with_value: bool, as_tuple: bool) -> Compiled:
-    """``value_and_grad`` (or ``grad``) of a compiled function."""
+            with_value: bool, as_tuple: bool, checkpoint=False) -> Compiled:
+    """``value_and_grad`` (or ``grad``) of a compiled function (``checkpoint``: the
+    option of transforms/checkpoint.py)."""
     out = base.out_template
     if has_aux:
         if not (isinstance(out, tuple) and len(out) == 2):
@@ -74,7 +75,7 @@ def grad_ir(base: Compiled, sig: Signature, argnums: tuple, has_aux: bool, names
     wrt = [p.name in wrt_names for p in fn.params]
     main_index = _result_index(fn, main)
     diff_results = [i == main_index for i in range(len(fn.results))]
-    v = vjp_function(fn, wrt, names, diff_results=diff_results)
+    v = vjp_function(fn, wrt, names, diff_results=diff_results, checkpoint_option=checkpoint)
     b = Builder(names)
     body: list = []
     with b.nested(body):
