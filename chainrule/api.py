@@ -303,7 +303,9 @@ def transformed(cls: type, kind: str, fun: Any, *args: Any, **kwargs: Any) -> Tr
     compile time makes a new one."""
     if not isinstance(fun, (types.FunctionType, Transformed)):
         return cls(kind, fun, *args, **kwargs)
-    options = (cls, kind, args, tuple(sorted(kwargs.items())), GENERATION[0],
+    # (with the types: 0 == False and 1 == True, but checkpoint=1 is not checkpoint=True)
+    options = (cls, kind, tuple((type(a), a) for a in args),
+               tuple((k, type(v), v) for k, v in sorted(kwargs.items())), GENERATION[0],
                *map(os.environ.get, _ENVIRONMENT))
     try:
         hash(options)

@@ -173,9 +173,11 @@ def test_auto_policy_checkpoints_only_above_the_bound():
             u += 0.1 * np.sin(u)
         return np.sum(u * u)
 
-    small = tape_stats(cr.grad(damped, argnums=(0, 1)), u0, 0.9, 20)["max_elements"]
+    small = tape_stats(cr.grad(damped, argnums=(0, 1), checkpoint="auto"), u0, 0.9,
+                       20)["max_elements"]
     assert small >= 20 * 20000  # 400 000 elements: under the bound, taped per trip
-    big = tape_stats(cr.grad(damped, argnums=(0, 1)), u0, 0.9, 100)["max_elements"]
+    big = tape_stats(cr.grad(damped, argnums=(0, 1), checkpoint="auto"), u0, 0.9,
+                     100)["max_elements"]
     # over the bound: K = sqrt(100) = 10 trips per segment, 10 checkpoints (and the slots of
     # one trip's whole-array write, restored within the trip)
     assert big <= (2 * 10 + 1) * 20000 + 100, big
@@ -191,7 +193,9 @@ def test_option_is_validated_and_part_of_the_cache_key():
             ("auto", False, 5, 6)}
     assert len(keys) == 4
     assert describe(cr.grad(lorenz_scalar, checkpoint=None)) == \
-        describe(cr.grad(lorenz_scalar))
+        describe(cr.grad(lorenz_scalar, checkpoint="auto"))
+    assert describe(cr.grad(lorenz_scalar, checkpoint=False)) == \
+        describe(cr.grad(lorenz_scalar))  # off by default
 
 
 _MEMORY_SCRIPT = """
