@@ -411,6 +411,11 @@ MASK_CASES = {
     "argmax": ((np.array([1.0, 1.0]),), (np.array([1.0, 2.0]),), {}),
     "argmin": ((np.array([1.0, 1.0]),), (np.array([1.0, 2.0]),), {}),
     "det": ((np.ones((2, 2)),), (np.eye(2),), {}),
+    "lgamma": ((-2.0,), (-2.5,), {}), "gamma": ((0.0,), (0.5,), {}),
+    "polygamma": ((-1.0,), (1.0,), {"n": 1}),
+    "argsort": ((np.array([[1.0, 1.0]]),), (np.array([[1.0, 2.0, 3.0]]),), {}),
+    "searchsorted": ((np.array([0.0, 1.0, 2.0]), np.array([1.0])),
+                     (np.array([0.0, 1.0, 2.0]), np.array([1.5])), {"side": "right"}),
     **{c: ((1.0, 1.0), (1.0, 2.0), {}) for c in ("lt", "le", "gt", "ge", "eq", "ne")},
 }
 

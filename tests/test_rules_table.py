@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.special
 from rule_harness import Row, check_nondiff, check_row, compile_fn, primal_fn, value_type, vjp_fn
 
 from chainrule.errors import ChainruleTypeError
@@ -125,6 +126,18 @@ ELEMENTWISE = [
        shapes=[((4,), (), ()), ((2, 3), (3,), ()), ((), (), ()), ((3, 4), (3, 1), (4,))]),
 ]
 
+SPECIAL = [
+    ew("erf", R, ref=scipy.special.erf), ew("erfc", R, ref=scipy.special.erfc),
+    ew("lgamma", U(0.3, 6.0), ref=scipy.special.gammaln),
+    ew("lgamma", U(-2.9, -2.1), ref=scipy.special.gammaln),  # negative: log |gamma(x)|
+    ew("gamma", U(0.3, 4.0), ref=scipy.special.gamma, rtol=1e-4),
+    ew("polygamma", U(0.3, 6.0), params={"n": 0}, ref=lambda x, n: scipy.special.digamma(x)),
+    ew("polygamma", U(-1.9, -1.1), params={"n": 0}, ref=lambda x, n: scipy.special.digamma(x),
+       rtol=1e-4),
+    ew("polygamma", U(0.5, 6.0), params={"n": 1}, ref=lambda x, n: scipy.special.polygamma(n, x),
+       rtol=1e-4),
+]
+
 REDUCTIONS = [
     *(Row(p, fixed(lambda r: (arr(r, 2, 3),), lambda r: (arr(r, 4),), lambda r: (1.5,)),
           ref=getattr(np, p)) for p in ("sum", "mean")),
@@ -223,7 +236,7 @@ SHAPES = [
         ref=np.linspace),
 ]
 
-TABLE = ARITH + INDEXING + ELEMENTWISE + REDUCTIONS + LINALG + SHAPES
+TABLE = ARITH + INDEXING + ELEMENTWISE + SPECIAL + REDUCTIONS + LINALG + SHAPES
 
 # Internal primitives with derivative rules (used by generated code, differentiated again for
 # higher order): checked on ordinary inputs. ``diff`` leaves out shape-only arguments.
@@ -252,6 +265,10 @@ NONDIFF = [
     ("round", lambda r: (np.array([0.22, 1.37, -2.41]),), {"decimals": 1}),
     ("argmax", lambda r: (arr(r, 2, 3),), {"axis": 1}),
     ("argmin", lambda r: (arr(r, 5),), {}),
+    ("argsort", lambda r: (arr(r, 5),), {}),
+    ("argsort", lambda r: (arr(r, 2, 3),), {}),
+    ("searchsorted", lambda r: (np.sort(arr(r, 5)), arr(r, 3)), {"side": "right"}),
+    ("searchsorted", lambda r: (np.sort(arr(r, 5)), 0.3), {}),
     ("floordiv", lambda r: (np.array([1.3, 2.5]), 0.7), {}),
     *((p, lambda r: (arr(r, 3), arr(r, 3)), {}) for p in ("lt", "le", "gt", "ge", "eq", "ne")),
     ("logical_and", lambda r: (arr(r, 3), arr(r, 3)), {}),

@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from . import arith, debugging, elementwise, indexing, internal, linalg, reductions, shapes
+from . import (arith, debugging, elementwise, indexing, internal, linalg, reductions, shapes,
+               sorting, special)
 from .registry import Primitive, Registry
 
 
@@ -17,7 +18,7 @@ def _custom() -> list[Primitive]:
 
 FAMILIES = [
     arith.PRIMS, elementwise.PRIMS, reductions.PRIMS, linalg.PRIMS, shapes.PRIMS, indexing.PRIMS,
-    internal.PRIMS, debugging.PRIMS, _custom(),
+    special.PRIMS, sorting.PRIMS, internal.PRIMS, debugging.PRIMS, _custom(),
 ]
 
 PRIMS = Registry(FAMILIES)
