@@ -56,6 +56,41 @@ CASES = [
     ("math_special", lambda a: math.erf(a[0]) + math.erfc(a[1]) + math.lgamma(a[2])
      + math.gamma(a[3]), POS.ravel()),
 ]
+
+
+def slogdet_both(a):
+    sign, logabs = np.linalg.slogdet(a)
+    return sign * logabs
+
+
+def eigh_weighted(a):
+    w, v = np.linalg.eigh(a + a.T)
+    return np.sum(w * np.arange(4.0)) + np.sum(v[:, 0] ** 2 * np.arange(4.0))
+
+
+def svd_reduced(a):
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    return np.sum(s ** 3) + np.sum((u[:, 0] * vt[0, 0]) ** 2) + np.sum(u @ np.diag(s) @ vt)
+
+
+def svd_full_square(a):
+    res = np.linalg.svd(a)
+    return (res.U * res.S) @ res.Vh
+
+
+M4 = RNG.normal(size=(4, 4))
+CASES += [
+    ("slogdet", slogdet_both, M4),
+    ("slogdet_attr", lambda a: np.linalg.slogdet(a).logabsdet, M4),
+    ("cholesky", lambda a: np.linalg.cholesky(a @ a.T + 4.0 * np.eye(4)), M4),
+    ("cholesky_upper", lambda a: np.linalg.cholesky(a @ a.T + np.eye(4), upper=True), M4),
+    ("eigh", eigh_weighted, M4),
+    ("eigvalsh_upper", lambda a: np.linalg.eigvalsh(a, UPLO="U"), M4),
+    ("svd", svd_reduced, A.T),
+    ("svd_wide", svd_reduced, A),
+    ("svd_square", svd_full_square, M4),
+    ("svd_values", lambda a: np.linalg.svd(a, compute_uv=False), A),
+]
 IDS = [c[0] for c in CASES]
 
 
@@ -100,6 +135,37 @@ def test_second_derivatives_of_special_functions():
     fd = numerical_grad(lambda a: cr.grad(lambda b: np.sum(sp.gammaln(b) * sp.erf(b)))(a),
                         (POS[0],))
     np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_decompositions_numba_and_second_order():
+    def loss(a):
+        sign, logabs = np.linalg.slogdet(a)
+        w, v = np.linalg.eigh(a @ a.T)
+        s = np.linalg.svd(a, compute_uv=False)
+        low = np.linalg.cholesky(a @ a.T + np.eye(3))
+        return logabs + np.sum(w * v[0]) + np.sum(s ** 2 * np.arange(3.0)) + np.sum(low)
+
+    x = RNG.normal(size=(3, 3)) + 2.0 * np.eye(3)
+    check_values_and_grads(loss, x, "numba")
+    h = cr.hessian(loss)(x)
+    fd = numerical_grad(lambda a: cr.grad(loss)(a), (x,))
+    np.testing.assert_allclose(h.reshape(9, 9), fd.reshape(9, 9), rtol=1e-5, atol=1e-7)
+
+
+def test_full_svd_of_a_rectangular_matrix_raises():
+    with pytest.raises(AssertionError, match="full_matrices=False"):
+        cr.grad(lambda a: np.sum(np.linalg.svd(a)[1]))(A)
+    np.testing.assert_allclose(cr.jit(lambda a: np.linalg.svd(a)[1])(M4),
+                               np.linalg.svd(M4)[1], rtol=1e-12)
+
+
+def test_repeated_eigenvalues_give_inf_or_nan_not_a_wrong_number():
+    with np.errstate(all="ignore"):
+        g = cr.grad(lambda a: np.sum(np.linalg.eigh(a)[1][:, 0] * np.arange(3.0)))(np.eye(3))
+        assert not np.all(np.isfinite(g))
+        # a function of the eigenvalues only: exact at a repeated eigenvalue
+        g = cr.grad(lambda a: np.sum(np.linalg.eigvalsh(a)))(np.eye(3))
+    np.testing.assert_allclose(g, np.eye(3), atol=1e-15)
 
 
 def pad_mean(a):

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ChainruleTypeError, UnsupportedCallError
 from ..ir.builder import const
-from . import numpy_arrays, numpy_contract, numpy_more, numpy_reduce, special_api
+from . import linalg_api, numpy_arrays, numpy_contract, numpy_more, numpy_reduce, special_api
 from .builtin_api import builtin_handlers
 from .numpy_args import atom as _atom
 from .numpy_args import axis_param as _axis_param
@@ -380,6 +380,7 @@ def _build_table() -> dict:
     t.update(numpy_contract.contract_handlers())
     t.update(special_api.special_handlers())
     t.update(numpy_arrays.arrays_handlers())
+    t.update(linalg_api.linalg_handlers())
     t.update(builtin_handlers())
     from ..nonsmooth import stop_gradient
 
