@@ -122,6 +122,43 @@ def zmul(a, b):
         return np.where(a == 0, 0.0, a * b)
 
 
+# -- special functions (SciPy's ufuncs; the Numba backend has its own: backend/nbspecial.py) --
+def _special():
+    import scipy.special
+
+    return scipy.special
+
+
+def erf(x):
+    return _special().erf(x)
+
+
+def erfc(x):
+    return _special().erfc(x)
+
+
+def lgamma(x):
+    return _special().gammaln(x)
+
+
+def gamma(x):
+    return _special().gamma(x)
+
+
+def polygamma(x, n):
+    """The n-th derivative of the digamma function (``n == 0``: digamma itself)."""
+    sp = _special()
+    if n == 0:
+        return sp.digamma(x)
+    y = sp.polygamma(n, x)
+    return y[()] if np.ndim(x) == 0 else y  # a scalar, not a 0-d array
+
+
+def argsort(x):
+    """Indices sorting ``x`` along its last axis; equal elements keep their order."""
+    return np.argsort(x, axis=-1, kind="stable")
+
+
 # -- opaque calls (chainrule/rules/opaque.py) ---------------------------------------------------
 OPAQUE: dict = {}  # "@name#k" -> a function without an import path (this process only)
 _RESOLVED: dict = {}

@@ -411,6 +411,18 @@ MASK_CASES = {
     "argmax": ((np.array([1.0, 1.0]),), (np.array([1.0, 2.0]),), {}),
     "argmin": ((np.array([1.0, 1.0]),), (np.array([1.0, 2.0]),), {}),
     "det": ((np.ones((2, 2)),), (np.eye(2),), {}),
+    "logabsdet": ((np.ones((2, 2)),), (np.eye(2),), {}),
+    "detsign": ((np.ones((2, 2)),), (np.eye(2),), {}),
+    "eigvalsh": ((np.eye(2),), (np.diag([1.0, 2.0]),), {}),
+    "eigh_vectors": ((np.eye(2),), (np.diag([1.0, 2.0]),), {}),
+    "svd_s": ((np.eye(2),), (np.diag([1.0, 2.0]),), {}),
+    "svd_u": ((np.diag([1.0, 0.0]),), (np.diag([1.0, 2.0]),), {}),
+    "svd_vt": ((np.eye(2),), (np.diag([1.0, 2.0]),), {}),
+    "lgamma": ((-2.0,), (-2.5,), {}), "gamma": ((0.0,), (0.5,), {}),
+    "polygamma": ((-1.0,), (1.0,), {"n": 1}),
+    "argsort": ((np.array([[1.0, 1.0]]),), (np.array([[1.0, 2.0, 3.0]]),), {}),
+    "searchsorted": ((np.array([0.0, 1.0, 2.0]), np.array([1.0])),
+                     (np.array([0.0, 1.0, 2.0]), np.array([1.5])), {"side": "right"}),
     **{c: ((1.0, 1.0), (1.0, 2.0), {}) for c in ("lt", "le", "gt", "ge", "eq", "ne")},
 }
 

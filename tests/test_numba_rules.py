@@ -50,7 +50,7 @@ def _check_under_numba(monkeypatch, rows, check) -> None:
 # n-d scatter-adds, linear algebra), at their richest case, in one compiled function.
 DEFAULT_ROWS = ("expand_dims(axis=0)", "clip", "cumsum(axis=-1)", "flip(axis=1)", "norm", "solve",
                 "det", "getitem(spec=('a',))", "getitem(spec=('m',))", "sum(axis=-1,keepdims=True)",
-                "maximum", "dot", "unbroadcast")
+                "maximum", "dot", "unbroadcast", "polygamma(n=1)", "erf")
 BY_ID = {r.id: r for r in ROWS}
 
 

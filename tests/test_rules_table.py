@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.special
 from rule_harness import Row, check_nondiff, check_row, compile_fn, primal_fn, value_type, vjp_fn
 
 from chainrule.errors import ChainruleTypeError
@@ -74,6 +75,17 @@ def well_conditioned(rng, n=3):
     return np.eye(n) * 3.0 + rng.uniform(-1.0, 1.0, (n, n))
 
 
+def spd_lower(rng, n=3):
+    """Symmetric positive definite in its lower triangle; the strict upper triangle is noise
+    (cholesky and eigh read the lower triangle only)."""
+    m = rng.uniform(-1.0, 1.0, (n, n))
+    return m @ m.T + np.eye(n) * 2.0 + np.triu(rng.uniform(-1.0, 1.0, (n, n)), 1)
+
+
+def lower_sym(a):
+    return np.tril(a) + np.tril(a, -1).T
+
+
 def with_zeros(rng):
     x = arr(rng, 3, 4, lo=0.5, hi=1.5)
     x[0, 1] = 0.0  # one zero in row 0
@@ -123,6 +135,18 @@ ELEMENTWISE = [
     ew("maximum", R, R), ew("minimum", R, R), ew("arctan2", R, R), ew("hypot", R, R),
     ew("clip", R, U(-1.0, -0.3), U(0.3, 1.0),
        shapes=[((4,), (), ()), ((2, 3), (3,), ()), ((), (), ()), ((3, 4), (3, 1), (4,))]),
+]
+
+SPECIAL = [
+    ew("erf", R, ref=scipy.special.erf), ew("erfc", R, ref=scipy.special.erfc),
+    ew("lgamma", U(0.3, 6.0), ref=scipy.special.gammaln),
+    ew("lgamma", U(-2.9, -2.1), ref=scipy.special.gammaln),  # negative: log |gamma(x)|
+    ew("gamma", U(0.3, 4.0), ref=scipy.special.gamma, rtol=1e-4),
+    ew("polygamma", U(0.3, 6.0), params={"n": 0}, ref=lambda x, n: scipy.special.digamma(x)),
+    ew("polygamma", U(-1.9, -1.1), params={"n": 0}, ref=lambda x, n: scipy.special.digamma(x),
+       rtol=1e-4),
+    ew("polygamma", U(0.5, 6.0), params={"n": 1}, ref=lambda x, n: scipy.special.polygamma(n, x),
+       rtol=1e-4),
 ]
 
 REDUCTIONS = [
@@ -181,6 +205,25 @@ def _np_reshape(x, *shape, ndim):
     return np.reshape(x, shape)
 
 
+DECOMP = [
+    Row("logabsdet", fixed(lambda r: (well_conditioned(r),), lambda r: (-well_conditioned(r),),
+                           lambda r: (well_conditioned(r, 2),)),
+        ref=lambda a: np.linalg.slogdet(a)[1]),
+    Row("cholesky", fixed(lambda r: (spd_lower(r),), lambda r: (spd_lower(r, 2),)),
+        ref=lambda a: np.linalg.cholesky(lower_sym(a))),
+    Row("eigvalsh", fixed(lambda r: (spd_lower(r),), lambda r: (spd_lower(r, 4) - 3.0,)),
+        ref=lambda a: np.linalg.eigvalsh(lower_sym(a))),
+    Row("eigh_vectors", fixed(lambda r: (spd_lower(r),), lambda r: (spd_lower(r, 4) - 3.0,)),
+        rtol=1e-4, atol=1e-6),
+    Row("svd_s", fixed(lambda r: (arr(r, 3, 3),), lambda r: (arr(r, 4, 2),),
+                       lambda r: (arr(r, 2, 3),)),
+        ref=lambda a: np.linalg.svd(a, compute_uv=False)),
+    Row("svd_u", fixed(lambda r: (arr(r, 3, 3),), lambda r: (arr(r, 4, 2),),
+                       lambda r: (arr(r, 2, 3),)), rtol=1e-4, atol=1e-6),
+    Row("svd_vt", fixed(lambda r: (arr(r, 3, 3),), lambda r: (arr(r, 4, 2),),
+                        lambda r: (arr(r, 2, 3),)), rtol=1e-4, atol=1e-6),
+]
+
 SHAPES = [
     Row("reshape", fixed(lambda r: (arr(r, 2, 3), 3, 2), lambda r: (arr(r, 6), -1, 3)),
         params={"ndim": 2}, ref=_np_reshape),
@@ -223,7 +266,7 @@ SHAPES = [
         ref=np.linspace),
 ]
 
-TABLE = ARITH + INDEXING + ELEMENTWISE + REDUCTIONS + LINALG + SHAPES
+TABLE = ARITH + INDEXING + ELEMENTWISE + SPECIAL + REDUCTIONS + LINALG + DECOMP + SHAPES
 
 # Internal primitives with derivative rules (used by generated code, differentiated again for
 # higher order): checked on ordinary inputs. ``diff`` leaves out shape-only arguments.
@@ -252,6 +295,11 @@ NONDIFF = [
     ("round", lambda r: (np.array([0.22, 1.37, -2.41]),), {"decimals": 1}),
     ("argmax", lambda r: (arr(r, 2, 3),), {"axis": 1}),
     ("argmin", lambda r: (arr(r, 5),), {}),
+    ("argsort", lambda r: (arr(r, 5),), {}),
+    ("detsign", lambda r: (well_conditioned(r),), {}),
+    ("argsort", lambda r: (arr(r, 2, 3),), {}),
+    ("searchsorted", lambda r: (np.sort(arr(r, 5)), arr(r, 3)), {"side": "right"}),
+    ("searchsorted", lambda r: (np.sort(arr(r, 5)), 0.3), {}),
     ("floordiv", lambda r: (np.array([1.3, 2.5]), 0.7), {}),
     *((p, lambda r: (arr(r, 3), arr(r, 3)), {}) for p in ("lt", "le", "gt", "ge", "eq", "ne")),
     ("logical_and", lambda r: (arr(r, 3), arr(r, 3)), {}),

@@ -423,3 +423,28 @@ def tgrow(t):
     bigger = np.empty(2 * t.shape[0], dtype=t.dtype)
     bigger[: t.shape[0]] = t
     return bigger
+
+
+def argsort(x):
+    raise NotImplementedError
+
+
+@overload(argsort, jit_options={"cache": True})
+def _argsort_impl(x):
+    """A stable argsort along the last axis (Numba's np.argsort takes 1-D arrays only)."""
+    if x.ndim == 1:
+        return lambda x: np.argsort(x, kind="mergesort")
+
+    def impl(x):
+        xc = np.ascontiguousarray(x)
+        n = xc.shape[-1]
+        rows = xc.reshape(xc.size // max(n, 1) if n else 0, n)
+        out = np.empty(rows.shape, dtype=np.int64)
+        for r in range(rows.shape[0]):
+            out[r] = np.argsort(rows[r], kind="mergesort")
+        return out.reshape(xc.shape)
+
+    return impl
+
+
+from .nbspecial import erf, erfc, gamma, lgamma, polygamma  # noqa: E402,F401  (_rt.erf, ...)

@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import ChainruleTypeError, UnsupportedSyntaxError
 from ..ir.builder import const
 from ..ir.nodes import Const, Var
+from . import numpy_arrays
 from .frames import MISSING
 from .stmts import RunLoop
 from .values import AstFunction, RangeVal, is_atom, static_number
@@ -293,6 +294,8 @@ class ExprMixin:
                                 "convert to an array with np.array(...) to index at run time")
         if isinstance(base, dict):
             return base[self.static_value(node.slice)]
+        if base is np.r_:
+            return numpy_arrays.r_(self, node.slice)
         if isinstance(base, RangeVal):
             raise self.error_at(node, "indexing a range is not supported", "compute the value")
         if not is_atom(base) or base.type.ndim == 0:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ChainruleTypeError, UnsupportedCallError
 from ..ir.builder import const
-from . import numpy_contract, numpy_more, numpy_reduce
+from . import linalg_api, numpy_arrays, numpy_contract, numpy_more, numpy_reduce, special_api
 from .builtin_api import builtin_handlers
 from .numpy_args import atom as _atom
 from .numpy_args import axis_param as _axis_param
@@ -378,6 +378,9 @@ def _build_table() -> dict:
         t[getattr(math, mname)] = Signed(f"math.{mname}", "x, y, /", binary(prim, npfn))
     t.update(numpy_more.more_handlers())
     t.update(numpy_contract.contract_handlers())
+    t.update(special_api.special_handlers())
+    t.update(numpy_arrays.arrays_handlers())
+    t.update(linalg_api.linalg_handlers())
     t.update(builtin_handlers())
     from ..nonsmooth import stop_gradient
 
@@ -416,7 +419,7 @@ METHODS = {
     "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min,
     "argmax": np.argmax, "argmin": np.argmin, "cumsum": np.cumsum, "ravel": np.ravel,
     "flatten": np.ravel, "copy": np.copy, "dot": np.dot, "squeeze": np.squeeze,
-    "clip": np.clip, "transpose": np.transpose,
+    "clip": np.clip, "transpose": np.transpose, "argsort": np.argsort,
 }
 
 

@@ -3,7 +3,7 @@
 Statistics (``var std``), matrix helpers (``diag trace tril triu kron``), array manipulation
 (``diff roll flip tile repeat append vstack hstack``), ``logaddexp``, ``real``, ``round`` with
 ``decimals``, ``np.linalg.norm`` with ``ord``/``axis``/``keepdims`` and
-``scipy.special.logsumexp``/``expit``. No function here has a rule of its own: derivatives (every
+``scipy.special.logsumexp``/``expit`` (other special functions: :mod:`.special_api`). No function here has a rule of its own: derivatives (every
 order and mode, and every backend) come from the primitives the composition emits. Shapes are
 run-time values, so sizes are read with ``shape`` and positions built with ``arange``. Contractions
 (``einsum``, ``tensordot``) live in :mod:`.numpy_contract`.
@@ -134,9 +134,15 @@ def _triangle(lower: bool):
 def _kron(lw, p, node):
     b = lw.b
     x, y = atom(lw, p.a), atom(lw, p.b)
+    if x.type.ndim == y.type.ndim == 1:
+        return b.ravel(b.outer(x, y))
+    if x.type.ndim == 1 and y.type.ndim == 2:
+        x = b.getitem(x, spec=("n", ALL))
+    if y.type.ndim == 1 and x.type.ndim == 2:
+        y = b.getitem(y, spec=("n", ALL))
     if x.type.ndim != 2 or y.type.ndim != 2:
-        raise UnsupportedCallError("np.kron is supported for two 2-D arrays", b.loc,
-                                   "reshape 1-D operands to (1, n) or (n, 1) first")
+        raise UnsupportedCallError("np.kron is supported for 1-D and 2-D arrays", b.loc,
+                                   "reshape the operands to 2-D first")
     xe = b.getitem(x, spec=(ALL, "n", ALL, "n"))
     ye = b.getitem(y, spec=("n", ALL, "n", ALL))
     prod = b.mul(xe, ye)
@@ -283,20 +289,35 @@ def _expit(lw, p, node):
 
 
 def _logsumexp(lw, p, node):
+    """``log(sum(b * exp(a - m))) + m`` with ``m = max(a)`` held constant (0 where infinite);
+    ``b`` (scale factors, broadcast against ``a``) is differentiable too."""
     b = lw.b
     x = atom(lw, p.a)
-    if p.b is not None or static_flag(lw, p.return_sign, "logsumexp", "return_sign"):
-        raise UnsupportedCallError("scipy.special.logsumexp: b= and return_sign= are not "
-                                   "supported", b.loc, "add np.log(b) to a instead of b=")
+    scale = None if p.b is None else atom(lw, p.b)
+    if static_flag(lw, p.return_sign, "logsumexp", "return_sign"):
+        raise UnsupportedCallError("scipy.special.logsumexp: return_sign= is not supported",
+                                   b.loc, "keep b >= 0 (the result is then the log of a "
+                                   "non-negative sum)")
     keep = static_flag(lw, p.keepdims, "logsumexp", "keepdims")
+    if scale is not None and scale.type.ndim > x.type.ndim:
+        x = b.add(x, b.zeros_like(scale))
     if x.type.ndim == 0:
-        return x
+        return x if scale is None else b.add(x, b.log(scale))
     axes = axes_of(lw, p.axis, x.type.ndim, "logsumexp")
     ax = axes if len(axes) > 1 else axes[0]
     m_kept = _finite_shift(b, b.amax(x, axis=ax, keepdims=True))
-    total = b.sum(b.exp(b.sub(x, m_kept)), axis=ax, keepdims=keep)
+    terms = b.exp(b.sub(x, m_kept))
+    if scale is not None:
+        terms = b.mul(terms, scale)
+    total = b.sum(terms, axis=ax, keepdims=keep)
     m = m_kept if keep else _finite_shift(b, b.amax(x, axis=ax, keepdims=False))
     return b.add(b.log(total), m)
+
+
+def logsumexp_kept(b, x, ax):
+    """``logsumexp(x, axis=ax, keepdims=True)`` (the composition of ``_logsumexp``)."""
+    m = _finite_shift(b, b.amax(x, axis=ax, keepdims=True))
+    return b.add(b.log(b.sum(b.exp(b.sub(x, m)), axis=ax, keepdims=True)), m)
 
 
 def _finite_shift(b, m):

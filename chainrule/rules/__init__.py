@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from . import (arith, debugging, elementwise, indexing, internal, linalg, opaque, reductions,
-               shapes)
+from . import (arith, debugging, decomp, elementwise, indexing, internal, linalg, opaque,
+               reductions, shapes, sorting, special)
 from .registry import Primitive, Registry
 
 
@@ -17,8 +17,9 @@ def _custom() -> list[Primitive]:
 
 
 FAMILIES = [
-    arith.PRIMS, elementwise.PRIMS, reductions.PRIMS, linalg.PRIMS, shapes.PRIMS, indexing.PRIMS,
-    internal.PRIMS, debugging.PRIMS, opaque.PRIMS, _custom(),
+    arith.PRIMS, elementwise.PRIMS, reductions.PRIMS, linalg.PRIMS, decomp.PRIMS, shapes.PRIMS,
+    indexing.PRIMS, special.PRIMS, sorting.PRIMS, internal.PRIMS, debugging.PRIMS, opaque.PRIMS,
+    _custom(),
 ]
 
 PRIMS = Registry(FAMILIES)
