@@ -24,9 +24,8 @@ from .errors import ChainruleError
 from .inplace import into, jvp_into, vjp_into
 from .nonsmooth import directional_derivative, stop_gradient
 from .taylor_api import derivative, jet, laplacian
+from .version import __version__
 from .vmap_api import vmap
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ChainruleError",

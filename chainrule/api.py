@@ -21,10 +21,8 @@ import numpy as np
 
 from . import pytree
 from .backend.executable import Executable, owner_label
-from .progress import compiling
 from .cache import disk as disk_cache
-from .errors import (ChainruleError, NonDifferentiableError, full_tracebacks, trimmed,
-                     user_facing)
+from .errors import ChainruleError, NonDifferentiableError, full_tracebacks, trimmed, user_facing
 from .frontend.compile import (
     Compiled,
     HiddenArgs,
@@ -34,8 +32,8 @@ from .frontend.compile import (
     placeholder_args,
     split_hidden,
 )
-from .frontend.values import flatten, rebuild
 from .ir.builder import Names
+from .ir.compiled import flatten, rebuild
 from .ir.inline import inline
 from .ir.nodes import Const, Var
 from .ir.printer import format_function
@@ -43,9 +41,11 @@ from .passes import kinks as _kinks
 from .passes.cleanup import dead_code, simplify
 from .passes.scalar_opt import optimize
 from .passes.scalarize import SMALL, scalarize
-from .rules.registry import GENERATION
 from .passes.specialize import known_sizes_of, sizes_for_build
+from .progress import compiling
 from .rewrites import before_differentiation
+from .rewrites import install_ir_builder as rewrites_install_ir_builder
+from .rules.registry import GENERATION
 from .transforms import chains, wrap
 from .transforms.checkpoint import check_option as check_checkpoint
 
@@ -565,3 +565,31 @@ __all__ = [
     "value_and_grad",
     "vjp",
 ]
+
+
+def _register_in_code_lowerings() -> None:
+    from . import in_code
+    from .frontend.calls import register_in_code
+
+    register_in_code(jvp, lambda lw, f, args, kwargs, node: lower_jvp(lw, args, kwargs, node))
+    register_in_code(vjp, lambda lw, f, args, kwargs, node:
+                     in_code.lower_vjp(lw, args, kwargs, node))
+
+    def lower_transform(lw: Any, f: Any, args: list, kwargs: dict, node: Any) -> Any:
+        return transform_in_code(lw, f, args, kwargs)
+
+    for fn in TRANSFORMS:
+        register_in_code(fn, lower_transform)
+    register_in_code("transform factory", lower_transform)
+
+
+_register_in_code_lowerings()
+
+
+def _build_for_rewrites(fun: Any, args: tuple) -> None:
+    fun = fun if isinstance(fun, Transformed) else jit(fun)
+    fun.build_top(_with_receiver(fun, args), Names())
+
+
+rewrites_install_ir_builder(_build_for_rewrites)
+

@@ -115,7 +115,7 @@ def subfunction(lw: Any, fun: Any, args: list, node: Any, name: str,
     """Compile ``fun(*args)`` into a separate Function with fresh parameters for the atom
     leaves of ``args``; values of the enclosing code it reads become extra parameters.
     Returns (Function, templates, result template, free values)."""
-    from .frontend.values import flatten, rebuild
+    from .ir.compiled import flatten, rebuild
 
     b = lw.b
     params: list[Var] = []
@@ -163,7 +163,7 @@ def _lower(lw: Any, custom: Any, args: list, kwargs: dict, node: Any) -> Any:
 
 
 def _lower_inner(lw: Any, custom: Any, args: list, kwargs: dict, node: Any) -> Any:
-    from .frontend.values import flatten
+    from .ir.compiled import flatten
 
     if kwargs:
         raise ChainruleError("keyword arguments to a custom-rule function are not supported",
@@ -216,7 +216,7 @@ def _pack(templates: list) -> list:
 
 
 def _rebuild_like(args: list, leaves: list) -> list:
-    from .frontend.values import rebuild
+    from .ir.compiled import rebuild
 
     pool = list(leaves)
     return [rebuild(a, pool) for a in args]
@@ -282,6 +282,16 @@ def custom_primitive():
                          _custom_jvp, "custom_call",
                          "a custom_jvp/custom_vjp rule gives first derivatives only; for Taylor "
                          "mode of higher order call the plain function instead"))
+
+
+def _install_custom_call() -> None:
+    from .rules import PRIMS
+
+    if "custom_call" not in PRIMS:
+        PRIMS.add(custom_primitive())
+
+
+_install_custom_call()
 
 
 def register_primitive(prim: Any, function: Any = None, namespace: dict | None = None) -> Any:

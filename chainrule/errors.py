@@ -26,6 +26,11 @@ class Loc:
         return f"{where} (in {self.func})" if self.func else where
 
 
+class NotCacheable(Exception):
+    """A compilation depends on something with no stable description: it is not cached on
+    disk (internal; never reaches the user)."""
+
+
 class ChainruleError(Exception):
     """Base class of every error chainrule raises on purpose."""
 

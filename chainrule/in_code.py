@@ -16,8 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import ChainruleError
-from .frontend.compile import Compiled
-from .frontend.values import flatten, rebuild
+from .ir.compiled import Compiled, flatten, rebuild
 from .ir.inline import inline
 from .transforms import wrap
 

@@ -29,9 +29,8 @@ import numpy as np
 
 from . import api, pytree
 from .errors import ChainruleTypeError
-from .frontend.compile import Compiled
-from .frontend.values import flatten, rebuild
 from .ir.builder import Names
+from .ir.compiled import Compiled, flatten, rebuild
 from .ir.nodes import Function, Var
 from .passes.cleanup import simplify
 

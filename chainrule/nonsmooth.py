@@ -28,9 +28,9 @@ from typing import Any
 
 from .api import Executable, Transformed, _float_leaves, build_ir
 from .errors import user_facing
-from .frontend.compile import Compiled, kinds_key, placeholder_args
-from .frontend.values import flatten, rebuild
+from .frontend import numpy_api
 from .ir.builder import Names
+from .ir.compiled import Compiled, flatten, kinds_key, placeholder_args, rebuild
 from .ir.nodes import Const, Function, Var
 from .ir.types import Type
 from .passes.cleanup import simplify
@@ -48,6 +48,9 @@ def stop_gradient(x: Any) -> Any:
     them) becomes the ``stop_gradient`` primitive; called from plain Python it returns ``x``.
     """
     return x
+
+
+numpy_api.register_handler(stop_gradient, numpy_api.stop_gradient_handler())
 
 
 def _directional_ir(base: Compiled, names: Names) -> Compiled:

@@ -21,9 +21,9 @@ import numpy as np
 from .api import Transformed, _float_leaves, build_ir, transformed
 from .backend.executable import Executable
 from .errors import ChainruleError, NonDifferentiableError, user_facing
-from .frontend.compile import Compiled, kinds_key
-from .frontend.values import flatten, rebuild
+from .frontend.calls import register_in_code
 from .ir.builder import Names
+from .ir.compiled import Compiled, flatten, kinds_key, rebuild
 from .ir.nodes import Const, Var
 from .passes.cleanup import simplify
 from .rules import arith, elementwise
@@ -259,5 +259,7 @@ def lower_jet(lw: Any, args: list, kwargs: dict, node: Any) -> Any:
     primal_out = rebuild(out_template, list(outs))
     return primal_out, rebuild(out_template, [list(s) for s in out_series])
 
+
+register_in_code(jet, lambda lw, f, args, kwargs, node: lower_jet(lw, args, kwargs, node))
 
 __all__ = ["derivative", "jet", "laplacian"]

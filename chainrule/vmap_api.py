@@ -19,9 +19,9 @@ import numpy as np
 from . import pytree
 from .api import Transformed, build_ir
 from .errors import BatchError
-from .frontend.compile import Compiled, HiddenArgs, leaf_type, split_hidden
-from .frontend.values import flatten, rebuild
+from .frontend.compile import HiddenArgs, split_hidden
 from .ir.builder import Names
+from .ir.compiled import Compiled, flatten, leaf_type, rebuild
 from .ir.inline import inline
 from .ir.nodes import Var
 from .passes import specialize

@@ -19,9 +19,8 @@ from typing import Any
 import numpy as np
 
 from .. import pytree
-from ..errors import BackendFallbackWarning, ChainruleError
-from ..frontend.compile import Compiled, leaf_type
-from ..frontend.values import rebuild
+from ..errors import BackendFallbackWarning, ChainruleError, NotCacheable
+from ..ir.compiled import Compiled, leaf_type, rebuild
 from ..ir.outside import Outside, Reader
 from ..ir.outside import to_json as outside_to_json
 from ..passes.kinks import Site
@@ -124,7 +123,6 @@ class Executable:
     def payload(self, top_cells: tuple = ()) -> dict:
         """What the disk cache stores (JSON-able); raises NotCacheable for odd results
         (``top_cells``: the closure of the function the transform applies to)."""
-        from ..cache.key import NotCacheable
 
         payload = {"name": self.name, "sources": self.sources,
                    "out_template": encode_template(self.out_template),
@@ -342,8 +340,7 @@ def warn_fallback(owner: Any, name: str, reason: str) -> None:
 def encode_template(t: Any) -> Any:
     """JSON form of a result template (atoms become ``{"leaf": 0}``; NamedTuples, dataclasses
     and plain objects are stored by class name and rebuilt from the class on load)."""
-    from ..cache.key import NotCacheable
-    from ..frontend.values import is_atom
+    from ..ir.compiled import is_atom
 
     if is_atom(t):
         return {"leaf": 0}
@@ -376,7 +373,6 @@ def _find_class(module: str, qualname: str) -> Any:
 
 
 def decode_template(d: Any) -> Any:
-    from ..cache.key import NotCacheable
     from ..ir.builder import const
 
     if "leaf" in d:
@@ -408,7 +404,7 @@ def _is_dynamic(x: Any) -> bool:
 
 
 def _is_leaf(t: Any) -> bool:
-    from ..frontend.values import is_atom
+    from ..ir.compiled import is_atom
 
     return is_atom(t)
 

@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import NotCacheable
 from ..ir.outside import is_input_array
+from ..version import __version__
 
 FORMAT = 1
 
 
-class NotCacheable(Exception):
-    """The call depends on something that has no stable description."""
 
 
 def _sha(data: bytes) -> str:
@@ -132,7 +132,7 @@ def describe(value: Any, depth: int = 0, inputs: bool = False) -> Any:
 def _kinds(args: Any) -> Any:
     """Argument kinds: dtype/ndim of dynamic leaves, descriptions of compile-time ones."""
     from .. import pytree
-    from ..frontend.compile import leaf_type
+    from ..ir.compiled import leaf_type
 
     kind = pytree.node_kind(args)
     if kind in ("tuple", "list"):
@@ -168,9 +168,7 @@ def describe_class(cls: type) -> dict:
 
 
 def versions() -> dict:
-    import chainrule
-
-    out = {"chainrule": chainrule.__version__, "chainrule_source": _own_source_hash(),
+    out = {"chainrule": __version__, "chainrule_source": _own_source_hash(),
            "numpy": np.__version__,
            "python": platform.python_version(), "format": FORMAT}
     out["numba"] = _numba_version()

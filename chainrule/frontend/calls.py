@@ -9,7 +9,6 @@ import ast
 import builtins
 import math
 import sys
-import sysconfig
 import types
 from typing import Any
 
@@ -61,6 +60,29 @@ def _note_call(exc: ChainruleError, func: Any, name: str, file: str, site: Loc) 
     exc.add_call(name, site)
 
 
+# How calls of the public transforms (``grad``, ``jvp``, ``vjp``, ``jet``, ...) written inside
+# compiled code are lowered. The modules defining them sit above the front end and register
+# their lowerings here when imported; the front end never imports them.
+_IN_CODE: dict = {}
+_FACTORY = "transform factory"  # key of callables marked ``__chainrule_transform_factory__``
+
+
+def register_in_code(func: Any, lowering: Any) -> None:
+    """Lower calls of ``func`` in compiled code with ``lowering(lowerer, func, args, kwargs,
+    node)``; ``func`` may be the string ``"transform factory"`` (see ``_FACTORY``)."""
+    _IN_CODE[func] = lowering
+
+
+def in_code_lowering(func: Any) -> Any:
+    try:
+        lowering = _IN_CODE.get(func)
+    except TypeError:  # an unhashable callable
+        return None
+    if lowering is None and getattr(func, "__chainrule_transform_factory__", False):
+        lowering = _IN_CODE.get(_FACTORY)
+    return lowering
+
+
 class CallMixin:
     def expr_Call(self, node: ast.Call) -> Any:
         func = self.expr(node.func)
@@ -103,18 +125,9 @@ class CallMixin:
         if getattr(func, "__chainrule_transform__", False) or \
                 getattr(func, "__chainrule_custom__", False):
             return func.lower_call(self, args, kwargs, node)
-        from .. import api
-
-        if func is api.jvp:
-            return api.lower_jvp(self, args, kwargs, node)
-        from .. import in_code, taylor_api
-
-        if func is api.vjp:
-            return in_code.lower_vjp(self, args, kwargs, node)
-        if func is taylor_api.jet:
-            return taylor_api.lower_jet(self, args, kwargs, node)
-        if func in api.TRANSFORMS or getattr(func, "__chainrule_transform_factory__", False):
-            return api.transform_in_code(self, func, args, kwargs)
+        lowering = in_code_lowering(func)
+        if lowering is not None:
+            return lowering(self, func, args, kwargs, node)
         if getattr(func, "__chainrule_opaque__", False):
             return func.lower_call(self, args, kwargs, node)
         if in_custom_rule(self) and is_interpreted(func) and not isinstance(func, type):

@@ -12,16 +12,13 @@ import ast
 import functools
 import inspect
 import types
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from .. import pytree
-from ..errors import ChainruleTypeError, Loc
+from ..errors import Loc
 from ..ir.builder import Builder, Names
+from ..ir.compiled import Compiled, kinds_key, leaf_type, placeholder_args  # noqa: F401 (also importable from here)
 from ..ir.nodes import Const, Function, Var
-from ..ir.types import Type
 from ..ir.verify import verified
 from .bounds import BoundsFacts, BoundsMixin, bounds_check_enabled
 from .calls import CallMixin
@@ -75,72 +72,7 @@ class Lowerer(DebugMixin, StmtMixin, ExprMixin, CallMixin, ObjectMixin, JoinMixi
         return self.binop(ast.Add(), a, b, None)
 
 
-# -- argument kinds ------------------------------------------------------------------------
-@functools.lru_cache(maxsize=64)
-def _type(dtype: str, ndim: int = 0) -> Type:
-    return Type(dtype, ndim)
-
-
-def leaf_type(x: Any) -> Type | None:
-    """IR type of a dynamic argument leaf, or None for a compile-time constant leaf."""
-    if isinstance(x, (bool, np.bool_)):
-        return _type("bool")
-    if isinstance(x, (int, np.integer)):
-        return _type("int64")
-    if isinstance(x, np.float32):
-        return _type("float32")
-    if isinstance(x, (float, np.floating)):
-        return _type("float64")
-    if isinstance(x, np.ndarray):
-        kind = x.dtype.kind
-        if x.dtype == np.float32:
-            return _type("float32", x.ndim)
-        if kind == "f":
-            return _type("float64", x.ndim)
-        if kind in "iu":
-            return _type("int64", x.ndim)
-        if kind == "b":
-            return _type("bool", x.ndim)
-        raise ChainruleTypeError(f"arrays of dtype {x.dtype} are not supported",
-                                 hint="use float64, float32, integer or bool arrays")
-    return None
-
-
-def kinds_key(args: Any, depth: int = 0) -> Any:
-    """A hashable description of the arguments' kinds (dtype, ndim, structure, statics)."""
-    kind = pytree.node_kind(args)
-    if kind is not None:
-        if depth > pytree.MAX_DEPTH:
-            raise ChainruleTypeError("an argument is nested deeper than 64 levels (a cyclic "
-                                     "object?)", hint="pass the arrays it holds instead")
-        parts = tuple((k, kinds_key(v, depth + 1)) for k, v in pytree.items(args))
-        if kind in ("tuple", "list"):
-            return (kind[0].upper(),) + tuple(p for _, p in parts)
-        return (kind[0].upper(), None if kind == "dict" else type(args)) + parts
-    t = leaf_type(args)
-    if t is not None:
-        return t
-    try:
-        hash(args)
-        return ("S", args)
-    except TypeError:
-        return ("S", id(args))
-
-
-def placeholder_args(args: Any) -> Any:
-    """Arguments of the same kinds as ``args`` with empty arrays (what compiling again for
-    these kinds needs, without keeping the caller's arrays alive)."""
-    if isinstance(args, tuple) and hasattr(args, "_fields"):  # a NamedTuple
-        return type(args)(*(placeholder_args(a) for a in args))
-    if isinstance(args, (tuple, list)):
-        return type(args)(placeholder_args(a) for a in args)
-    if isinstance(args, dict):
-        return {k: placeholder_args(v) for k, v in args.items()}
-    if isinstance(args, np.ndarray) and leaf_type(args) is not None:
-        return np.zeros((0,) * args.ndim, dtype=args.dtype)
-    return args
-
-
+# -- arguments -----------------------------------------------------------------------------
 def argument_values(names: list[str], args: tuple, b: Builder) -> tuple[list, list]:
     """IR parameters for the dynamic leaves of ``args`` and the values to bind (pytree nodes
     are rebuilt around them: see :mod:`chainrule.pytree`)."""
@@ -176,14 +108,6 @@ def parameter_names(fn: Any, n: int) -> list[str]:
     names = [nm if nm.isidentifier() else f"a{i}" for i, nm in enumerate(names)]
     names += [f"a{i}" for i in range(len(names), n)]
     return names[:n]
-
-
-@dataclass
-class Compiled:
-    fn: Function
-    out_template: Any  # the result's structure, leaves are the IR atoms in ``fn.results``
-    arg_templates: list | None = None  # per argument: its structure with IR params as leaves
-    derivative_of: Any = None  # a transforms.chains.Chain when fn is a scalar derivative
 
 
 class HiddenArgs(NamedTuple):

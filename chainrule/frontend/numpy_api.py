@@ -382,9 +382,7 @@ def _build_table() -> dict:
     t.update(numpy_arrays.arrays_handlers())
     t.update(linalg_api.linalg_handlers())
     t.update(builtin_handlers())
-    from ..nonsmooth import stop_gradient
-
-    t[stop_gradient] = Signed("chainrule.stop_gradient", "x", _stop_gradient)
+    t.update(_REGISTERED)
     return t
 
 
@@ -394,14 +392,21 @@ def _np_name(fn) -> str:
 
 
 _TABLE: dict | None = None
+# Handlers registered by the layers above the front end (``chainrule.stop_gradient``, user
+# primitives of ``chainrule.register_primitive``): kept here so the table can be built lazily.
+_REGISTERED: dict = {}
 
 
 def register_handler(obj: Any, handler: Any) -> None:
-    """Map a Python callable to a handler (used by ``chainrule.register_primitive``)."""
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = _build_table()
-    _TABLE[obj] = handler
+    """Map a Python callable to a handler (``chainrule.register_primitive``, ``stop_gradient``)."""
+    _REGISTERED[obj] = handler
+    if _TABLE is not None:
+        _TABLE[obj] = handler
+
+
+def stop_gradient_handler() -> Any:
+    """The handler of ``chainrule.stop_gradient`` (registered by :mod:`chainrule.nonsmooth`)."""
+    return Signed("chainrule.stop_gradient", "x", _stop_gradient)
 
 
 def handler_for(obj: Any):

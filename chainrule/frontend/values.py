@@ -16,7 +16,8 @@ import numpy as np
 
 from .. import pytree
 from ..ir.builder import const
-from ..ir.nodes import Const, Var
+from ..ir.compiled import flatten, is_atom, rebuild  # noqa: F401 (re-exported)
+from ..ir.nodes import Const
 
 
 @dataclass(eq=False)
@@ -63,10 +64,6 @@ class ReturnSlot:
     leaves: list = field(default_factory=list)
 
 
-def is_atom(v: Any) -> bool:
-    return isinstance(v, (Var, Const))
-
-
 def is_array(v: Any) -> bool:
     return is_atom(v) and v.type.ndim > 0
 
@@ -85,16 +82,6 @@ def from_python(obj: Any) -> Any:
     if isinstance(obj, (tuple, list, dict)):
         return pytree.with_children(obj, [from_python(v) for _, v in pytree.items(obj)])
     return obj
-
-
-def flatten(value: Any, path: str = "") -> list[tuple[str, Any]]:
-    """Leaves (path, atom) of a pytree of atoms (see :mod:`chainrule.pytree`), in order."""
-    return pytree.leaves(value, is_atom, path)
-
-
-def rebuild(value: Any, leaves: list) -> Any:
-    """``value`` with its atom leaves replaced, in order, by ``leaves`` (consumed)."""
-    return pytree.replace_leaves(value, is_atom, leaves)
 
 
 def same_structure(a: Any, b: Any) -> bool:

@@ -83,14 +83,23 @@ def _foldable(a: Any) -> bool:
     return isinstance(a, Const) and a.weak and isinstance(a.value, (bool, int, float))
 
 
+# The primitive table builders consult by default; :mod:`chainrule.rules` installs it when it
+# is imported (the IR layer never imports the rules above it).
+_DEFAULT_REGISTRY: list = []
+
+
+def install_registry(registry: Any) -> None:
+    _DEFAULT_REGISTRY[:] = [registry]
+
+
 class Builder:
     """Appends statements to a stack of blocks; infers types via the primitive table."""
 
     def __init__(self, names: Names | None = None, registry: Any = None):
         if registry is None:
-            from ..rules import PRIMS
-
-            registry = PRIMS
+            if not _DEFAULT_REGISTRY:
+                raise RuntimeError("no primitive table installed (import chainrule first)")
+            registry = _DEFAULT_REGISTRY[0]
         self.prims = registry
         self.names = names or Names()
         self.blocks: list[list] = [[]]

@@ -308,7 +308,7 @@ def _rewrite(block: list, plan: dict, b: Builder, counts: Var) -> list:
 
 def build(transformed: Any, args: tuple, names: Names, deps: Any = None) -> Any:
     """``transformed.build`` with kink instrumentation (for a top-level kinks-on function)."""
-    from ..frontend.values import flatten
+    from ..ir.compiled import flatten
 
     with collect() as col:
         compiled = transformed.build(args, names, deps)

@@ -25,7 +25,7 @@ _DECISIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def _leaves(args: Any) -> list:
     """The dynamic leaves of ``args``, in the order the front end makes parameters of them."""
-    from ..frontend.compile import leaf_type
+    from ..ir.compiled import leaf_type
 
     if isinstance(args, (tuple, list)):
         return [x for a in args for x in _leaves(a)]
@@ -63,7 +63,7 @@ def _memo(fn: Any, args: tuple) -> tuple[dict | None, Any, list, tuple]:
         memo = _DECISIONS.setdefault(_base(fn), {})
     except TypeError:  # not weak-referenceable: stay size-generic
         return None, None, leaves, small
-    from ..frontend.compile import kinds_key
+    from ..ir.compiled import kinds_key
 
     return memo, (kinds_key(tuple(args)), small), leaves, small
 

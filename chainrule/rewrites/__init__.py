@@ -106,14 +106,19 @@ class recording:
         engine._recorders.remove(self.log)
 
 
+# How ``fired`` compiles a function to IR: installed by :mod:`chainrule.api` (a layer above).
+_BUILD_IR: list = []
+
+
+def install_ir_builder(build: Any) -> None:
+    _BUILD_IR[:] = [build]
+
+
 def fired(fun: Any, *args: Any) -> list[Fired]:
     """The rules that fire when ``fun`` (a function or a transformed function such as
     ``chainrule.grad(f)``) is compiled for ``args``, in order (compiles afresh)."""
-    from ..api import Transformed, _with_receiver, jit
-
-    fun = fun if isinstance(fun, Transformed) else jit(fun)
     with recording() as log:
-        fun.build_top(_with_receiver(fun, args), Names())
+        _BUILD_IR[0](fun, args)
     return log
 
 

@@ -7,21 +7,17 @@ from __future__ import annotations
 
 from . import (arith, debugging, decomp, elementwise, indexing, internal, linalg, opaque,
                reductions, shapes, sorting, special)
+from ..ir import builder
 from .registry import Primitive, Registry
-
-
-def _custom() -> list[Primitive]:
-    from ..custom import custom_primitive
-
-    return [custom_primitive()]
-
 
 FAMILIES = [
     arith.PRIMS, elementwise.PRIMS, reductions.PRIMS, linalg.PRIMS, decomp.PRIMS, shapes.PRIMS,
     indexing.PRIMS, special.PRIMS, sorting.PRIMS, internal.PRIMS, debugging.PRIMS, opaque.PRIMS,
-    _custom(),
 ]
 
+# The table every IR builder consults unless given another. ``custom_call`` (calls of
+# ``custom_jvp``/``custom_vjp`` functions) is added by :mod:`chainrule.custom`, which defines it.
 PRIMS = Registry(FAMILIES)
+builder.install_registry(PRIMS)
 
 __all__ = ["PRIMS", "Primitive", "Registry"]

@@ -27,9 +27,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import BatchError
-from ..frontend.compile import Compiled
-from ..frontend.values import flatten, rebuild
 from ..ir.builder import Builder, Names, const
+from ..ir.compiled import Compiled, flatten, rebuild
 from ..ir.inline import _base as base_name
 from ..ir.inline import inline
 from ..ir.nodes import Assign, Const, Effect, ForRange, Function, If, Var, While, walk

@@ -23,8 +23,8 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from ..frontend.compile import Compiled
 from ..ir.builder import Builder, Names
+from ..ir.compiled import Compiled
 from ..ir.inline import inline
 from ..ir.nodes import Assign, Effect, Function, Var, walk
 from .recompute import view_roots

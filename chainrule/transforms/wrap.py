@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import NonDifferentiableError
-from ..frontend.compile import Compiled
-from ..frontend.values import flatten, rebuild
 from ..ir.builder import Builder, Names, const
+from ..ir.compiled import Compiled, flatten, rebuild
 from ..ir.inline import inline
 from ..ir.nodes import Assign, Const, ForRange, Function, If, Var
 from ..ir.types import I64, Type
