@@ -276,7 +276,7 @@ def custom_primitive():
     from .rules.taylor import first_order_only
 
     return Primitive("custom_call", _custom_type, _custom_emit, _custom_jvp, _custom_vjp,
-                     internal=True, extra={"inline": "spec"},
+                     internal=True, inline="spec",
                      doc="a call of a custom_jvp / custom_vjp function (emitted inline)",
                      taylor=first_order_only(
                          _custom_jvp, "custom_call",
@@ -301,7 +301,7 @@ def register_primitive(prim: Any, function: Any = None, namespace: dict | None =
     from .frontend import numpy_api
     from .rules import PRIMS
 
-    prim.extra.setdefault("user", True)
+    prim.user = True
     if prim.taylor is None and prim.jvp is not None:
         from .rules.taylor import first_order_only
 

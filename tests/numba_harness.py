@@ -33,7 +33,7 @@ numpy_compile = rule_harness.compile_fn
 def numba_compile(fn: Function) -> Callable:
     """``fn`` compiled with the Numba backend's source (no NumPy fallback)."""
     src, consts = generate(numba_backend.reserve_tapes(fn), with_comments=False,
-                           header=numba_backend.HEADER, overrides=numba_backend.OVERRIDES)
+                           header=numba_backend.HEADER, overrides=numba_backend.overrides())
     return numba_backend.jit(load_source(fn.name, src, consts))
 
 

@@ -346,7 +346,7 @@ def test_every_primitive_has_a_row() -> None:
     rows = {r.prim for r in TABLE}
     missing = [p.name for p in PRIMS.all()
                if p.name not in rows and not (p.nondiff or p.effect or p.internal)
-               and not p.extra.get("user")]
+               and not p.user]
     assert not missing, f"primitives without a row in tests/test_rules_table.py: {missing}"
 
 

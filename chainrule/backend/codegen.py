@@ -15,19 +15,12 @@ import os
 import numpy as np
 
 from ..ir.nodes import Assign, Const, Effect, ForRange, Function, If, Var, While
+from ..rules.registry import Statements  # noqa: F401 (emissions return it)
 
 INDENT = "    "
 
 # Globals that user-registered primitives' emitted source refers to (name -> object).
 EXTRA_GLOBALS: dict = {}
-
-
-class Statements:
-    """What a backend emission returns when one primitive needs several lines (an assignment's
-    lines may name its result as ``{out}``)."""
-
-    def __init__(self, *lines: str):
-        self.lines = list(lines)
 
 
 class SourceWriter:
@@ -97,7 +90,7 @@ class SourceWriter:
         self.comment_for(s, depth)
         if isinstance(s, Assign) and s.prim == "tape_new" and self.tape_factory:
             self.lines.append(f"{pad}{s.out.name} = {self.tape_factory}()")
-        elif isinstance(s, Assign) and self.prims[s.prim].extra.get("inline"):
+        elif isinstance(s, Assign) and self.prims[s.prim].inline:
             self.inline_call(s, depth)
         elif isinstance(s, Assign):
             expr = self.emit(s)
@@ -152,7 +145,7 @@ class SourceWriter:
         from ..ir.builder import Builder, Names
         from ..ir.inline import inline
 
-        spec = dict(s.params)[self.prims[s.prim].extra["inline"]]
+        spec = dict(s.params)[self.prims[s.prim].inline]
         body = spec.primal
         b = Builder(Names(self.names), self.prims)
         (result,) = inline(b, body, list(s.args[: len(body.params)]))

@@ -77,7 +77,7 @@ class Executable:
             fn = _hidden_inputs_last(compiled.fn, outside)
             src_np, consts = generate(fn)
             src_nb, _ = generate(numba_backend.reserve_tapes(fn), header=numba_backend.HEADER,
-                                 overrides=numba_backend.OVERRIDES)
+                                 overrides=numba_backend.overrides())
             self.name = fn.name
             self.sources = {"numpy": src_np, "numba": src_nb}
             self.out_template = compiled.out_template
@@ -412,7 +412,7 @@ def _is_leaf(t: Any) -> bool:
 def writes_params(fn: Any) -> bool:
     """Whether the function may write into the memory of one of its array parameters."""
     from ..ir.nodes import Assign, Effect, walk
-    from ..transforms.activity import VIEW_PRIMS
+    from ..transforms.activity import is_view
 
     shared = {p.name for p in fn.params if p.type.ndim > 0}
     stmts = list(walk(fn.body))
@@ -422,7 +422,7 @@ def writes_params(fn: Any) -> bool:
         for s in stmts:
             if isinstance(s, Assign) and s.out.name not in shared and s.args and \
                     getattr(s.args[0], "name", None) in shared and \
-                    (s.prim in VIEW_PRIMS or s.prim == "getitem") and s.out.type.ndim > 0:
+                    (is_view(s) or s.prim == "getitem") and s.out.type.ndim > 0:
                 shared.add(s.out.name)
                 changed = True
     return any(isinstance(s, Effect) and s.prim != "tape_push" and s.args[0].name in shared

@@ -289,11 +289,23 @@ OPAQUE = "<opaque call>"
 
 
 def describe_primitive(prim: Any) -> dict:
-    """A user primitive's record: its rule functions (source and closures) and flags."""
-    extra = {k: v for k, v in prim.extra.items() if k != "user"}
-    return {"rules": [describe(getattr(prim, k)) for k in ("infer", "emit", "jvp", "vjp")],
-            "flags": [prim.nondiff, prim.effect, prim.linear, repr(prim.diff_args)],
-            "extra": describe(extra)}
+    """A user primitive's record, every field of it: rule functions by source and closures,
+    kinks by their texts and masks, flags by value."""
+    import dataclasses
+
+    out: dict = {}
+    for f in dataclasses.fields(prim):
+        value = getattr(prim, f.name)
+        if f.name in ("name", "doc", "user"):
+            continue
+        if f.name == "kinks":
+            out[f.name] = [[k.kind, k.at, k.returns, k.arg, k.selects,
+                            describe(k.mask) if k.mask is not None else None] for k in value]
+        elif callable(value):
+            out[f.name] = describe(value)
+        else:
+            out[f.name] = repr(value)
+    return out
 
 
 def _user_primitives(fn: Any) -> list:
@@ -311,7 +323,7 @@ def _user_primitives(fn: Any) -> list:
             if not isinstance(s, Assign) and not hasattr(s, "prim"):
                 continue
             prim = PRIMS[s.prim] if s.prim in PRIMS else None
-            if prim is not None and prim.extra.get("user"):
+            if prim is not None and prim.user:
                 found[prim.name] = prim
             for _, p in s.params:  # compiled pieces of custom rules
                 for attr in ("primal", "rule", "bwd"):

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import ChainruleTypeError, UnsupportedCallError
 from ..ir.builder import const
+from ..rules import PRIMS
 from . import linalg_api, numpy_arrays, numpy_contract, numpy_more, numpy_reduce, special_api
 from .builtin_api import builtin_handlers
 from .numpy_args import atom as _atom
@@ -56,7 +57,6 @@ _REDUCTION_SPECS["prod"] = _REDUCTION_SPECS["sum"]
 _REDUCTION_SPECS["amin"] = _REDUCTION_SPECS["amax"]
 _REDUCTION_SPECS["argmin"] = _REDUCTION_SPECS["argmax"]
 # NumPy's ufunc keywords other than out= (all rejected unless given their default value).
-_NO_FOLD = {"matmul", "logical_and", "logical_or"}
 _UFUNC_KW = "*, where=True, casting='same_kind', order='K', dtype=None, subok=True, signature=None"
 _UFUNC_UNSUPPORTED = "where casting order dtype subok signature"
 
@@ -76,7 +76,8 @@ def unary(prim: str, npfn=None):
 def binary(prim: str, npfn=None):
     def h(lw, p, node):
         x, y = p.x, p.y
-        if static_number(x) and static_number(y) and npfn is not None and prim not in _NO_FOLD:
+        if static_number(x) and static_number(y) and npfn is not None and \
+                PRIMS[prim].fold_statics:
             return const(float(npfn(x.value, y.value)))
         return lw.b.emit(prim, _atom(lw, x), _atom(lw, y))
     return h

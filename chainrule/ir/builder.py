@@ -7,7 +7,6 @@ table, and lets rules write ``b.mul(g, b.cos(x))`` to emit primitives by name.
 
 from __future__ import annotations
 
-import operator
 from contextlib import contextmanager
 from typing import Any
 
@@ -71,13 +70,6 @@ def const(value: Any) -> Const:
     raise TypeError(f"not an IR constant: {value!r}")
 
 
-_FOLD = {
-    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv,
-    "neg": operator.neg, "pow": operator.pow, "lt": operator.lt, "le": operator.le,
-    "gt": operator.gt, "ge": operator.ge, "eq": operator.eq, "ne": operator.ne,
-    "not_": operator.not_, "and_": lambda a, b: a and b, "or_": lambda a, b: a or b,
-}
-
 
 def _foldable(a: Any) -> bool:
     return isinstance(a, Const) and a.weak and isinstance(a.value, (bool, int, float))
@@ -137,11 +129,13 @@ class Builder:
 
     def emit(self, prim: str, *args: Any, out: Var | None = None, **params: Any) -> Var:
         atoms = tuple(self.atom(a) for a in args)
-        if out is None and prim in _FOLD and all(_foldable(a) for a in atoms):
-            try:
-                return const(_FOLD[prim](*[a.value for a in atoms]))
-            except (ArithmeticError, ValueError, TypeError):
-                pass
+        if out is None and all(_foldable(a) for a in atoms):
+            fold = self.prims[prim].fold  # the record's constant folding, if any
+            if fold is not None:
+                try:
+                    return const(fold(*[a.value for a in atoms]))
+                except (ArithmeticError, ValueError, TypeError):
+                    pass
         typ = self.infer(prim, list(atoms), params)
         if out is None:
             out = self.temp(typ)

@@ -15,8 +15,13 @@ from typing import Any
 from ..ir.nodes import Assign, Effect, ForRange, Function, If, Var, While, stmt_reads, walk
 from ..ir.verify import live_names, verified
 
-SIDE_EFFECTS = {"tape_pop", "debug_print", "check", "check_index", "check_index_array",
-                "check_batch_size"}  # raise
+
+def kept_prims() -> set[str]:
+    """Primitives kept although their result is unused (records with ``keep``: tape pops,
+    checks that raise, prints)."""
+    from ..rules import PRIMS
+
+    return PRIMS.names_where("keep")
 
 
 def _reads(fn: Function) -> set[str]:
@@ -32,30 +37,32 @@ def _reads(fn: Function) -> set[str]:
 
 def _live(fn: Function) -> set[str]:
     """Names a kept statement may read: those the roots read, closed over assignments."""
-    return live_names(fn, SIDE_EFFECTS)
+    return live_names(fn, kept_prims())
 
 
-def _prune(stmts: list, live: set[str]) -> tuple[list, bool]:
+def _prune(stmts: list, live: set[str], kept: set[str] | None = None) -> tuple[list, bool]:
+    if kept is None:
+        kept = kept_prims()
     out = []
     changed = False
     for s in stmts:
         if isinstance(s, Assign):
-            if s.out.name not in live and s.prim not in SIDE_EFFECTS:
+            if s.out.name not in live and s.prim not in kept:
                 changed = True
                 continue
         elif isinstance(s, If):
-            s.then, c1 = _prune(s.then, live)
-            s.orelse, c2 = _prune(s.orelse, live)
+            s.then, c1 = _prune(s.then, live, kept)
+            s.orelse, c2 = _prune(s.orelse, live, kept)
             changed |= c1 or c2
             if not s.then and not s.orelse:
                 changed = True
                 continue
         elif isinstance(s, While):
-            s.cond_body, c1 = _prune(s.cond_body, live)
-            s.body, c2 = _prune(s.body, live)
+            s.cond_body, c1 = _prune(s.cond_body, live, kept)
+            s.body, c2 = _prune(s.body, live, kept)
             changed |= c1 or c2
         elif isinstance(s, ForRange):
-            s.body, c1 = _prune(s.body, live)
+            s.body, c1 = _prune(s.body, live, kept)
             changed |= c1
             if not s.body and s.var.name not in live:
                 changed = True
@@ -67,8 +74,9 @@ def _prune(stmts: list, live: set[str]) -> tuple[list, bool]:
 @verified("cleanup")
 def dead_code(fn: Function) -> Function:
     body = fn.body
+    kept = kept_prims()
     while True:
-        body, changed = _prune(body, _live(Function(fn.name, fn.params, body, fn.results)))
+        body, changed = _prune(body, _live(Function(fn.name, fn.params, body, fn.results)), kept)
         if not changed:
             break
     return Function(fn.name, fn.params, body, fn.results, fn.loc, fn.meta)
@@ -82,8 +90,8 @@ def simplify(fn: Function, names: Any = None) -> Function:
     from ..rewrites import after_differentiation
     from .copies import propagate_copies
     from .materialize import drop_redundant_materialize
-    from .scalar_opt import PURE_AFTER, optimize
+    from .scalar_opt import optimize
 
     fn = after_differentiation(fn, names)
-    fn = propagate_copies(optimize(fn, PURE_AFTER, any_var=True))
+    fn = propagate_copies(optimize(fn, derivatives=True, any_var=True))
     return dead_code(drop_redundant_materialize(fn))

@@ -53,12 +53,8 @@ MODES = ("warn", "raise", "count")
 # both sides and are not reported, except the ties of argmax/argmin (the index selects whose
 # derivative flows) and float comparisons at equality (which branch runs).
 REPORTED = (KINK, INFINITE, JUMP, DOMAIN)
-TIES = ("argmax", "argmin")
 COMPARISONS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 EQUALITY = "equality"
-# (primitive, kind) -> the argument whose derivative the kind concerns (pow at x < 0: only the
-# exponent's derivative is affected, so x ** 2 at negative x is not a site).
-_ARG_OF = {("pow", DOMAIN): 1}
 
 _PHRASE = {KINK: "at a kink", INFINITE: "where its derivative is infinite",
            JUMP: "at a jump", DOMAIN: "at the edge of its domain",
@@ -140,7 +136,7 @@ class Collector:
             return set()
         useful = useful_vars(Function("f", [], block, list(results)), PRIMS)
         return {id(s) for s in cands if id(s) in self.kept or s.prim in COMPARISONS
-                or s.prim in TIES or s.out.name in useful}
+                or _selects(PRIMS, s.prim) or s.out.name in useful}
 
 
 _LOCAL = threading.local()
@@ -209,13 +205,29 @@ def _kinks_of(s: Assign, prims: Any = None) -> list:
     if s.prim not in prims:
         return []
     return [(k.kind, k.at, k.returns, k.mask) for k in prims[s.prim].kinks
-            if k.mask is not None and (k.kind in REPORTED or s.prim in TIES)]
+            if k.mask is not None and (k.kind in REPORTED or k.selects)]
+
+
+def _selects(prims: Any, prim: str) -> bool:
+    """A piecewise-constant primitive whose ties are reported (argmax: the index selects whose
+    derivative flows); its records' kinks say ``selects``."""
+    return prim in prims and any(k.selects for k in prims[prim].kinks)
+
+
+def _concerned_arg(prim: str, kind: str) -> int | None:
+    """The one argument whose derivative points of ``kind`` concern (pow at x < 0: only the
+    exponent's, so x ** 2 at negative x is not a site), from the kink record's ``arg``."""
+    from ..rules import PRIMS
+
+    if prim not in PRIMS:
+        return None
+    return next((k.arg for k in PRIMS[prim].kinks if k.kind == kind and k.arg is not None), None)
 
 
 def _relevant(s: Assign, kind: str, varied: set | None) -> bool:
     """Whether the point can change a derivative: some float argument is a variable (that
     depends on a differentiated input, when ``varied`` is given)."""
-    k = _ARG_OF.get((s.prim, kind))
+    k = _concerned_arg(s.prim, kind)
     args = [s.args[k]] if k is not None and k < len(s.args) else list(s.args)
     floats = [a for a in args if isinstance(a, Var) and a.type.is_float and not a.type.tape]
     if not floats:

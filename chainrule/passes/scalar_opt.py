@@ -26,21 +26,19 @@ from ..ir.nodes import (
 )
 from ..ir.verify import verified
 
-# Smooth, side-effect-free primitives (primitives with kinks and comparisons are left where
-# they are: kink reporting counts their evaluations).
-PURE = {"add", "sub", "mul", "neg", "and_", "or_", "not_", "getitem", "shape", "size",
-        "to_float", "exp", "sin", "cos", "tanh"}
+
+def movable_prims(derivatives: bool = False) -> set[str]:
+    """The primitives whose scalar computations are merged and hoisted: those whose records say
+    ``movable`` (smooth, side-effect free; primitives with kinks stay where they are, kink
+    reporting counts their evaluations), in derivative code also ``movable_in_derivatives``."""
+    from ..rules import PRIMS
+
+    if derivatives:
+        return PRIMS.names_where("movable", "movable_in_derivatives")
+    return PRIMS.names_where("movable")
 
 
-# Not hoisted out of loops (a loop that runs zero times must not raise IndexError).
-MAY_RAISE = {"getitem"}
-
-
-# After differentiation: also zero-safe products and quotients of the derivative code.
-PURE_AFTER = PURE | {"zmul", "div"}
-
-
-def _key(s: Assign, pure: set = PURE) -> tuple | None:
+def _key(s: Assign, pure: set) -> tuple | None:
     if s.prim not in pure or s.out.type.ndim != 0:
         return None
     args = []
@@ -70,7 +68,10 @@ def _reads_arrays(s: Assign) -> bool:
 
 class _Optimizer:
     def __init__(self, fn: Function, pure: set, any_var: bool = False):
+        from ..rules import PRIMS
+
         self.pure = pure
+        self.may_raise = PRIMS.names_where("may_raise")
         self.single = {n for n, c in _assign_counts(fn).items() if c == 1}
         self.params = {p.name for p in fn.params}
         # After differentiation the table may also hold variables assigned several times: an
@@ -157,7 +158,7 @@ class _Optimizer:
         hoisted, keep = [], []
         for s in loop.body:
             movable = (isinstance(s, Assign) and _key(s, self.pure) is not None
-                       and s.prim not in MAY_RAISE and s.out.name in self.single
+                       and s.prim not in self.may_raise and s.out.name in self.single
                        and not (writes_arrays and _reads_arrays(s))
                        and not any(isinstance(a, Var) and a.name in written for a in s.args))
             if movable:
@@ -170,9 +171,10 @@ class _Optimizer:
 
 
 @verified("scalar_opt")
-def optimize(fn: Function, pure: set = PURE, any_var: bool = False) -> Function:
-    """CSE then loop-invariant code motion of the computations of ``pure`` primitives."""
-    opt = _Optimizer(fn, pure, any_var)
+def optimize(fn: Function, derivatives: bool = False, any_var: bool = False) -> Function:
+    """CSE then loop-invariant code motion of the computations of movable primitives (see
+    :func:`movable_prims`; a primitive that may raise is never hoisted out of a loop)."""
+    opt = _Optimizer(fn, movable_prims(derivatives), any_var)
     body = opt.cse(fn.body, {})
     body = opt.licm(body)
     return Function(fn.name, fn.params, body, fn.results, fn.loc, fn.meta)

@@ -8,6 +8,8 @@ zero derivative by definition).
 
 from __future__ import annotations
 
+import operator
+
 from ..ir.nodes import Const
 from ..ir.types import Type
 from . import taylor as T
@@ -178,10 +180,11 @@ def _pow_infinite(b, x, y):
 
 PRIMS = [
     Primitive("add", same_type, template("{0} + {1}"), _linear_jvp(1.0), _linear_vjp(1.0),
-              linear=True),
+              linear=True, movable=True, fold=operator.add),
     Primitive("sub", same_type, template("{0} - {1}"), _linear_jvp(-1.0), _linear_vjp(-1.0),
-              linear=True),
-    binary("mul", "{0} * {1}", lambda b, x, y, o: y, lambda b, x, y, o: x, infer=same_type),
+              linear=True, movable=True, fold=operator.sub),
+    binary("mul", "{0} * {1}", lambda b, x, y, o: y, lambda b, x, y, o: x, infer=same_type,
+           movable=True, fold=operator.mul),
     binary(
         "div",
         "{0} / {1}",
@@ -190,15 +193,19 @@ PRIMS = [
         kinks=Kink(INFINITE, "y == 0", "d/dx = 1/y and d/dy = -x/y**2 are +-inf or nan (the "
                    "value is +-inf or nan); a zero tangent or cotangent gives 0",
                    mask=_args_mask(lambda b, x, y: b.eq(y, 0.0))),
+        movable_in_derivatives=True, fold=operator.truediv,
     ),
-    Primitive("neg", same_type, template("-{0}"), _neg_jvp, _neg_vjp, linear=True),
-    Primitive("id", same_type, template("{0}"), _id_jvp, _id_vjp, doc="y = x", linear=True),
+    Primitive("neg", same_type, template("-{0}"), _neg_jvp, _neg_vjp, linear=True,
+              movable=True, fold=operator.neg),
+    Primitive("id", same_type, template("{0}"), _id_jvp, _id_vjp, doc="y = x", linear=True,
+              view=True),
     binary("pow", "{0} ** {1}", _pow_dx, _pow_dy, infer=same_type,
            kinks=(Kink(INFINITE, "x == 0 with y < 1, y != 0",
                        "d/dx = +-inf (a zero tangent or cotangent gives 0); d/dx x**0 = 0",
                        mask=_args_mask(_pow_infinite)),
                   Kink(DOMAIN, "x < 0 (x**y is real only for integer y)", "d/dy = 0",
-                       mask=_args_mask(lambda b, x, y: b.lt(x, 0.0))))),
+                       mask=_args_mask(lambda b, x, y: b.lt(x, 0.0)), arg=1)),
+           fold=operator.pow),
     zero_derivative("floordiv", "{0} // {1}", same_type,
                     kinks=Kink(FLAT, "x an exact multiple of y (jumps)", _FLAT,
                                mask=_args_mask(lambda b, x, y: b.eq(b.mod(x, y), 0.0)))),
@@ -207,22 +214,25 @@ PRIMS = [
                       "the derivative of the piece that starts there (x % y == 0): "
                       "d/dx = 1, d/dy = -floor(x / y)",
                       mask=_args_mask(lambda b, x, y: b.eq(b.mod(x, y), 0.0)))),
-    zero_derivative("lt", "{0} < {1}", bool_type, kinks=_SWITCH),
-    zero_derivative("le", "{0} <= {1}", bool_type, kinks=_SWITCH),
-    zero_derivative("gt", "{0} > {1}", bool_type, kinks=_SWITCH),
-    zero_derivative("ge", "{0} >= {1}", bool_type, kinks=_SWITCH),
-    zero_derivative("eq", "{0} == {1}", bool_type, kinks=_SWITCH),
-    zero_derivative("ne", "{0} != {1}", bool_type, kinks=_SWITCH),
-    zero_derivative("logical_and", "np.logical_and({0}, {1})", bool_type),
-    zero_derivative("logical_or", "np.logical_or({0}, {1})", bool_type),
+    zero_derivative("lt", "{0} < {1}", bool_type, kinks=_SWITCH, fold=operator.lt),
+    zero_derivative("le", "{0} <= {1}", bool_type, kinks=_SWITCH, fold=operator.le),
+    zero_derivative("gt", "{0} > {1}", bool_type, kinks=_SWITCH, fold=operator.gt),
+    zero_derivative("ge", "{0} >= {1}", bool_type, kinks=_SWITCH, fold=operator.ge),
+    zero_derivative("eq", "{0} == {1}", bool_type, kinks=_SWITCH, fold=operator.eq),
+    zero_derivative("ne", "{0} != {1}", bool_type, kinks=_SWITCH, fold=operator.ne),
+    zero_derivative("logical_and", "np.logical_and({0}, {1})", bool_type, fold_statics=False),
+    zero_derivative("logical_or", "np.logical_or({0}, {1})", bool_type, fold_statics=False),
     zero_derivative("logical_not", "np.logical_not({0})", bool_type),
-    zero_derivative("and_", "({0} and {1})", bool_type, doc="scalar boolean and"),
-    zero_derivative("or_", "({0} or {1})", bool_type, doc="scalar boolean or"),
-    zero_derivative("not_", "(not {0})", bool_type, doc="scalar boolean not"),
+    zero_derivative("and_", "({0} and {1})", bool_type, doc="scalar boolean and", movable=True,
+                    fold=lambda a, b: a and b),
+    zero_derivative("or_", "({0} or {1})", bool_type, doc="scalar boolean or", movable=True,
+                    fold=lambda a, b: a or b),
+    zero_derivative("not_", "(not {0})", bool_type, doc="scalar boolean not", movable=True,
+                    fold=operator.not_),
     Primitive("where", _where_type, template("np.where({0}, {1}, {2})"), _where_jvp, _where_vjp,
               diff_args=(1, 2)),
     Primitive("to_float", _cast_type("float64"), _float_emit, _to_float_jvp, _to_float_vjp,
-              doc="float(x) of a scalar", linear=True),
+              doc="float(x) of a scalar", linear=True, movable=True),
     zero_derivative("to_int", "int({0})", _cast_type("int64"), doc="int(x) of a scalar",
                     kinks=Kink(FLAT, "integers (jumps)", _FLAT,
                                mask=_args_mask(lambda b, x: b.eq(x, b.floor(x))))),

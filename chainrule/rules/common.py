@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 from ..errors import ChainruleTypeError
 from ..ir.nodes import Const
@@ -159,13 +160,14 @@ def unary(
     kinks=(),
     doc: str = "",
     direction: Callable | None = None,
+    **fields: Any,
 ) -> Primitive:
     """Elementwise unary primitive from ``deriv(b, x, y) -> f'(x)``.
 
     ``direction(b, x, y, t)``, when given, is the exact one-sided directional derivative along
     ``t`` used by forward mode under ``options={"directional": True}``.
     """
-    prim = Primitive(name, infer, template(emit), kinks=kinks, doc=doc)
+    prim = Primitive(name, infer, template(emit), kinks=kinks, doc=doc, **fields)
     tmul = tangent_product(prim.kinks)
 
     def jvp(b, args, tans, out, **params):
@@ -190,12 +192,13 @@ def binary(
     infer: Callable = float_type,
     kinks=(),
     doc: str = "",
+    **fields: Any,
 ) -> Primitive:
     """Elementwise binary primitive from partials ``dx(b, x, y, out)`` and ``dy(...)``.
 
     A partial given as None means the primitive is not differentiable in that argument.
     """
-    prim = Primitive(name, infer, template(emit), kinks=kinks, doc=doc)
+    prim = Primitive(name, infer, template(emit), kinks=kinks, doc=doc, **fields)
     tmul = tangent_product(prim.kinks)
 
     def jvp(b, args, tans, out, **params):
@@ -225,6 +228,6 @@ def binary(
 
 
 def zero_derivative(name: str, emit: str, infer: Callable, doc: str = "",
-                    kinks=()) -> Primitive:
+                    kinks=(), **fields: Any) -> Primitive:
     """A primitive whose derivative is identically zero where it exists."""
-    return Primitive(name, infer, template(emit), nondiff=True, doc=doc, kinks=kinks)
+    return Primitive(name, infer, template(emit), nondiff=True, doc=doc, kinks=kinks, **fields)

@@ -3,7 +3,7 @@
 Both produce an unused integer (so transforms treat them as ordinary non-differentiable
 assignments: they run in the primal computation and in the forward sweep of derivative code,
 with primal values) and are kept by dead-code elimination and never moved by the optimiser
-(see ``passes/cleanup.SIDE_EFFECTS``; they are not in ``passes/scalar_opt.PURE``).
+(their records say ``keep=True`` and not ``movable``).
 
 * ``debug_print(*values, parts=...)`` prints like ``print``: ``parts`` holds the string pieces
   and a ``None`` where the next value goes (strings are compile-time constants).
@@ -38,10 +38,10 @@ def _check_batch_emit(srcs: list[str], where: str, what: str, first: str, **_) -
 
 
 PRIMS = [
-    Primitive("debug_print", _int_result, _print_emit, nondiff=True,
+    Primitive("debug_print", _int_result, _print_emit, nondiff=True, keep=True,
               doc="print the values (primal values in derivative code)"),
-    Primitive("check", _int_result, _check_emit, nondiff=True,
+    Primitive("check", _int_result, _check_emit, nondiff=True, keep=True,
               doc="raise AssertionError(message) when the condition is false"),
-    Primitive("check_batch_size", _int_result, _check_batch_emit, nondiff=True,
+    Primitive("check_batch_size", _int_result, _check_batch_emit, nondiff=True, keep=True,
               doc="raise BatchError when two vmap batch sizes differ"),
 ]

@@ -245,9 +245,17 @@ def _round_emit(srcs, decimals=0, **_):
 
 _FLAT = "0 (also at the jumps)"
 
+
+# -- Numba emissions (``numba_emit``: where Numba needs other source than NumPy) ---------------
+def _clip(srcs: list[str], **_) -> str:
+    """``np.clip`` as NumPy defines it, for every mix of scalar and array operands."""
+    x, lo, hi = srcs
+    return f"np.minimum(np.maximum({x}, {lo}), {hi})"
+
+
 PRIMS = [
-    unary("sin", "np.sin({0})", lambda b, x, y: b.cos(x)),
-    unary("cos", "np.cos({0})", lambda b, x, y: b.neg(b.sin(x))),
+    unary("sin", "np.sin({0})", lambda b, x, y: b.cos(x), movable=True),
+    unary("cos", "np.cos({0})", lambda b, x, y: b.neg(b.sin(x)), movable=True),
     unary("tan", "np.tan({0})", lambda b, x, y: b.add(1.0, b.square(y))),
     unary("arcsin", "np.arcsin({0})", lambda b, x, y: _rsqrt(b, b.sub(1.0, b.square(x))),
           kinks=_infinite("|x| == 1", "+inf", _unit)),
@@ -257,14 +265,14 @@ PRIMS = [
     unary("arctan", "np.arctan({0})", lambda b, x, y: _inv(b, b.add(1.0, b.square(x)))),
     unary("sinh", "np.sinh({0})", lambda b, x, y: b.cosh(x)),
     unary("cosh", "np.cosh({0})", lambda b, x, y: b.sinh(x)),
-    unary("tanh", "np.tanh({0})", lambda b, x, y: b.sub(1.0, b.square(y))),
+    unary("tanh", "np.tanh({0})", lambda b, x, y: b.sub(1.0, b.square(y)), movable=True),
     unary("arcsinh", "np.arcsinh({0})", lambda b, x, y: _rsqrt(b, b.add(b.square(x), 1.0))),
     unary("arccosh", "np.arccosh({0})",
           lambda b, x, y: _inv(b, b.mul(b.sqrt(b.sub(x, 1.0)), b.sqrt(b.add(x, 1.0)))),
           kinks=_infinite("x == 1", "+inf", lambda b, x: b.eq(x, 1.0))),
     unary("arctanh", "np.arctanh({0})", lambda b, x, y: _inv(b, b.sub(1.0, b.square(x))),
           kinks=_infinite("|x| == 1", "+inf (the value is +-inf)", _unit)),
-    unary("exp", "np.exp({0})", lambda b, x, y: y),
+    unary("exp", "np.exp({0})", lambda b, x, y: y, movable=True),
     unary("expm1", "np.expm1({0})", lambda b, x, y: b.add(y, 1.0)),
     unary("log", "np.log({0})", lambda b, x, y: _inv(b, x),
           kinks=_infinite("x == 0", "+inf (the value is -inf)", lambda b, x: b.eq(x, 0.0))),
@@ -318,7 +326,8 @@ PRIMS = [
                          "constant, so clip(x, 0.0, 1.0) has derivative 0 at x = 0 and x = 1",
                          clarke="the convex hull of the unit vectors of the selectable operands",
                          directional="min(max-rule(dx, dlo), dhi): max(dx, dlo) at x == lo, "
-                         "min(dx, dhi) at x == hi", mask=_clip_mask)),
+                         "min(dx, dhi) at x == hi", mask=_clip_mask),
+              numba_emit=_clip),
 ]
 
 __all__ = ["PRIMS"]

@@ -164,6 +164,74 @@ def _shape_emit(srcs, axis, **_):
     return f"{srcs[0]}.shape[{axis}]"
 
 
+# -- Numba emissions (``numba_emit``: where Numba needs other source than NumPy) ---------------
+def _numba_additem(srcs: list[str], spec: tuple, types: tuple = (), **params) -> str:
+    """``x[idx] += v`` accumulating repeated indices: a loop over the index array."""
+    if spec == ("e",):
+        return f"_rt.iadd({srcs[0]}, {srcs[1]})"
+    spec = _no_ellipsis(spec, types[0].ndim) if types else spec
+    arrays = [k for k, code in enumerate(spec) if code in ("a", "m")]
+    if not arrays:
+        return _additem_emit(srcs, spec, **params)
+    pos = arrays[0]
+    idx_type = types[2 + index_atoms_count(spec[:pos])]
+    if len(arrays) == 1 and spec[pos] == "m" and idx_type.ndim == 1:
+        return f"{srcs[0]}[{index_source(srcs[2:], spec)}] += {srcs[1]}"  # a mask never repeats
+    if len(arrays) > 1 or spec[pos] == "m" or "e" in spec:
+        return _additem_emit(srcs, spec, **params)  # np.add.at: Numba falls back
+    axis = _advanced_axis(spec)
+    if idx_type.ndim > 1 and axis > 0:
+        return _additem_emit(srcs, spec, **params)  # np.add.at: Numba falls back
+    loop = "_j in np.ndindex({idx}.shape)" if idx_type.ndim > 1 else "_j in range({idx}.shape[0])"
+    idx_parts, k = [], 2
+    idx_name = None
+    for code in spec:
+        if code in ("i", "a"):
+            if code == "a":
+                idx_name = srcs[k]
+                idx_parts.append(f"{srcs[k]}[_j]")
+            else:
+                idx_parts.append(srcs[k])
+            k += 1
+        elif code == "n":
+            idx_parts.append("None")
+        else:
+            bits = []
+            for flag in code[1:]:
+                bits.append(srcs[k] if flag == "1" else "")
+                k += flag == "1"
+            text = ":".join(bits)
+            idx_parts.append(text[:-1] if text.endswith(":") and code[3] == "0" else text)
+    value = srcs[1]
+    if types and types[1].ndim > 0:
+        value = f"{value}[{', '.join([':'] * axis + ['_j'])}]"
+    return f"for {loop.format(idx=idx_name)}: {srcs[0]}[{', '.join(idx_parts)}] += {value}"
+
+def _advanced_axis(spec: tuple) -> int:
+    """Where the index array's dimension sits in the result (NumPy's rule, integers counting
+    as advanced indices): in place when the advanced indices are adjacent, else first."""
+    adv = [k for k, code in enumerate(spec) if code in ("i", "a")]
+    if adv != list(range(adv[0], adv[-1] + 1)):
+        return 0
+    return sum(1 for code in spec[:adv[0]] if code[0] in ("s", "n"))
+
+def _no_ellipsis(spec: tuple, ndim: int) -> tuple:
+    """``...`` spelled out as full slices (Numba cannot lower ``x[...]``)."""
+    if "e" not in spec:
+        return spec
+    used = sum(1 for code in spec if code in ("i", "a") or code[0] == "s")
+    k = spec.index("e")
+    return spec[:k] + ("s000",) * max(ndim - used, 0) + spec[k + 1:]
+
+def _numba_getitem(srcs: list[str], spec: tuple, types: tuple = (), **params) -> str:
+    return _getitem_emit(srcs, _no_ellipsis(spec, types[0].ndim), **params)
+
+def _numba_setitem(srcs: list[str], spec: tuple, types: tuple = (), **params) -> str:
+    if spec == ("e",):
+        return f"_rt.{'assign' if types[1].ndim else 'fill'}({srcs[0]}, {srcs[1]})"
+    return _setitem_emit(srcs, _no_ellipsis(spec, types[0].ndim), **params)
+
+
 PRIMS = [
     Primitive(
         "getitem",
@@ -172,21 +240,28 @@ PRIMS = [
         _getitem_jvp,
         _getitem_vjp,
         diff_args=(0,),
-        extra={"accumulate": _getitem_accumulate},
+        accumulate=_getitem_accumulate,
+        numba_emit=_numba_getitem,
+        movable=True,
+        may_raise=True,
         doc="x[index]; basic slices are views, as in NumPy",
     ),
-    Primitive("setitem", _write_type, _setitem_emit, effect=True, doc="x[index] = v"),
-    Primitive("additem", _write_type, _additem_emit, effect=True,
+    Primitive("setitem", _write_type, _setitem_emit, effect=True, doc="x[index] = v",
+              numba_emit=_numba_setitem),
+    Primitive("additem", _write_type, _additem_emit, effect=True, numba_emit=_numba_additem,
               doc="x[index] += v (repeated integer-array indices accumulate)"),
     Primitive("copy", _copy_type, _copy_emit, _identity_jvp, _identity_vjp, doc="np.copy(x)"),
     Primitive("zeros_like", _copy_type, template("np.zeros_like({0})"), nondiff=True),
-    Primitive("shape", _int_type, _shape_emit, nondiff=True, doc="x.shape[axis]"),
-    Primitive("size", _int_type, template("{0}.size"), nondiff=True, doc="x.size"),
-    Primitive("check_index", _int_type, _check_index_emit, nondiff=True,
+    Primitive("shape", _int_type, _shape_emit, nondiff=True, doc="x.shape[axis]",
+              movable=True),
+    Primitive("size", _int_type, template("{0}.size"), nondiff=True, doc="x.size",
+              movable=True),
+    Primitive("check_index", _int_type, _check_index_emit, nondiff=True, keep=True,
               doc="i, after checking -n <= i < n (else IndexError naming the user's file:line)"),
     Primitive("check_index_array", _int_type,
               lambda srcs, axis, where, **_: f"_rt.check_index_array({srcs[0]}, {srcs[1]}, "
                                              f"{axis}, str({where!r}))", nondiff=True,
+              keep=True,
               doc="0, after checking -n <= i < n for every element i of an integer array"),
 ]
 

@@ -18,7 +18,7 @@ from ..ir.nodes import Const
 from ..ir.types import Type
 from . import taylor as T
 from .common import same_type, template, unbroadcast, zmul
-from .registry import Primitive
+from .registry import Primitive, Statements
 
 
 def _tape_new_type(types, dtype, ndim, **_):
@@ -123,11 +123,48 @@ def _zmul_vjp(b, args, out, g, **_):
             unbroadcast(b, gd, d)]
 
 
+# -- Numba emissions (``numba_emit``: where Numba needs other source than NumPy) ---------------
+# Scalar tapes are a growable array ``T`` plus a count ``T__n``, pushed and popped with plain
+# indexing in the generated function itself (no calls, so no reference counting per value).
+def _tape_new(srcs: list[str], dtype: str, ndim: int, types: tuple = (), **_):
+    if ndim:
+        return "[]"
+    suffix = {"float64": "f64", "float32": "f32"}.get(dtype, "i64")
+    return Statements(f"{{out}} = _rt.tnew_{suffix}()", "{out}__n = 0")
+
+def _tape_push(srcs: list[str], types: tuple = (), reserved: bool = False, **_):
+    t, x = srcs
+    if types[0].ndim:
+        return f"{t}.append({x})"
+    if reserved:  # capacity was reserved before the enclosing loop
+        return Statements(f"{t}[{t}__n] = {x}", f"{t}__n += 1")
+    return Statements(f"if {t}__n == {t}.shape[0]:", f"    {t} = _rt.tgrow({t})",
+                      f"{t}[{t}__n] = {x}", f"{t}__n += 1")
+
+def _tape_reserve(srcs: list[str], per_trip: int, types: tuple = (), **_):
+    t, start, stop, step = srcs
+    need = f"{t}__n + {per_trip} * len(range({start}, {stop}, {step})) + 1"
+    return Statements(f"if {need} > {t}.shape[0]:", f"    {t} = _rt.tgrow_to({t}, {need})")
+
+def _tape_pop(srcs: list[str], types: tuple = (), **_):
+    (t,) = srcs
+    if types[0].ndim:
+        return f"{t}.pop()"
+    value = f"{t}[{t}__n] != 0" if types[0].dtype == "bool" else f"{t}[{t}__n]"
+    return Statements(f"{t}__n -= 1", f"{{out}} = {value}")
+
+
 PRIMS = [
-    Primitive("tape_new", _tape_new_type, template("[]"), internal=True, doc="new empty tape"),
+    Primitive("tape_new", _tape_new_type, template("[]"), internal=True, doc="new empty tape",
+              numba_emit=_tape_new),
     Primitive("tape_push", lambda ts, **_: ts[0], template("{0}.append({1})"), effect=True,
-              internal=True),
-    Primitive("tape_pop", _tape_pop_type, template("{0}.pop()"), internal=True),
+              internal=True,
+              numba_emit=_tape_push),
+    Primitive("tape_reserve", lambda ts, **_: ts[0], template("None"), effect=True,
+              internal=True, numba_emit=_tape_reserve,
+              doc="Numba: room on a scalar tape for a loop's pushes (NumPy needs none)"),
+    Primitive("tape_pop", _tape_pop_type, template("{0}.pop()"), internal=True, keep=True,
+              numba_emit=_tape_pop),
     Primitive("adj_zero", _adj_zero_type, _adj_zero_emit, nondiff=True, internal=True),
     Primitive("materialize", _first_type, template("_rt.materialize({0}, {1})"),
               _materialize_jvp, _materialize_vjp, internal=True, diff_args=(0,),
@@ -146,6 +183,7 @@ PRIMS = [
               _broadcast_as_jvp, _broadcast_like_vjp, internal=True, diff_args=(0,),
               doc="g itself when it has the shape of x (same ndim), else g broadcast to it"),
     Primitive("zmul", _zmul_type, _zmul_emit, _zmul_jvp, _zmul_vjp, internal=True,
+              movable_in_derivatives=True,
               doc="t * d, but exactly 0 where t == 0 (a zero tangent or cotangent stays zero)"),
 ]
 

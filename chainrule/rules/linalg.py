@@ -276,22 +276,40 @@ def _det_vjp(b, args, out, g, **_):
     return [b.mul(g, _cofactor(b, args[0], out))]
 
 
+# -- Numba emissions (``numba_emit``: where Numba needs other source than NumPy) ---------------
+def _matmul(srcs: list[str], **_) -> str:
+    return f"_rt.matmul({srcs[0]}, {srcs[1]})"
+
+def _norm(srcs: list[str], types: tuple = (), **_) -> str:
+    ndim = types[0].ndim
+    if ndim == 0:
+        return f"abs({srcs[0]})"
+    if ndim <= 2:
+        return f"np.linalg.norm({srcs[0]})"
+    return f"np.sqrt(np.sum({srcs[0]} * {srcs[0]}))"
+
+
 PRIMS = [
-    Primitive("dot", _dot_type, template("np.dot({0}, {1})"), _bilinear_jvp("dot"), _dot_vjp),
+    Primitive("dot", _dot_type, template("np.dot({0}, {1})"), _bilinear_jvp("dot"), _dot_vjp,
+              numba_emit=_matmul),
     Primitive("matmul", _matmul_type, template("np.matmul({0}, {1})"), _bilinear_jvp("matmul"),
-              _matmul_vjp, doc="a @ b, batched over leading axes with broadcasting"),
+              _matmul_vjp, doc="a @ b, batched over leading axes with broadcasting",
+              fold_statics=False,
+              numba_emit=_matmul),
     Primitive("outer", _vectors_type(2, "outer"), template("np.outer({0}, {1})"),
               _bilinear_jvp("outer"), _outer_vjp),
     Primitive("inner", _vectors_type(0, "inner"), template("np.inner({0}, {1})"),
-              _bilinear_jvp("inner"), _inner_vjp),
+              _bilinear_jvp("inner"), _inner_vjp,
+              numba_emit=_matmul),
     Primitive("cross", _vectors_type(1, "cross"), template("np.cross({0}, {1})"),
               _bilinear_jvp("cross"), _cross_vjp, doc="cross product of two 3-vectors"),
     Primitive("transpose", _transpose_type, _transpose_emit, _transpose_jvp, _transpose_vjp,
-              doc="np.transpose(x, axes) and x.T (a view, as in NumPy)"),
+              doc="np.transpose(x, axes) and x.T (a view, as in NumPy)", view=True),
     Primitive("norm", _norm_type, template("np.linalg.norm({0})"), _norm_jvp, _norm_vjp,
               doc="2-norm of the flattened array (Frobenius norm of a matrix)",
               kinks=Kink(KINK, "x == 0", "0", clarke="the unit ball", directional="norm(dx)",
-                         mask=lambda b, args, out, **_: b.eq(out, 0.0))),
+                         mask=lambda b, args, out, **_: b.eq(out, 0.0)),
+              numba_emit=_norm),
     Primitive("solve", _solve_type, template("np.linalg.solve({0}, {1})"), _solve_jvp,
               _solve_vjp, doc="x with a @ x = b, for b 1-D or 2-D"),
     Primitive("inv", _square_type("inv", False), template("np.linalg.inv({0})"), _inv_jvp,

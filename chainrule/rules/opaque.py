@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..errors import MissingRuleError
 from ..ir.types import Type
-from .registry import Primitive
+from .registry import Primitive, Statements
 
 
 def _type(types, path, ndim, **_):
@@ -39,8 +39,18 @@ def _label(path: str) -> str:
     return path.split(":", 1)[-1] if path.startswith("@") else path.replace(":", ".")
 
 
+# -- Numba emissions (``numba_emit``: where Numba needs other source than NumPy) ---------------
+def _opaque_call(srcs: list[str], path: str, ndim: int, types: tuple = (), **_) -> Statements:
+    """The call in Numba's object mode, its result typed as a C-contiguous float64 array."""
+    typ = "float64" if ndim == 0 else "float64[" + ", ".join([":"] * (ndim - 1) + ["::1"]) + "]"
+    args = "".join(", " + s for s in srcs)
+    return Statements(f"with _rt.objmode({{out}}={typ!r}):",
+                      f"    {{out}} = _rt.opaque_call_py({path!r}, {ndim}{args})")
+
+
 PRIMS = [
     Primitive("opaque_call", _type, _emit, _no_derivative, _no_derivative, internal=True,
               taylor=_no_taylor,
-              doc="a call of a Python function run by the interpreter (docs/opaque.md)"),
+              doc="a call of a Python function run by the interpreter (docs/opaque.md)",
+              numba_emit=_opaque_call),
 ]

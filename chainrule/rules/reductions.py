@@ -243,21 +243,55 @@ def _extreme_kink(prim: str) -> Kink:
 
 
 def _arg_kink(prim: str) -> Kink:
-    return Kink(FLAT, "ties (the result jumps)", "0 (integer valued)", mask=_tie_mask(prim))
+    return Kink(FLAT, "ties (the result jumps)", "0 (integer valued)", mask=_tie_mask(prim),
+                selects=True)
+
+
+# -- Numba emissions (``numba_emit``: where Numba needs other source than NumPy) ---------------
+_REDUCERS = {"sum": ("np.sum", "sum_axis"), "mean": ("np.mean", "mean_axis"),
+             "prod": ("np.prod", "prod_axis"), "amax": ("np.max", "max_axis"),
+             "amin": ("np.min", "min_axis"), "argmax": ("np.argmax", "argmax_axis"),
+             "argmin": ("np.argmin", "argmin_axis")}
+
+def _reduction(prim: str):
+    whole, helper = _REDUCERS[prim]
+
+    def emit(srcs: list[str], axis=None, keepdims=False, types: tuple = (), **_) -> str:
+        x = srcs[0]
+        if axis is None or (isinstance(axis, tuple) and len(axis) == 0):
+            value = f"{whole}({x})"
+            return f"_rt.keepdims_all({value}, {x})" if keepdims else value
+        if isinstance(axis, tuple):
+            if len(axis) != 1:
+                return f"{whole}({x}, axis={axis!r}, keepdims={keepdims})"  # not for Numba
+            axis = axis[0]
+        axis %= max(types[0].ndim, 1)  # the helpers index shapes from the front
+        value = f"_rt.{helper}({x}, {axis})"
+        return f"_rt.keepdims({value}, {x}, {axis})" if keepdims else value
+
+    return emit
+
 
 PRIMS = [
-    Primitive("sum", _sum_type, _reduce_emit("np.sum"), _sum_jvp, _sum_vjp),
-    Primitive("mean", _mean_type, _reduce_emit("np.mean"), _mean_jvp, _mean_vjp),
+    Primitive("sum", _sum_type, _reduce_emit("np.sum"), _sum_jvp, _sum_vjp,
+              numba_emit=_reduction('sum')),
+    Primitive("mean", _mean_type, _reduce_emit("np.mean"), _mean_jvp, _mean_vjp,
+              numba_emit=_reduction('mean')),
     Primitive("prod", _sum_type, _reduce_emit("np.prod"), _prod_jvp, _prod_vjp,
-              doc="the derivative is computed without dividing by elements, exact at zeros"),
+              doc="the derivative is computed without dividing by elements, exact at zeros",
+              numba_emit=_reduction('prod')),
     Primitive("amax", _extreme_type, _reduce_emit("np.max"), _extreme_jvp("amax"), _extreme_vjp,
-              kinks=_extreme_kink("amax"), doc="np.max / np.amax / x.max()"),
+              kinks=_extreme_kink("amax"), doc="np.max / np.amax / x.max()",
+              numba_emit=_reduction('amax')),
     Primitive("amin", _extreme_type, _reduce_emit("np.min"), _extreme_jvp("amin"), _extreme_vjp,
-              kinks=_extreme_kink("amin"), doc="np.min / np.amin / x.min()"),
+              kinks=_extreme_kink("amin"), doc="np.min / np.amin / x.min()",
+              numba_emit=_reduction('amin')),
     Primitive("argmax", _arg_type, _reduce_emit("np.argmax"), nondiff=True,
-              kinks=_arg_kink("amax")),
+              kinks=_arg_kink("amax"),
+              numba_emit=_reduction('argmax')),
     Primitive("argmin", _arg_type, _reduce_emit("np.argmin"), nondiff=True,
-              kinks=_arg_kink("amin")),
+              kinks=_arg_kink("amin"),
+              numba_emit=_reduction('argmin')),
     Primitive("cumsum", _cumsum_type, _cumsum_emit, _cumsum_jvp, _cumsum_vjp,
               doc="axis=None scans the flattened array (result 1-D)"),
 ]

@@ -21,10 +21,19 @@ Rule signatures::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import MissingRuleError
+
+
+class Statements:
+    """What an emission returns when one primitive needs several lines (an assignment's lines
+    may name its result as ``{out}``)."""
+
+    def __init__(self, *lines: str):
+        self.lines = list(lines)
+
 
 # Kinds of non-differentiable points (see docs/nonsmooth.md).
 KINK = "kink"  # continuous, not differentiable: an element of the Clarke generalized gradient
@@ -54,6 +63,12 @@ class Kink:
     clarke: str = ""  # the Clarke generalized gradient there (kind KINK)
     directional: str = ""
     mask: Callable[..., Any] | None = None
+    # The one argument whose derivative the point concerns (pow at x < 0: only the exponent's),
+    # or None for all of them.
+    arg: int | None = None
+    # A FLAT point reported by kink reporting anyway: the result selects whose derivative
+    # flows (argmax ties).
+    selects: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -86,9 +101,37 @@ class Primitive:
     # Conventions at non-differentiable points (docs/nonsmooth.md is generated from them).
     kinks: tuple = ()
     doc: str = ""
-    extra: dict = field(default_factory=dict)
     # Taylor mode: the result's normalised Taylor coefficients from the arguments' (taylor.py).
     taylor: Callable[..., Any] | None = None
+    # -- what the passes and the back end may do with it --------------------------------------
+    # The result may share the buffer of args[0] (reshape, transpose, ...): writes through it
+    # are writes to args[0].
+    view: bool = False
+    # Side-effect free, smooth and cheap: equal calls are merged and loop-invariant ones hoisted
+    # (passes/scalar_opt). Primitives with kinks stay where they are (kink reports count them).
+    movable: bool = False
+    # Movable in derivative code only (the zero-safe product, quotients).
+    movable_in_derivatives: bool = False
+    # Can raise at run time for some arguments (an index out of range): never hoisted out of a
+    # loop that might run zero times.
+    may_raise: bool = False
+    # Never removed as dead code although its result is unused (tape pops, checks, prints).
+    keep: bool = False
+    # Constant folding by the IR builder when every argument is a Python number: the function
+    # computing the result (operator.add for add, ...).
+    fold: Callable[..., Any] | None = None
+    # The front end may compute calls of compile-time numbers with NumPy (False: matmul, and/or).
+    fold_statics: bool = True
+    # Emission under Numba when it differs from ``emit`` (same signature; a str or Statements).
+    numba_emit: Callable[..., Any] | None = None
+    # Reverse mode: ``accumulate(b, args, out, g, acc, **params)`` adds the cotangent of
+    # args[0] into ``acc`` in place instead of building it (getitem: a scatter-add).
+    accumulate: Callable[..., Any] | None = None
+    # Emitted inline from the IR function held in this parameter (custom_call).
+    inline: str | None = None
+    # Registered at run time by ``chainrule.register_primitive``: its rules' source is part of
+    # the disk-cache key.
+    user: bool = False
 
     def __setattr__(self, name: str, value: Any) -> None:
         GENERATION[0] += 1
@@ -144,6 +187,10 @@ class Registry:
 
     def all(self) -> list[Primitive]:
         return [self._table[n] for n in self.names()]
+
+    def names_where(self, *fields: str) -> set[str]:
+        """Names of the primitives with any of the boolean record ``fields`` set."""
+        return {name for name, p in self._table.items() if any(getattr(p, f) for f in fields)}
 
     def coverage(self) -> dict[str, list[str]]:
         """Primitives missing a JVP, VJP or Taylor rule (and not marked non-differentiable)."""

@@ -425,20 +425,40 @@ def _linspace_vjp(b, args, out, g, endpoint=True, **_):
     return [gs if args[0].type.is_float else None, ge if args[1].type.is_float else None, None]
 
 
+# -- Numba emissions (``numba_emit``: where Numba needs other source than NumPy) ---------------
+def _squeeze(srcs: list[str], axis, **_) -> str:
+    return f"_rt.squeeze({srcs[0]}, {axis})"
+
+def _expand_dims(srcs: list[str], axis, types: tuple = (), **_) -> str:
+    if types[0].ndim == 0:
+        return f"np.array([{srcs[0]}])"
+    return f"np.expand_dims({srcs[0]}, {axis % (types[0].ndim + 1)})"
+
+def _flip(srcs: list[str], axis=None, types: tuple = (), **_) -> str:
+    ndim = types[0].ndim
+    if ndim == 0:
+        return srcs[0]
+    axes = range(ndim) if axis is None else [axis % ndim]
+    return f"{srcs[0]}[{', '.join('::-1' if k in axes else ':' for k in range(ndim))}]"
+
+
 PRIMS = [
     Primitive("reshape", _reshape_type, _reshape_emit, _reshape_jvp, _reshape_vjp,
               diff_args=(0,), doc="np.reshape(x, shape); args: x, then one int per dimension "
-              "(-1 allowed); param ndim (optional: the number of shape entries)"),
+              "(-1 allowed); param ndim (optional: the number of shape entries)", view=True),
     Primitive("ravel", lambda ts, **_: ts[0].with_ndim(1), lambda s, **_: f"np.ravel({s[0]})",
-              _ravel_jvp, _ravel_vjp),
+              _ravel_jvp, _ravel_vjp, view=True),
     Primitive("squeeze", _squeeze_type, _squeeze_emit, _squeeze_jvp, _squeeze_vjp,
-              doc="np.squeeze(x, axis); the axis is required"),
+              doc="np.squeeze(x, axis); the axis is required", view=True,
+              numba_emit=_squeeze),
     Primitive("expand_dims", _expand_type, lambda s, axis, **_: f"np.expand_dims({s[0]}, {axis})",
-              _expand_jvp, _expand_vjp),
+              _expand_jvp, _expand_vjp, view=True,
+              numba_emit=_expand_dims),
     Primitive("broadcast_to", _broadcast_to_type, _broadcast_to_emit, _broadcast_to_jvp,
               _broadcast_to_vjp, diff_args=(0,),
-              doc="np.broadcast_to(x, shape): a read-only view, as in NumPy"),
-    Primitive("flip", _flip_type, _flip_emit, _flip_jvp, _flip_vjp, doc="np.flip(x, axis)"),
+              doc="np.broadcast_to(x, shape): a read-only view, as in NumPy", view=True),
+    Primitive("flip", _flip_type, _flip_emit, _flip_jvp, _flip_vjp, doc="np.flip(x, axis)",
+              numba_emit=_flip),
     Primitive("concatenate", _concat_type, _concat_emit, _concat_jvp, _concat_vjp,
               doc="np.concatenate((a, b, ...), axis)"),
     Primitive("stack", _stack_type, _stack_emit, _stack_jvp, _stack_vjp,

@@ -30,13 +30,12 @@ def diff_args(prims, s) -> list:
     return list(s.args)
 
 
-# Primitives whose result may share memory with their first argument.
-VIEW_PRIMS = {"id", "reshape", "ravel", "transpose", "squeeze", "expand_dims", "broadcast_to"}
-
-
 def is_view(s: Assign) -> bool:
-    """True when ``s``'s result may be a view of (share memory with) ``s.args[0]``."""
-    if s.prim in VIEW_PRIMS:
+    """True when ``s``'s result may be a view of (share memory with) ``s.args[0]`` (records
+    with ``view``; basic-index ``getitem``)."""
+    from ..rules import PRIMS
+
+    if s.prim in PRIMS and PRIMS[s.prim].view:
         return True
     if s.prim == "getitem":
         spec = dict(s.params).get("spec", ())

@@ -148,10 +148,10 @@ class _Reverse:
         scratch.arg_active = tuple(self.is_active(a) for a in s.args)
         g = Var("#g", s.out.type)
         params = dict(s.params)
-        if p.vjp is None and p.extra.get("accumulate") is None:
+        if p.vjp is None and p.accumulate is None:
             return candidates, candidates
         try:
-            acc_rule = p.extra.get("accumulate")
+            acc_rule = p.accumulate
             if acc_rule is not None and self.is_active(s.args[0]):
                 acc_rule(scratch, list(s.args), s.out, g, Var("#adj", s.args[0].type), **params)
                 returned: list = []
@@ -439,7 +439,7 @@ class _Reverse:
         prim = self.prims[s.prim]
         if prim.nondiff or not any(self.is_active(a) for a in s.args):
             return
-        acc_rule = prim.extra.get("accumulate")
+        acc_rule = prim.accumulate
         if acc_rule is not None and self.is_active(s.args[0]):
             x = s.args[0]
             bx = self.adj_var(x)
