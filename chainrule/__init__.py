@@ -4,7 +4,7 @@ Functions are compiled from source to a typed IR, transformed (forward and rever
 composable), and turned back into readable Python. See README.md for the supported subset.
 """
 
-from . import errors, rewrites
+from . import errors, plugins, rewrites
 from .api import (
     grad,
     hessian,

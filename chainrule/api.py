@@ -41,6 +41,7 @@ from .passes import kinks as _kinks
 from .passes.cleanup import dead_code, simplify
 from .passes.scalar_opt import optimize
 from .passes.scalarize import SMALL, scalarize
+from .passes import user as user_passes
 from .passes.specialize import known_sizes_of, sizes_for_build
 from .progress import compiling
 from .rewrites import before_differentiation
@@ -85,6 +86,7 @@ def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
     compiled = compile_function(fn, args, names, deps)
     sizes = sizes_for_build(fn, args, compiled.fn)
     compiled.fn = optimize(before_differentiation(scalarize(compiled.fn, names, sizes), names))
+    compiled.fn = user_passes.run("before", compiled.fn, names)
     if _kinks.collecting() is not None:
         _kinks.note_primal(compiled.fn)
     else:  # (kink reporting finds sites among values the derivative code does not need)
@@ -176,6 +178,12 @@ class Transformed:
             out = wrap.jacobian_ir(base, sig, self.argnums, kind[3:], names, self.argnums_tuple)
         elif kind == "jvp":
             out, _ = wrap.jvp_ir(base, sig, names)
+        elif getattr(self, "plugin_rule", None) is not None:  # chainrule.plugins
+            out = self.plugin_rule(base, names)
+            if not isinstance(out, Compiled):
+                raise ChainruleError(f"the transform {kind!r} returned "
+                                     f"{type(out).__name__}, not a Compiled record",
+                                     hint="see docs/plugins.md")
         elif kind == "hessian":
             inner = wrap.jacobian_ir(base, sig, self.argnums, "rev", names, self.argnums_tuple)
             inner.arg_templates = base.arg_templates

@@ -12,8 +12,10 @@ from ..backend.executable import Executable, resolve_backend
 from ..ir.builder import Names
 from ..ir.outside import from_json as outside_from_json
 from ..passes import specialize
+from ..passes import user as user_passes
 from . import store
-from .key import Dependencies, NotCacheable, describe_rewrites, key_parts
+from .key import (Dependencies, NotCacheable, describe_rewrites, describe_user_passes,
+                  key_parts)
 
 
 def enabled() -> bool:
@@ -30,6 +32,8 @@ def _parts(transformed: Any, args: tuple, copy_args: bool, backend: str | None,
         options["kinks"] = True  # instrumented code (the same for every reporting mode)
     try:
         options["rewrites"] = describe_rewrites()
+        if user_passes.registered():
+            options["passes"] = describe_user_passes()
         parts = key_parts(transformed, args, options)
     except NotCacheable:
         return None

@@ -221,6 +221,13 @@ def describe_rewrites() -> Any:
              "replacement": describe(r.build)} for r in rewrites.user_rules()]
 
 
+def describe_user_passes() -> Any:
+    """The passes users added to the pipeline (chainrule.plugins): stage, name, source."""
+    from ..passes import user
+
+    return [[stage, name, describe(fn)] for stage, name, fn in user.registered()]
+
+
 def _describe_pattern(p: Any) -> Any:
     from ..rewrites.patterns import ConstPattern, OpPattern, VarPattern
 

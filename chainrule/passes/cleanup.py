@@ -91,7 +91,8 @@ def simplify(fn: Function, names: Any = None) -> Function:
     from .copies import propagate_copies
     from .materialize import drop_redundant_materialize
     from .scalar_opt import optimize
+    from .user import run as run_user_passes
 
-    fn = after_differentiation(fn, names)
+    fn = after_differentiation(run_user_passes("after", fn, names), names)
     fn = propagate_copies(optimize(fn, derivatives=True, any_var=True))
     return dead_code(drop_redundant_materialize(fn))
