@@ -37,11 +37,12 @@ from .ir.compiled import flatten, rebuild
 from .ir.inline import inline
 from .ir.nodes import Const, Var
 from .ir.printer import format_function
+from .memo import CompileCache
 from .passes import kinks as _kinks
+from .passes import user as user_passes
 from .passes.cleanup import dead_code, simplify
 from .passes.scalar_opt import optimize
 from .passes.scalarize import SMALL, scalarize
-from .passes import user as user_passes
 from .passes.specialize import known_sizes_of, sizes_for_build
 from .progress import compiling
 from .rewrites import before_differentiation
@@ -399,7 +400,7 @@ class _ModeCache:
     """Compiled jvp/vjp functions per (function, argument kinds)."""
 
     def __init__(self) -> None:
-        self.entries: dict = {}
+        self.entries = CompileCache()
 
     def get(self, kind: str, fun: Any, args: tuple, backend: str | None = None,
             kinks: str | None = None) -> tuple[Executable, list]:
@@ -411,13 +412,13 @@ class _ModeCache:
 
         def key() -> tuple:  # (the sizes it is specialised on are known after building)
             mode = () if kinks is None else (_kinks.check_mode(kinks),)
-            return (kind, id(ident), kinds_key(args), known_sizes_of(fun, args), backend) + mode
+            return (kind, kinds_key(args), known_sizes_of(fun, args), backend) + mode
 
-        hit = self.entries.get(key())
-        if hit is not None and hit[0] is ident:
-            return hit[1], hit[2]
+        hit = self.entries.get(ident, key())
+        if hit is not None:
+            return hit
         exe, base = self.make(kind, fun, args, backend, kinks)
-        self.entries[key()] = (ident, exe, base)
+        self.entries.put(ident, key(), (exe, base))
         return exe, base
 
     def make(self, kind: str, fun: Any, args: tuple, backend: str | None,

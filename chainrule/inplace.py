@@ -32,6 +32,7 @@ from .errors import ChainruleTypeError
 from .ir.builder import Names
 from .ir.compiled import Compiled, flatten, rebuild
 from .ir.nodes import Function, Var
+from .memo import CompileCache
 from .passes.cleanup import simplify
 
 
@@ -79,20 +80,17 @@ class Into(api.Transformed):
         return copies
 
 
-_INTO: dict = {}
+_INTO = CompileCache()
 
 
 def into(f: Any, out: int = 0, backend: str | None = None) -> Into:
     """The functional form of ``f``, which writes its result into argument ``out``:
     ``into(f, out)(*args)`` returns the value ``args[out]`` holds after ``f(*args)``; the
     caller's arguments are left unchanged. Use it with any transform."""
-    key = (id(f), out, backend)
-    hit = _INTO.get(key)
-    if hit is not None and hit[0] is f:
-        return hit[1]
-    g = Into(f, out, backend)
-    _INTO[key] = (f, g)
-    return g
+    hit = _INTO.get(f, (out, backend))
+    if hit is not None:
+        return hit
+    return _INTO.put(f, (out, backend), Into(f, out, backend))
 
 
 def _write_back(dest: Any, value: Any) -> Any:

@@ -33,6 +33,7 @@ from .ir.builder import Names
 from .ir.compiled import Compiled, flatten, kinds_key, placeholder_args, rebuild
 from .ir.nodes import Const, Function, Var
 from .ir.types import Type
+from .memo import CompileCache
 from .passes.cleanup import simplify
 from .passes.specialize import known_sizes_of
 from .transforms import wrap
@@ -73,17 +74,15 @@ def _directional_ir(base: Compiled, names: Names) -> Compiled:
     return Compiled(newfn, rebuild(result, list(leaves)))
 
 
-_CACHE: dict = {}
+_CACHE = CompileCache()
 
 
 def _executable(fun: Any, primals: tuple, backend: str | None) -> tuple[Executable, Compiled]:
-    key = (id(fun), kinds_key(primals), known_sizes_of(fun, primals), backend)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is fun:
-        return hit[1], hit[2]
-    exe, base = _make(fun, primals, backend)
-    _CACHE[key] = (fun, exe, base)
-    return exe, base
+    key = (kinds_key(primals), known_sizes_of(fun, primals), backend)
+    hit = _CACHE.get(fun, key)
+    if hit is not None:
+        return hit
+    return _make(fun, primals, backend)
 
 
 def _make(fun: Any, primals: tuple, backend: str | None) -> tuple[Executable, Compiled]:
@@ -92,8 +91,7 @@ def _make(fun: Any, primals: tuple, backend: str | None) -> tuple[Executable, Co
     compiled = _directional_ir(base, names)
     compiled.fn = simplify(compiled.fn, names)
     exe = Executable(compiled, copy_args=True, backend=backend, owner=fun)
-    _CACHE[(id(fun), kinds_key(primals), known_sizes_of(fun, primals), backend)] = \
-        (fun, exe, base)
+    _CACHE.put(fun, (kinds_key(primals), known_sizes_of(fun, primals), backend), (exe, base))
     rebuild = functools.partial(_make, fun, placeholder_args(primals), backend)
     exe.rebuild = lambda: rebuild()[0]
     return exe, base

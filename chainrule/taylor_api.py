@@ -25,6 +25,7 @@ from .frontend.calls import register_in_code
 from .ir.builder import Names
 from .ir.compiled import Compiled, flatten, kinds_key, rebuild
 from .ir.nodes import Const, Var
+from .memo import CompileCache
 from .passes.cleanup import simplify
 from .rules import arith, elementwise
 from .transforms import taylor_wrap, wrap
@@ -138,7 +139,7 @@ def grads_as_one_taylor_pass(t: Transformed, args: tuple, names: Names, deps: An
     return compiled
 
 
-_JETS: dict = {}
+_JETS = CompileCache()
 # Primitives that act element by element (a jet of code made only of them runs as a loop).
 _ELEMENTWISE = {p.name for p in arith.PRIMS + elementwise.PRIMS if p.name not in (
     "to_float", "to_int", "to_bool", "and_", "or_", "not_")}
@@ -153,10 +154,10 @@ def _jet_executable(fun: Any, primals: tuple, K: int, backend: str | None):
     Taylor code when ``fun`` is elementwise over arrays of one shape, else array code."""
     same_shape = all(isinstance(p, np.ndarray) for p in primals) and \
         len({p.shape for p in primals}) == 1
-    key = (id(fun), kinds_key(primals), K, backend, same_shape)
-    hit = _JETS.get(key)
-    if hit is not None and hit[0] is fun:
-        return hit[1], hit[2]
+    key = (kinds_key(primals), K, backend, same_shape)
+    hit = _JETS.get(fun, key)
+    if hit is not None:
+        return hit
     names = Names()
     base = build_ir(fun, primals, names)
     compiled = None
@@ -170,8 +171,7 @@ def _jet_executable(fun: Any, primals: tuple, K: int, backend: str | None):
         compiled, _ = taylor_wrap.jet_ir(base, wrap.Signature(base.arg_templates), K, names)
     compiled.fn = simplify(compiled.fn, names)
     exe = Executable(compiled, copy_args=True, backend=backend)
-    _JETS[key] = (fun, exe, base)
-    return exe, base
+    return _JETS.put(fun, key, (exe, base))
 
 
 def _zeros_for(primal: Any, term: Any) -> Any:

@@ -17,7 +17,7 @@ PACKAGE = Path(chainrule.__file__).parent
 
 # Bottom to top. A top-level module not named here belongs to the top layer.
 LAYERS = [
-    {"errors", "version", "progress", "pytree", "runtime"},
+    {"errors", "version", "progress", "pytree", "runtime", "memo"},
     {"ir"},
     {"rules"},
     {"rewrites"},
@@ -90,3 +90,29 @@ def test_the_check_sees_an_upward_import(tmp_path):
     assert upward_imports(pkg) == [
         "chainrule/ir/bad.py:4: chainrule.ir.bad imports chainrule.frontend.compile",
         "chainrule/ir/bad.py:5: chainrule.ir.bad imports chainrule.api"]
+
+
+def test_compile_caches_are_bounded_and_hold_functions_weakly():
+    import gc
+
+    from chainrule.memo import CompileCache
+
+    cache = CompileCache(maxsize=3)
+    keep = []
+    for i in range(5):
+        def f(x, i=i):
+            return x + i
+        keep.append(f)
+        cache.put(f, "k", i)
+    assert len(cache) == 3 and cache.get(keep[0], "k") is None and cache.get(keep[4], "k") == 4
+
+    def g(x):
+        return x
+
+    cache.put(g, "k", "g")
+    assert cache.get(g, "k") == "g"
+    ident = id(g)
+    del g
+    gc.collect()
+    cache.put(keep[1], "k", 1)  # eviction takes the dead function's entry first
+    assert all(k[0] != ident for k in cache._entries) and cache.get(keep[4], "k") == 4
