@@ -314,8 +314,7 @@ def transformed(cls: type, kind: str, fun: Any, *args: Any, **kwargs: Any) -> Tr
         return cls(kind, fun, *args, **kwargs)
     # (with the types: 0 == False and 1 == True, but checkpoint=1 is not checkpoint=True)
     options = (cls, kind, tuple((type(a), a) for a in args),
-               tuple((k, type(v), v) for k, v in sorted(kwargs.items())), GENERATION[0],
-               *map(os.environ.get, _ENVIRONMENT))
+               tuple((k, type(v), v) for k, v in kwargs.items()), GENERATION[0], _settings())
     try:
         hash(options)
     except TypeError:  # e.g. argnums given as a list
@@ -338,6 +337,20 @@ _BY_CODE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # Settings read when code is compiled: a transform made under others is not reused.
 _ENVIRONMENT = ("CHAINRULE_BACKEND", "CHAINRULE_BOUNDS_CHECK", "CHAINRULE_CACHE",
                 "CHAINRULE_CACHE_DIR", "CHAINRULE_VERIFY")
+
+
+def _settings() -> tuple:
+    """The values of the compile-time settings (``os.environ.get`` five times costs more than
+    reusing a transform; the environment's own mapping is read directly where it has one)."""
+    data, encode = getattr(os.environ, "_data", None), getattr(os.environ, "encodekey", None)
+    if not isinstance(data, dict) or encode is None:
+        return tuple(map(os.environ.get, _ENVIRONMENT))
+    if not _ENCODED:
+        _ENCODED.extend(map(encode, _ENVIRONMENT))
+    return tuple(map(data.get, _ENCODED))
+
+
+_ENCODED: list = []  # the names as the environment's mapping stores them
 
 
 def _stateless(fun: Any) -> bool:
