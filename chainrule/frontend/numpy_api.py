@@ -11,6 +11,7 @@ in :mod:`.builtin_api`.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -384,6 +385,8 @@ def _build_table() -> dict:
     t.update(linalg_api.linalg_handlers())
     t.update(builtin_handlers())
     t.update(_REGISTERED)
+    if "scipy.special" in sys.modules:
+        _add_scipy(t)
     return t
 
 
@@ -415,9 +418,24 @@ def handler_for(obj: Any):
     if _TABLE is None:
         _TABLE = _build_table()
     try:
-        return _TABLE.get(obj)
+        hit = _TABLE.get(obj)
     except TypeError:
         return None
+    if hit is None and not _SCIPY and "scipy.special" in sys.modules:
+        _add_scipy(_TABLE)  # the user's code imported scipy.special since the table was built
+        hit = _TABLE.get(obj)
+    return hit
+
+
+_SCIPY: list = []  # [True] once the scipy.special handlers are in the table
+
+
+def _add_scipy(table: dict) -> None:
+    sp = sys.modules["scipy.special"]
+    table.update(special_api.scipy_handlers(sp))
+    table.update(numpy_more.more_scipy_handlers(sp))
+    table.update(_REGISTERED)  # (a user's registration wins)
+    _SCIPY.append(True)
 
 
 # -- array methods and attributes ------------------------------------------------------------

@@ -364,14 +364,6 @@ def _norm(lw, p, node):
                                "use ord=None, 1, 2, np.inf, -np.inf or 'fro'")
 
 
-def _scipy_special():
-    try:
-        import scipy.special as sp
-    except ImportError:  # pragma: no cover - SciPy is optional
-        return None
-    return sp
-
-
 def more_handlers() -> dict:
     """{callable: Signed handler} of this module (merged into the NumPy table)."""
     reduce_kw = "a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True, " \
@@ -405,11 +397,16 @@ def more_handlers() -> dict:
                "subok=True, signature=None"
     t[np.logaddexp] = Signed("np.logaddexp", f"x, y, /, {ufunc_kw}", _logaddexp,
                              "out where casting order dtype subok signature")
-    sp = _scipy_special()
-    if sp is not None:
-        t[sp.logsumexp] = Signed("scipy.special.logsumexp",
-                                 "a, axis=None, b=None, keepdims=False, return_sign=False",
-                                 _logsumexp)
-        t[sp.expit] = Signed("scipy.special.expit", f"x, /, {ufunc_kw}", _expit,
-                             "out where casting order dtype subok signature")
     return t
+
+
+def more_scipy_handlers(sp) -> dict:
+    """Handlers of ``scipy.special`` functions built from other primitives (``sp``: the
+    module, imported by the user's code)."""
+    ufunc_kw = "out=None, *, where=True, casting='same_kind', order='K', dtype=None, " \
+               "subok=True, signature=None"
+    return {sp.logsumexp: Signed("scipy.special.logsumexp",
+                                 "a, axis=None, b=None, keepdims=False, return_sign=False",
+                                 _logsumexp),
+            sp.expit: Signed("scipy.special.expit", f"x, /, {ufunc_kw}", _expit,
+                             "out where casting order dtype subok signature")}

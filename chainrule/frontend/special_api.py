@@ -4,14 +4,13 @@
 
 ``erf erfc lgamma gamma polygamma`` are primitives (rules/special.py); the others are
 compositions of primitives (docs/numpy_functions.md). Calls on compile-time numbers are folded
-with SciPy. SciPy is a dependency of chainrule, so ``scipy.special`` is always importable.
+with SciPy. The ``scipy.special`` handlers join the table once the user's code has imported it
+(``import chainrule`` does not import SciPy).
 """
 
 from __future__ import annotations
 
 import math
-
-import scipy.special as sp
 
 from ..errors import UnsupportedCallError
 from ..ir.builder import const
@@ -24,9 +23,9 @@ UFUNC_KW = "out=None, *, where=True, casting='same_kind', order='K', dtype=None,
            "subok=True, signature=None"
 UFUNC_UNSUPPORTED = "out where casting order dtype subok signature"
 
-# chainrule primitive -> (the math function, the scipy.special function)
-_PRIMS = {"erf": (math.erf, sp.erf), "erfc": (math.erfc, sp.erfc),
-          "lgamma": (math.lgamma, sp.gammaln), "gamma": (math.gamma, sp.gamma)}
+# chainrule primitive -> (the math function, the name of the scipy.special function)
+_PRIMS = {"erf": (math.erf, "erf"), "erfc": (math.erfc, "erfc"),
+          "lgamma": (math.lgamma, "gammaln"), "gamma": (math.gamma, "gamma")}
 
 
 def _unary(prim: str, fold, **params):
@@ -42,6 +41,8 @@ def _polygamma(lw, p, node):
     if n < 0:
         raise UnsupportedCallError("scipy.special.polygamma needs an order n >= 0", lw.b.loc)
     if static_number(p.x):
+        import scipy.special as sp  # (the user's code called it: already imported)
+
         return const(float(sp.polygamma(n, p.x.value)))
     return lw.b.polygamma(atom(lw, p.x), n=n)
 
@@ -81,12 +82,21 @@ def _softmax(lw, p, node):
 
 
 def special_handlers() -> dict:
-    """{callable: Signed handler} of this module (merged into the NumPy table)."""
+    """{callable: Signed handler} of the ``math`` special functions (merged into the NumPy
+    table)."""
+    return {mfn: Signed(f"math.{mfn.__name__}", "x, /", _unary(prim, mfn))
+            for prim, (mfn, _) in _PRIMS.items()}
+
+
+def scipy_handlers(sp) -> dict:
+    """{callable: Signed handler} of ``scipy.special`` (``sp``). The table adds them once the
+    user's code has imported ``scipy.special``, so that ``import chainrule`` need not import
+    SciPy (a third of its import time)."""
     t = {}
-    for prim, (mfn, sfn) in _PRIMS.items():
-        t[mfn] = Signed(f"math.{mfn.__name__}", "x, /", _unary(prim, mfn))
-        t[sfn] = Signed(f"scipy.special.{sfn.__name__}", f"x, /, {UFUNC_KW}",
-                        _unary(prim, sfn), UFUNC_UNSUPPORTED)
+    for prim, (_, sname) in _PRIMS.items():
+        sfn = getattr(sp, sname)
+        t[sfn] = Signed(f"scipy.special.{sname}", f"x, /, {UFUNC_KW}", _unary(prim, sfn),
+                        UFUNC_UNSUPPORTED)
     t[sp.digamma] = Signed("scipy.special.digamma", f"x, /, {UFUNC_KW}",
                            _unary("polygamma", sp.digamma, n=0), UFUNC_UNSUPPORTED)
     t[sp.psi] = t[sp.digamma]
@@ -99,4 +109,4 @@ def special_handlers() -> dict:
     return t
 
 
-__all__ = ["special_handlers"]
+__all__ = ["scipy_handlers", "special_handlers"]
