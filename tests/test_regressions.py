@@ -5,6 +5,8 @@ Each test checks values against finite differences, plain NumPy, or the other ba
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -409,3 +411,31 @@ def test_gradient_no_statement_reached_has_the_argument_shape():
     np.testing.assert_array_equal(g, np.zeros(3))
     g = cr.grad(_sum_of_rows)(np.ones((0, 3)))
     assert g.shape == (0, 3)
+
+
+def test_scipy_special_imported_after_the_first_compile(tmp_path):
+    """``import chainrule`` does not import SciPy; a scipy.special function still compiles when
+    the user's code imports it after chainrule built its function table."""
+    import subprocess
+    import sys
+    import textwrap
+
+    (tmp_path / "late_scipy.py").write_text(textwrap.dedent("""
+        import sys
+        import numpy as np
+        import chainrule as cr
+        assert "scipy" not in sys.modules
+        def first(x):
+            return np.sin(x)
+        assert abs(cr.jit(first, backend="numpy")(0.5) - np.sin(0.5)) < 1e-15
+        import scipy.special as sp
+        def second(x):
+            return sp.gammaln(x) + sp.expit(x)
+        g = cr.grad(second, backend="numpy")(2.5)
+        expected = sp.digamma(2.5) + sp.expit(2.5) * (1 - sp.expit(2.5))
+        assert abs(g - expected) < 1e-12, (g, expected)
+        print("ok")
+    """))
+    out = subprocess.run([sys.executable, str(tmp_path / "late_scipy.py")], capture_output=True,
+                         text=True, env={**os.environ, "CHAINRULE_CACHE": "0"}, timeout=600)
+    assert out.stdout.strip() == "ok", out.stderr[-2000:]
