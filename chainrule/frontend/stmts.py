@@ -527,10 +527,14 @@ class StmtMixin(IterMixin):
         for f in frames:
             f.env = dict(f.env)
         facts = self.facts.snapshot()
+        # Records keyed by variable names are the throwaway pass's: the names are handed out
+        # again, perhaps to other values. (Write counts stay: see ViewMixin.stale.)
+        views, rederived, nonneg = dict(self.views), set(self.rederived), dict(self.nonneg_ids)
         try:
             yield
         finally:
             self.facts.restore(facts)
+            self.views, self.rederived, self.nonneg_ids = views, rederived, nonneg
             b.names = saved_names
             b.blocks = saved_blocks
             for f, env, _, rf, rv, res, loops in saved:

@@ -139,4 +139,17 @@ def f(x, a, n):
         continue
     return x
 """),
+    # (view records of the speculative pass that finds the return values leaked into the final
+    # pass, where the same temporary name held a product: ``c5`` was read as ``a[0:1]``)
+    Regression("view_record_of_a_speculative_pass", """\
+import numpy as np
+
+def f(x, a, n):
+    v1 = a[4:5:2]
+    if v1[-1] > 1.31:
+        v1 += v1
+        return x
+    c5 = a[0:1] * v1
+    return np.sum(c5)
+"""),
 ]
