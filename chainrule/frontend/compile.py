@@ -28,6 +28,7 @@ from .calls import CallMixin
 from .debugging import DebugMixin
 from .exprs import ExprMixin
 from .frames import Frame, JoinMixin, OutsideValues
+from .lists import ListMixin
 from .objects import ObjectMixin
 from .source import loc_of
 from .stmts import StmtMixin
@@ -35,8 +36,8 @@ from .values import flatten, is_atom, rebuild
 from .views import ViewMixin
 
 
-class Lowerer(DebugMixin, StmtMixin, ExprMixin, CallMixin, ObjectMixin, JoinMixin, ViewMixin,
-              BoundsMixin):
+class Lowerer(DebugMixin, StmtMixin, ExprMixin, CallMixin, ObjectMixin, ListMixin, JoinMixin,
+              ViewMixin, BoundsMixin):
     """Python AST -> IR, by abstract interpretation over frames (see the mixins)."""
 
     def __init__(self, builder: Builder, deps: Any = None):
