@@ -126,7 +126,8 @@ class ListMixin:
                        lambda i: self.index_read(self.fresh_views(buf), ("i",), [i]))
 
     def list_sum(self, lst: RunList, start: Any) -> Any:
-        total = self.b.sum(self._items_view(lst), axis=0, keepdims=False)
+        axis = 0 if lst.item_ndim else None  # (a scalar, not a 0-d array)
+        total = self.b.sum(self._items_view(lst), axis=axis, keepdims=False)
         return self.binop_add(start, total)
 
     def list_from(self, v: Any, node: ast.AST) -> Any:
@@ -369,9 +370,12 @@ class ListMixin:
                             "use one name for a list that a loop appends to")
         return names
 
-    def outer_lists(self) -> list:
-        """(frame, name, value) of the lists the enclosing frames hold (see check_outer)."""
-        return [(f, k, v) for f in self.frames[:-1] for k, v in f.env.items() if is_list(v)]
+    def outer_lists(self, carried: list | None = None) -> list:
+        """(frame, name, value) of the lists the enclosing frames hold, and for a loop
+        (``carried``: the names it carries) those of the current frame it does not carry."""
+        frames = self.frames if carried is not None else self.frames[:-1]
+        return [(f, k, v) for f in frames for k, v in f.env.items() if is_list(v)
+                and not (f is self.frame and k in (carried or ()))]
 
     def check_outer_lists(self, before: list) -> None:
         """A run-time loop or branch must not change the lists of enclosing frames by

@@ -387,7 +387,7 @@ class StmtMixin(IterMixin):
         if need_cont:
             ctx.cont = self.b.new_var("cont", BOOL)
         frame.dyn += 1
-        outer = self.outer_lists()
+        outer = self.outer_lists(names)
         try:
             with self.region():
                 self._loop_real(node, body, head, before_body, for_range, ctx, names)
@@ -567,10 +567,12 @@ class StmtMixin(IterMixin):
         for f in frames:
             f.env = dict(f.env)
         facts = self.facts.snapshot()
+        views = dict(self.views)
         try:
             yield
         finally:
             self.facts.restore(facts)
+            self.views = views  # records of throwaway variables whose names come again
             b.names = saved_names
             b.blocks = saved_blocks
             for f, env, _, rf, rv, res, loops in saved:
