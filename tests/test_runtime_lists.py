@@ -16,6 +16,7 @@ import chainrule as cr
 from chainrule.errors import ChainruleError
 
 NB = os.environ.get("CHAINRULE_TEST_LISTS_BACKEND", "numba")
+slow = pytest.mark.slow  # each Numba compilation takes seconds
 RNG = np.random.default_rng(7)
 
 
@@ -30,14 +31,14 @@ def fd_grad(f, x, *rest, eps=1e-6):
     return g
 
 
-def check(f, x, *rest, rtol=1e-6, atol=1e-7):
+def check(f, x, *rest, rtol=1e-6, atol=1e-7, backend=NB):
     """jit value == Python value; grad == finite differences; jacfwd == grad."""
     want = f(x.copy(), *rest)
-    got = cr.jit(f, backend=NB)(x.copy(), *rest)
+    got = cr.jit(f, backend=backend)(x.copy(), *rest)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-    g = cr.grad(f, backend=NB)(x.copy(), *rest)
+    g = cr.grad(f, backend=backend)(x.copy(), *rest)
     np.testing.assert_allclose(g, fd_grad(f, x, *rest), rtol=rtol, atol=atol)
-    jf = cr.jacfwd(f, backend=NB)(x.copy(), *rest)
+    jf = cr.jacfwd(f, backend=backend)(x.copy(), *rest)
     np.testing.assert_allclose(jf, g, rtol=1e-10, atol=1e-12)
     return g
 
@@ -75,6 +76,7 @@ def generator_sum(x, n):
     return sum(np.exp(x[i]) for i in range(n))
 
 
+@slow
 @pytest.mark.parametrize("f", [comp_sum, comp_array, comp_filtered, comp_nested, generator_sum])
 @pytest.mark.parametrize("n", [0, 1, 5])
 def test_comprehension_of_runtime_length(f, n):
@@ -83,6 +85,7 @@ def test_comprehension_of_runtime_length(f, n):
     check(f, X, n)
 
 
+@slow
 def test_comprehension_over_array_rows():
     check(comp_over_array, M)
 
@@ -133,6 +136,7 @@ def append_grows_past_doubling(x, n):
     return xs[-1] + sum(xs) / len(xs)
 
 
+@slow
 @pytest.mark.parametrize("n", [1, 3, 40])
 def test_append_in_loop(n):
     check(append_loop, X, n)
@@ -140,15 +144,18 @@ def test_append_in_loop(n):
     check(append_grows_past_doubling, X, n)
 
 
+@slow
 def test_append_arrays_of_one_shape():
     check(append_arrays, M, 11)
 
 
+@slow
 def test_append_in_while_loop():
     x = np.array([3.0, 0.7, 0.1])
     check(append_while, x, 0.01)
 
 
+@slow
 def test_mixed_item_shapes_raise_at_run_time():
     def ragged(x, n):
         xs = []
@@ -198,6 +205,7 @@ def slices_of_lists(x, n):
     return sum(head) + len(head) + np.sum(np.array(xs[::2]))
 
 
+@slow
 @pytest.mark.parametrize("f, extra", [(set_items, 5), (list_constructors, 4),
                                       (static_list_runtime_index, 7), (index_from_argument, 2),
                                       (slices_of_lists, 6)])
@@ -205,11 +213,13 @@ def test_items_and_constructors(f, extra):
     check(f, X, extra)
 
 
+@slow
 def test_index_out_of_range_raises():
     with pytest.raises(IndexError):
         cr.jit(index_from_argument, backend=NB)(X, 9)
 
 
+@slow
 def test_returned_list_is_an_array():
     def f(x, n):
         return [x[i] * 2.0 for i in range(n)]
@@ -219,6 +229,7 @@ def test_returned_list_is_an_array():
     np.testing.assert_allclose(cr.jacfwd(f, backend=NB)(X, 3), 2.0 * np.eye(7)[:3])
 
 
+@slow
 def test_second_order_through_lists():
     def f(x, n):
         xs = []
@@ -247,6 +258,7 @@ def dict_keys_loop(params, x):
     return s + np.sum(scaled["b"]) + len(params) * ("b" in params)
 
 
+@slow
 def test_dict_iteration():
     params = {"a": RNG.standard_normal(3), "b": RNG.standard_normal(2),
               "c": RNG.standard_normal(4)}
@@ -290,6 +302,7 @@ def gmm_objective(params, x, gamma, m):
     return slse - n * logsumexp(alphas) + prior + 0.0 * gamma
 
 
+@slow
 def test_gmm_with_lists_and_dict():
     n, d, k = 6, 3, 4
     params = {"alphas": RNG.standard_normal(k), "means": RNG.standard_normal((k, d)),
@@ -299,6 +312,32 @@ def test_gmm_with_lists_and_dict():
     np.testing.assert_allclose(cr.jit(gmm_objective, backend=NB)(params, x, 1.0, 0), want,
                                rtol=1e-12)
     g = cr.grad(gmm_objective, backend=NB)(params, x, 1.0, 0)
+    for key in params:
+        def fk(v, key=key):
+            return gmm_objective({**params, key: v}, x, 1.0, 0)
+        np.testing.assert_allclose(g[key], fd_grad(fk, params[key]), rtol=1e-5, atol=1e-7)
+
+
+# -- the same programs on the NumPy backend (fast: runs by default) --------------------------------
+CASES = [(comp_sum, X, 5), (comp_array, X, 4), (comp_filtered, X, 6), (comp_nested, X, 3),
+         (generator_sum, X, 0), (comp_over_array, M), (append_loop, X, 9),
+         (append_arrays, M, 5), (append_in_branch, X, 7), (append_grows_past_doubling, X, 20),
+         (set_items, X, 5), (list_constructors, X, 4), (static_list_runtime_index, X, 7),
+         (index_from_argument, X, 2), (slices_of_lists, X, 6)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c[0].__name__)
+def test_values_and_gradients_numpy_backend(case):
+    f, x, *rest = case
+    check(f, x, *rest, backend="numpy")
+
+
+def test_gmm_numpy_backend():
+    n, d, k = 5, 2, 3
+    params = {"alphas": RNG.standard_normal(k), "means": RNG.standard_normal((k, d)),
+              "icf": RNG.standard_normal((k, d + d * (d - 1) // 2))}
+    x = RNG.standard_normal((n, d))
+    g = cr.grad(gmm_objective, backend="numpy")(params, x, 1.0, 0)
     for key in params:
         def fk(v, key=key):
             return gmm_objective({**params, key: v}, x, 1.0, 0)
@@ -338,4 +377,26 @@ def test_second_name_of_appended_list_raises():
         return sum(ys)
 
     with pytest.raises(ChainruleError, match="also has the name"):
+        cr.jit(f, backend=NB)(X, 3)
+
+
+def test_write_into_array_after_appending_it_raises():
+    def running(x, n):
+        acc = np.zeros(3)
+        hist = []
+        for i in range(n):
+            acc += x[:3]
+            hist.append(acc)  # Python's list holds `acc` itself: every item would be the last
+        return np.sum(np.array(hist))
+
+    with pytest.raises(ChainruleError, match="written in place after it was put into a list"):
+        cr.jit(running, backend=NB)(X, 3)
+
+
+def test_other_list_methods_raise():
+    def f(x, n):
+        xs = [x[i] for i in range(n)]
+        return xs.pop()
+
+    with pytest.raises(ChainruleError, match="pop"):
         cr.jit(f, backend=NB)(X, 3)

@@ -61,7 +61,7 @@ class ListMixin:
         st = self.__dict__.get("_lists")
         if st is None:
             st = self.__dict__["_lists"] = {"regions": [object()], "home": {}, "hints": {},
-                                            "lc": 0}
+                                            "lc": 0, "held": {}}
         return st
 
     @contextmanager
@@ -185,7 +185,8 @@ class ListMixin:
         buf = self._promoted(lst.buf, value)
         i = self._list_index(RunList(buf, lst.n), key, target)
         self._check_item_shape(buf, value)
-        self.write_into(buf, ("i",), [i], value)
+        self._internal_write(buf, ("i",), [i], value)
+        self._note_held(value)
         new = RunList(buf, lst.n)
         if new.buf is not lst.buf or obj is not lst:
             self.rebind_list(obj, new, target.value)
@@ -246,31 +247,68 @@ class ListMixin:
             if not (isinstance(n, Const) and n.value == 0):
                 copy: list = []
                 with b.nested(copy):
-                    self.write_into(nb, ("s010",), [n], self.index_read(buf, ("s010",), [n]))
+                    self._internal_write(nb, ("s010",), [n],
+                                         self.index_read(buf, ("s010",), [n]))
                 b.append(If(b.gt(n, 0), copy, [], b.loc))
             b.emit("id", nb, out=out)
         with b.nested(keep):
             b.emit("id", buf, out=out)
         b.append(If(b.ge(n, cap), grow, keep, b.loc))
         self._check_item_shape(out, v)
-        self.write_into(out, ("i",), [n], v)
+        self._internal_write(out, ("i",), [n], v)
+        self._note_held(v)
         n1 = const(n.value + 1) if isinstance(n, Const) else b.add(n, 1)
         self.mark_nonneg(n1)
         return RunList(out, n1)
 
+    def _internal_write(self, buf: Any, spec: tuple, idx: list, value: Any) -> None:
+        st = self._list_state()
+        st["internal"] = True
+        try:
+            self.write_into(buf, spec, idx, value)
+        finally:
+            st["internal"] = False
+
+    def _note_held(self, v: Any) -> None:
+        """A list now holds a copy of array ``v``: Python's list would hold ``v`` itself, so a
+        later in-place write into ``v`` (or the array it is a view of) must not happen."""
+        if isinstance(v, Var) and v.type.ndim > 0:
+            info = self.view_info(v)
+            root = info.root if info is not None else v
+            self._list_state()["held"][id(root)] = root
+
+    def check_write_after_append(self, root: Any) -> None:
+        """Called for every in-place write (see .views.write_into)."""
+        st = self._list_state()
+        if st.get("internal") or id(root) not in st["held"] or st["held"][id(root)] is not root:
+            return
+        raise UnsupportedSyntaxError(
+            f"`{root.name}` is written in place after it was put into a list; a Python list "
+            "holds the array itself and would see the change, chainrule's lists hold copies",
+            self.b.loc, "put a copy into the list (xs.append(a.copy())) or write into a new "
+            "array")
+
     def rebind_list(self, old: Any, new: RunList, target: ast.AST | None) -> None:
         """Every name holding ``old`` now holds ``new`` (the target expression too)."""
+        if target is not None and not isinstance(target, ast.Name):
+            raise self.error_at(target, "changing a list held in a dict, a tuple, a list or an "
+                                "object inside a run-time loop or branch is not supported",
+                                "bind the list to a local name (xs = d['k']), change it, and "
+                                "put it back after the loop")
         if isinstance(target, ast.Name):
             frame = self.frame
             while frame is not None and target.id not in frame.env:
                 frame = frame.lexical
             (frame or self.frame).env[target.id] = new
-        elif target is not None:
-            self.assign(target, new, target)
         for f in self.frames:
             for k, v in list(f.env.items()):
                 if v is old:
                     f.env[k] = new
+                elif _holds(v, old):
+                    raise UnsupportedSyntaxError(
+                        f"a list changed inside a run-time loop or branch is also held by "
+                        f"`{k}`", self.b.loc, "use one name for a list that is changed at run "
+                        "time, and build containers of it afterwards")
 
     # -- comprehensions of run-time length -------------------------------------------------
     def runtime_comprehension(self, node: ast.AST, elt: ast.AST, k: int, it: Any,
@@ -362,8 +400,8 @@ class ListMixin:
             names.append(name)
             for f in self.frames:
                 for other, w in f.env.items():
-                    if w is v and not (f is self.frame and other == name) and \
-                            not other.startswith("#"):
+                    if (w is v or _holds(w, v)) and not (f is self.frame and other == name) \
+                            and not other.startswith("#"):
                         raise UnsupportedSyntaxError(
                             f"the list `{name}` is changed in a loop and also has the name "
                             f"`{other}`", self.b.loc,
@@ -386,6 +424,14 @@ class ListMixin:
                     f"the list `{k}` of `{f.name}` is appended to by a function it calls "
                     "inside a run-time loop or branch", self.b.loc,
                     "append in the loop body itself, or have the helper return the items")
+
+
+def _holds(container: Any, obj: Any, depth: int = 0) -> bool:
+    """Whether ``obj`` is an item of ``container`` (tuples, lists, dicts, a few levels)."""
+    if depth > 4 or not isinstance(container, (tuple, list, dict)):
+        return False
+    items = container.values() if isinstance(container, dict) else container
+    return any(x is obj or _holds(x, obj, depth + 1) for x in items)
 
 
 def _mutated_lists(body: list) -> list:

@@ -255,6 +255,11 @@ class StmtMixin(IterMixin):
                 raise self.error_at(node, f"cannot unpack {len(value)} values into {n} names",
                                     "match the number of names to the number of values")
             return list(value)
+        if isinstance(value, RunList):
+            self.b.emit("check", self.b.eq(value.n, n),
+                        message=f"{self._where()}: cannot unpack a list of another length "
+                        f"into {n} names")
+            value = self.fresh_views(value.buf)
         if is_atom(value) and value.type.ndim > 0:
             return [self.index_read(value, ("i",), [const(i)]) for i in range(n)]
         raise self.error_at(node, "only tuples, lists and arrays can be unpacked",
