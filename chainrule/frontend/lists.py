@@ -237,23 +237,27 @@ class ListMixin:
         n = lst.n
         cap = b.shape(buf, axis=0)
         hint = self._list_state()["hints"].get(buf.name) if isinstance(buf, Var) else None
-        out = b.new_var("buf", buf.type)
-        grow: list = []
-        keep: list = []
-        with b.nested(grow):
-            newcap = b.maximum(b.mul(cap, 2), hint if hint is not None else const(4))
-            dims = [newcap] + [b.shape(v, axis=k) for k in range(v.type.ndim)]
-            nb = b.zeros(*dims, dtype=buf.type.dtype)
-            if not (isinstance(n, Const) and n.value == 0):
-                copy: list = []
-                with b.nested(copy):
-                    self._internal_write(nb, ("s010",), [n],
-                                         self.index_read(buf, ("s010",), [n]))
-                b.append(If(b.gt(n, 0), copy, [], b.loc))
-            b.emit("id", nb, out=out)
-        with b.nested(keep):
-            b.emit("id", buf, out=out)
-        b.append(If(b.ge(n, cap), grow, keep, b.loc))
+        if hint is not None and v.type.ndim == 0:
+            out = buf  # allocated whole before the loop (initial_run_list)
+        else:
+            out = b.new_var("buf", buf.type)
+            grow: list = []
+            keep: list = []
+            with b.nested(grow):
+                newcap = hint if hint is not None else b.maximum(b.mul(cap, 2), 4)
+                dims = [newcap] + [b.shape(v, axis=k) for k in range(v.type.ndim)]
+                nb = b.zeros(*dims, dtype=buf.type.dtype)
+                if hint is None and not (isinstance(n, Const) and n.value == 0):
+                    # (with a hint the buffer is only ever full when it is still empty)
+                    copy: list = []
+                    with b.nested(copy):
+                        self._internal_write(nb, ("s010",), [n],
+                                             self.index_read(buf, ("s010",), [n]))
+                    b.append(If(b.gt(n, 0), copy, [], b.loc))
+                b.emit("id", nb, out=out)
+            with b.nested(keep):
+                b.emit("id", buf, out=out)
+            b.append(If(b.ge(n, cap), grow, keep, b.loc))
         self._check_item_shape(out, v)
         self._internal_write(out, ("i",), [n], v)
         self._note_held(v)
@@ -346,13 +350,26 @@ class ListMixin:
         st.pop("pending_hint", None)
         self.frame.env.pop(it_name, None)
 
+    def _pending_hint(self, name: str) -> Any:
+        pending = self._list_state().get("pending_hint")
+        if pending is not None and pending[0] == name:
+            return pending[1]
+        return None
+
+    def initial_run_list(self, name: str, cur: list, like: RunList) -> RunList | None:
+        """The value a loop carrying list ``name`` (which it appends to) starts from. A
+        comprehension's list of numbers is allocated whole before its loop."""
+        hint = self._pending_hint(name)
+        if hint is not None and not cur and like.item_ndim == 0:
+            return RunList(self.b.zeros(hint, dtype=like.buf.type.dtype), const(0))
+        return self.to_run_list(cur, like)
+
     def note_carried_list(self, name: str, slots: RunList) -> None:
-        """A loop carries list ``name`` in ``slots``: a comprehension's first allocation is
-        its trip count (no doubling)."""
-        st = self._list_state()
-        pending = st.get("pending_hint")
-        if pending is not None and pending[0] == name and pending[1] is not None:
-            st["hints"][slots.buf.name] = pending[1]
+        """A loop carries list ``name`` in ``slots``: a comprehension's buffer holds its trip
+        count of items (appends never copy)."""
+        hint = self._pending_hint(name)
+        if hint is not None:
+            self._list_state()["hints"][slots.buf.name] = hint
 
     def next_accumulator(self) -> str:
         st = self._list_state()

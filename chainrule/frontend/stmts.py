@@ -504,7 +504,7 @@ class StmtMixin(IterMixin):
             slots = [self.b.new_var(_slot_name(n, p, len(leaves)), a.type) for p, a in leaves]
             cur = env.get(n, MISSING)
             if isinstance(v, RunList) and isinstance(cur, list):
-                cur = self.to_run_list(cur, v)
+                cur = self.initial_run_list(n, cur, v)
                 if cur is None:
                     raise ChainruleTypeError(
                         f"the list `{n}` is appended to in a loop, so its items must all be "
