@@ -42,7 +42,7 @@ from ..ir.nodes import Const, If, Var
 from ..ir.types import join_types
 from .frames import MISSING
 from .iteration import RunLoop
-from .values import RangeVal, RunList, is_atom
+from .values import RangeVal, RunList, flatten, is_atom
 from .views import _Ints
 
 LIST_METHODS = ("append",)
@@ -185,11 +185,25 @@ class ListMixin:
         buf = self._promoted(lst.buf, value)
         i = self._list_index(RunList(buf, lst.n), key, target)
         self._check_item_shape(buf, value)
+        if value.type.ndim > 0:
+            self._check_no_item_views(buf)
         self._internal_write(buf, ("i",), [i], value)
         self._note_held(value)
         new = RunList(buf, lst.n)
         if new.buf is not lst.buf or obj is not lst:
             self.rebind_list(obj, new, target.value)
+
+    def _check_no_item_views(self, buf: Any) -> None:
+        """``xs[i] = a`` replaces an item; in Python an item read before (``r = xs[i]``) keeps
+        the old array, here it is a view of the buffer and would see the new one."""
+        held = {id(a) for f in self.frames for v in f.env.values()
+                for _, a in flatten(v) if isinstance(a, Var)}
+        for info in self.views.values():
+            if info.root == buf and id(info.var) in held:
+                raise UnsupportedSyntaxError(
+                    f"an item of this list is held by a name (`{info.var.name}`) while the list "
+                    "item is replaced; Python would keep the old item there, chainrule reads "
+                    "the list", self.b.loc, "copy the item when you read it (r = xs[i].copy())")
 
     def _promoted(self, buf: Var, value: Any) -> Any:
         if value.type.ndim + 1 != buf.type.ndim:
@@ -237,12 +251,13 @@ class ListMixin:
         n = lst.n
         cap = b.shape(buf, axis=0)
         hint = self._list_state()["hints"].get(buf.name) if isinstance(buf, Var) else None
-        if hint is not None and v.type.ndim == 0:
-            out = buf  # allocated whole before the loop (initial_run_list)
-        else:
-            out = b.new_var("buf", buf.type)
+        out = buf
+        if hint is None or v.type.ndim > 0:
+            # When full: a bigger buffer, assigned to the buffer's own variable (so the reverse
+            # sweep moves the adjoint of the whole buffer only when it grows, not per append).
+            if not isinstance(buf, Var):
+                out = self.b.emit("id", buf)
             grow: list = []
-            keep: list = []
             with b.nested(grow):
                 newcap = hint if hint is not None else b.maximum(b.mul(cap, 2), 4)
                 dims = [newcap] + [b.shape(v, axis=k) for k in range(v.type.ndim)]
@@ -252,12 +267,10 @@ class ListMixin:
                     copy: list = []
                     with b.nested(copy):
                         self._internal_write(nb, ("s010",), [n],
-                                             self.index_read(buf, ("s010",), [n]))
+                                             self.index_read(out, ("s010",), [n]))
                     b.append(If(b.gt(n, 0), copy, [], b.loc))
                 b.emit("id", nb, out=out)
-            with b.nested(keep):
-                b.emit("id", buf, out=out)
-            b.append(If(b.ge(n, cap), grow, keep, b.loc))
+            b.append(If(b.ge(n, cap), grow, [], b.loc))
         self._check_item_shape(out, v)
         self._internal_write(out, ("i",), [n], v)
         self._note_held(v)
