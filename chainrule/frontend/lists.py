@@ -16,9 +16,9 @@ before: their structure is static and they may mix kinds. A list becomes a
 Items are scalars or arrays of one ndim (one shape, checked when appended). An append writes
 ``buf[n] = v`` (an ordinary in-place write: forward mode carries tangents in a buffer of its own,
 reverse mode restores the overwritten slot and moves its adjoint to ``v``), after growing the
-buffer when it is full: a new buffer twice as long (or as long as the trip count of the
-comprehension filling it) into which ``buf[:n]`` is copied. So there are O(log n) copies,
-and derivatives flow through them like through any array code. ``np.array(xs)`` (and every
+buffer when it is full: the buffer's variable is assigned a new buffer twice as long into which
+``buf[:n]`` is copied (O(log n) copies; derivatives flow through them like through any array
+code). A comprehension without filters allocates its trip count of items once. ``np.array(xs)`` (and every
 NumPy function taking the list) is a copy of ``buf[:n]``; ``xs[i]`` reads ``buf[i]`` after
 checking ``-n <= i < n``; ``len(xs)`` is ``n``; ``for v in xs`` is a loop over ``range(n)``.
 
