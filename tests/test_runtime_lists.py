@@ -242,7 +242,7 @@ def test_second_order_through_lists():
     def g(x):
         return cr.grad(f, backend=NB)(x, 4)
 
-    np.testing.assert_allclose(h, np.array([fd_grad(lambda y: g(y)[k], X) for k in range(7)]),
+    np.testing.assert_allclose(h, np.array([fd_grad(lambda y, k=k: g(y)[k], X) for k in range(7)]),
                                rtol=1e-5, atol=1e-6)
 
 
@@ -350,7 +350,7 @@ def test_list_arithmetic_raises_with_location():
         xs = [x[i] for i in range(n)]
         return xs + xs
 
-    with pytest.raises(ChainruleError, match="test_runtime_lists.py"):
+    with pytest.raises(ChainruleError, match=r"test_runtime_lists\.py:\d+"):
         cr.jit(f, backend=NB)(X, 3)
 
 
@@ -384,7 +384,7 @@ def test_write_into_array_after_appending_it_raises():
     def running(x, n):
         acc = np.zeros(3)
         hist = []
-        for i in range(n):
+        for _ in range(n):
             acc += x[:3]
             hist.append(acc)  # Python's list holds `acc` itself: every item would be the last
         return np.sum(np.array(hist))

@@ -147,7 +147,7 @@ def _sequence(kind):
             return lw.note_new_list(list(v)) if kind is list else tuple(v)
         if kind is list:
             return lw.list_from(v, node)
-        raise ChainruleTypeError(f"tuple() of a value of run-time length", lw.b.loc,
+        raise ChainruleTypeError("tuple() of a value of run-time length", lw.b.loc,
                                  "use list(...) or np.array(...)")
     return h
 
