@@ -54,7 +54,8 @@ class IterMixin:
             getters = [p[3] for p in parts]
             return RunLoop(const(0), n, const(1), lambda i: tuple(g(i) for g in getters))
         raise self.error_at(node, f"cannot iterate over {type(it).__name__}",
-                            "loop over range(...), an array, a list, a dict, zip(...) or enumerate(...)")
+                            "loop over range(...), an array, a list, a dict, zip(...) or "
+                            "enumerate(...)")
 
     def unroll(self, node: ast.For, items: list) -> bool:
         """Iteration over a compile-time tuple/list: the body is lowered once per item.

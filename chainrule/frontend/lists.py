@@ -20,7 +20,8 @@ buffer when it is full: the buffer's variable is assigned a new buffer twice as 
 ``buf[:n]`` is copied (O(log n) copies; derivatives flow through them like through any array
 code). A comprehension without filters allocates its trip count of items once.
 ``np.array(xs)`` (and every NumPy function taking the list) is a copy of ``buf[:n]``;
-``xs[i]`` reads ``buf[i]`` after checking ``-n <= i < n``; ``len(xs)`` is ``n``; ``for v in xs`` is a loop over ``range(n)``.
+``xs[i]`` reads ``buf[i]`` after checking ``-n <= i < n``; ``len(xs)`` is ``n``; ``for v in
+xs`` is a loop over ``range(n)``.
 
 Appends rebind the names holding the list (its value is a new ``RunList``), which keeps joins
 and loop carries ordinary; a loop whose body appends to a list through a second name, or
