@@ -180,8 +180,9 @@ class ListMixin:
         """``xs[i] = value`` with a run-time list or a run-time index."""
         lst = self.to_run_list(obj)
         if lst is None:
-            raise self.error_at(target, "a list indexed at run time must hold numbers or "
-                                "arrays of one shape", _HINT_SHAPE)
+            raise self.error_at(target, "a list indexed at run time, or changed inside a "
+                                "run-time loop or branch, must hold numbers or arrays of one "
+                                "shape", _HINT_SHAPE)
         value = self.as_atom(value)
         buf = self._promoted(lst.buf, value)
         i = self._list_index(RunList(buf, lst.n), key, target)
