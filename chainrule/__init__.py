@@ -47,6 +47,7 @@ __all__ = [
     "laplacian",
     "last_kinks",
     "opaque",
+    "plugins",
     "register_primitive",
     "rewrites",
     "show",

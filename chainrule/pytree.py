@@ -65,6 +65,8 @@ def _object_type(t: type, x: Any) -> bool:
         return False
     if getattr(t, "__chainrule_static__", False):
         return False
+    if getattr(t, "__chainrule_node__", False):  # chainrule's own compile-time records
+        return True
     if library_module(getattr(t, "__module__", None) or ""):
         return False
     if dataclasses.is_dataclass(t):

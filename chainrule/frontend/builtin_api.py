@@ -12,7 +12,7 @@ from ..ir.builder import const
 from ..ir.nodes import Const
 from .numpy_args import atom
 from .signatures import signed
-from .values import EnumerateVal, RangeVal, ZipVal, static_number
+from .values import EnumerateVal, RangeVal, RunList, ZipVal, static_number
 
 
 @signed("range", "start, stop=None, step=None, /")
@@ -34,6 +34,8 @@ def _len(lw, p, node):
     v = p.obj
     if isinstance(v, (tuple, list, dict)):
         return const(len(v))
+    if isinstance(v, RunList):
+        return lw.list_length(v)
     if isinstance(v, RangeVal):
         if all(isinstance(a, Const) for a in (v.start, v.stop, v.step)):
             return const(len(range(v.start.value, v.stop.value, v.step.value)))
@@ -51,6 +53,11 @@ def _minmax(name: str, prim: str, pyfn, red: str):
     @signed(name, "*args, key=None, default=None", unsupported="key default")
     def h(lw, p, node):
         args = p.args
+        if len(args) == 1 and isinstance(args[0], RunList):
+            if args[0].item_ndim:
+                raise ChainruleTypeError(f"{name}() of a list of arrays", lw.b.loc,
+                                         f"use np.{name}(np.array(xs), axis=0)")
+            return lw.b.emit(red, lw.list_array(args[0]), axis=None, keepdims=False)
         items = list(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
         if not items:
             raise UnsupportedCallError(f"{name}() of nothing", lw.b.loc)
@@ -69,13 +76,15 @@ def _minmax(name: str, prim: str, pyfn, red: str):
 @signed("sum", "iterable, /, start=0")
 def _sum(lw, p, node):
     v, start = p.iterable, p.start
+    if isinstance(v, RunList):
+        return lw.list_sum(v, start)
     if isinstance(v, (tuple, list)):
         acc = start
         for it in v:
             acc = lw.binop_add(acc, it)
         return acc
     x = atom(lw, v)
-    total = lw.b.sum(x, axis=0, keepdims=False) if x.type.ndim else x
+    total = lw.b.sum(x, axis=0 if x.type.ndim > 1 else None, keepdims=False) if x.type.ndim else x
     return lw.binop_add(start, total)
 
 
@@ -133,9 +142,13 @@ def _sequence(kind):
     def h(lw, p, node):
         v = p.iterable
         if isinstance(v, (tuple, list)):
-            return kind(v)
-        raise ChainruleTypeError(f"{kind.__name__}() of a run-time value", lw.b.loc,
-                                 "unpack explicitly")
+            return lw.note_new_list(list(v)) if kind is list else tuple(v)
+        if isinstance(v, dict):
+            return lw.note_new_list(list(v)) if kind is list else tuple(v)
+        if kind is list:
+            return lw.list_from(v, node)
+        raise ChainruleTypeError("tuple() of a value of run-time length", lw.b.loc,
+                                 "use list(...) or np.array(...)")
     return h
 
 

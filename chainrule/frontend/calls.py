@@ -26,7 +26,7 @@ from .opaque import in_custom_rule, is_interpreted, lower_opaque
 from .objects import MISSING_CALL, SuperProxy, user_class
 from .source import LIB_DIRS, in_library_file, loc_of, parse_function
 from .stmts import NeedFlags
-from .values import AstFunction, BoundMethod, flatten, is_atom, rebuild
+from .values import AstFunction, BoundMethod, RunList, flatten, is_atom, rebuild
 
 MAX_INLINE_DEPTH = 64
 def _is_library_function(fn: types.FunctionType) -> bool:
@@ -324,8 +324,12 @@ class CallMixin:
             return from_python(getattr(base, attr))
         if is_atom(base):
             return numpy_api.array_attribute(self, base, attr, node)
-        if isinstance(base, list) and attr == "append":
+        if isinstance(base, (list, RunList)) and attr == "append":
             return BoundMethod(base, attr)
+        if isinstance(base, RunList):
+            raise self.error_at(node, f"list method `.{attr}` is not supported on a list of "
+                                "run-time length", "use append, indexing, len, for loops, sum "
+                                "and np.array(xs)")
         if isinstance(base, dict) and attr in ("keys", "values", "items", "get"):
             return BoundMethod(base, attr)
         if pytree.is_namedtuple(base) or pytree.is_object(base):

@@ -25,6 +25,7 @@ from .calls import CallMixin
 from .debugging import DebugMixin
 from .exprs import ExprMixin
 from .frames import Frame, JoinMixin, OutsideValues
+from .lists import ListMixin
 from .objects import ObjectMixin
 from .source import loc_of
 from .stmts import StmtMixin
@@ -32,8 +33,8 @@ from .values import flatten, is_atom, rebuild
 from .views import ViewMixin
 
 
-class Lowerer(DebugMixin, StmtMixin, ExprMixin, CallMixin, ObjectMixin, JoinMixin, ViewMixin,
-              BoundsMixin):
+class Lowerer(DebugMixin, StmtMixin, ExprMixin, CallMixin, ObjectMixin, ListMixin, JoinMixin,
+              ViewMixin, BoundsMixin):
     """Python AST -> IR, by abstract interpretation over frames (see the mixins)."""
 
     def __init__(self, builder: Builder, deps: Any = None):
@@ -156,7 +157,7 @@ def compile_function(fn: Any, args: tuple, names: Names | None = None, deps: Any
         call_values = [*(_const_leaf(a) for a in target.args), *call_values]
         kwargs = {**{k: _const_leaf(v) for k, v in target.keywords.items()}, **kwargs}
         target = target.func
-    result = lw.call(target, call_values, kwargs, None)
+    result = _run_lists_as_arrays(lw, lw.call(target, call_values, kwargs, None))
     leaves = [a for _, a in flatten(result)]
     name = getattr(target, "__name__", "f")
     name = name if name.isidentifier() else "f"
@@ -165,6 +166,18 @@ def compile_function(fn: Any, args: tuple, names: Names | None = None, deps: Any
     if lw.outside.record:
         out.meta["outside"] = lw.outside.record
     return Compiled(out, rebuild(result, list(leaves)) if leaves else result, list(values))
+
+
+def _run_lists_as_arrays(lw: Lowerer, value: Any) -> Any:
+    """A list of run-time length in the result is returned as an array (``np.array(xs)``)."""
+    from .values import RunList
+
+    if isinstance(value, RunList):
+        return lw.list_array(value)
+    if pytree.node_kind(value) is None:
+        return value
+    return pytree.with_children(value, [_run_lists_as_arrays(lw, v)
+                                        for _, v in pytree.items(value)])
 
 
 def _drop_unused(body: list, names: set, results: list) -> list:

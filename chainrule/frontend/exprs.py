@@ -16,7 +16,7 @@ from ..ir.nodes import Const, Var
 from . import numpy_arrays
 from .frames import MISSING
 from .stmts import RunLoop
-from .values import AstFunction, RangeVal, is_atom, static_number
+from .values import AstFunction, RangeVal, RunList, is_atom, static_number
 
 BINOPS = {
     ast.Add: ("add", operator.add),
@@ -51,6 +51,8 @@ class ExprMixin:
     def as_atom(self, v: Any) -> Any:
         if is_atom(v):
             return v
+        if isinstance(v, RunList):
+            return self.list_array(v)
         if isinstance(v, (bool, int, float)):
             return const(v)
         if isinstance(v, (tuple, list)) and v and all(is_atom(x) or isinstance(x, (tuple, list))
@@ -88,7 +90,7 @@ class ExprMixin:
         return tuple(self._elts(node.elts))
 
     def expr_List(self, node: ast.List) -> Any:
-        return list(self._elts(node.elts))
+        return self.note_new_list(list(self._elts(node.elts)))
 
     def _elts(self, elts: list) -> list:
         out = []
@@ -110,6 +112,34 @@ class ExprMixin:
                 out.update(self.expr(v))
             else:
                 out[self.static_value(k)] = self.expr(v)
+        return out
+
+    def expr_DictComp(self, node: ast.DictComp) -> Any:
+        """``{k: v for ...}`` over compile-time iterables (dict keys, tuples, static ranges)."""
+        env0 = dict(self.frame.env)
+        out: dict = {}
+
+        def level(k: int) -> None:
+            if k == len(node.generators):
+                key = self.expr(node.key)
+                if isinstance(key, Const) and not isinstance(key.value, np.ndarray):
+                    key = key.value
+                elif not isinstance(key, (str, type(None))):
+                    raise self.error_at(node.key, "dict keys must be known at compile time",
+                                        "use strings or constants as keys")
+                out[key] = self.expr(node.value)
+                return
+            gen = node.generators[k]
+            items = self.iterable(self.expr(gen.iter), gen.iter)
+            if isinstance(items, RunLoop):
+                items = self._static_range_items(items, gen.iter, dict_comp=True)
+            for item in items:
+                self.assign(gen.target, item, gen)
+                if all(self._static_true(c) for c in gen.ifs):
+                    level(k + 1)
+
+        level(0)
+        self.frame.env = env0
         return out
 
     def static_value(self, node: ast.AST) -> Any:
@@ -142,6 +172,10 @@ class ExprMixin:
             raise self.error_at(node, f"operator `{type(op).__name__}` is not supported",
                                 "use arithmetic operators or NumPy functions")
         prim, pyop = BINOPS[type(op)]
+        if isinstance(a, RunList) or isinstance(b, RunList):
+            raise self.error_at(node, "operators on a list of run-time length are not supported "
+                                "(`+` would join lists, `*` repeat them)",
+                                "convert it with np.array(xs) for arithmetic on its items")
         if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
             return self._sequence_op(op, a, b, node)
         if static_number(a) and static_number(b) and pyop is not None:
@@ -176,6 +210,9 @@ class ExprMixin:
 
     def expr_UnaryOp(self, node: ast.UnaryOp) -> Any:
         v = self.expr(node.operand)
+        if isinstance(v, RunList) and not isinstance(node.op, ast.Not):
+            raise self.error_at(node, "operators on a list are not supported",
+                                "convert it with np.array(xs) first")
         if isinstance(node.op, ast.Not):
             t = self.truth(v, node.operand)
             return const(not t.value) if isinstance(t, Const) else self.b.not_(t)
@@ -199,6 +236,8 @@ class ExprMixin:
             return const(False)
         if isinstance(v, (tuple, list, dict)):
             return const(bool(v))
+        if isinstance(v, RunList):
+            return self.b.gt(v.n, 0) if not isinstance(v.n, Const) else const(v.n.value > 0)
         if is_atom(v):
             if v.type.ndim > 0:
                 raise self.error_at(node, "the truth value of an array is ambiguous",
@@ -231,6 +270,9 @@ class ExprMixin:
         result = None
         for op, right_node in zip(node.ops, node.comparators):
             right = self.expr(right_node)
+            if isinstance(left, RunList) or isinstance(right, RunList):
+                raise self.error_at(node, "comparisons of a list of run-time length are not "
+                                    "supported", "compare np.array(xs) or its items")
             if type(op) in (ast.Is, ast.IsNot):
                 same = left is right or (left is None and right is None)
                 c = const(same if isinstance(op, ast.Is) else not same)
@@ -284,14 +326,24 @@ class ExprMixin:
 
     def expr_Subscript(self, node: ast.Subscript) -> Any:
         base = self.expr(node.value)
+        if isinstance(base, RunList):
+            key = None if isinstance(node.slice, ast.Slice) else self.expr(node.slice)
+            return self.list_getitem(base, key, node)
         if isinstance(base, (tuple, list)):
-            key = self.expr(node.slice)
-            if isinstance(node.slice, ast.Slice) or isinstance(key, slice):
+            if isinstance(node.slice, ast.Slice):
                 return base[self._static_slice(node.slice)]
+            key = self.expr(node.slice)
             if static_number(key):
                 return base[key.value]
-            raise self.error_at(node, "tuples and lists can only be indexed by constants",
-                                "convert to an array with np.array(...) to index at run time")
+            if is_atom(key) and key.type.ndim == 0 and key.type.dtype == "int64":
+                # a run-time index into a compile-time list: index the packed items
+                items = self.to_run_list(base)
+                if items is not None:
+                    return self.list_getitem(items, key, node)
+            raise self.error_at(node, "tuples and lists can only be indexed by integers (at "
+                                "run time, when their items are all numbers or arrays of one "
+                                "shape)", "convert to an array with np.array(...) to index "
+                                "it with arrays")
         if isinstance(base, dict):
             return base[self.static_value(node.slice)]
         if base is np.r_:
@@ -363,39 +415,68 @@ class ExprMixin:
     def expr_GeneratorExp(self, node: ast.GeneratorExp) -> Any:
         return self._comprehension(node, node.elt)
 
-    def _comprehension(self, node: ast.AST, elt: ast.AST) -> list:
+    def _comprehension(self, node: ast.AST, elt: ast.AST) -> Any:
+        """Generators over compile-time iterables unroll into a compile-time list; the first
+        one of run-time length (and all after it) becomes a loop filling a run-time list
+        (see :mod:`.lists`)."""
         env0 = dict(self.frame.env)
-        out: list = []
+        acc = self.next_accumulator()
+        self.frame.env[acc] = self.note_new_list([])
 
         def level(k: int) -> None:
             if k == len(node.generators):
-                out.append(self.expr(elt))
+                self.list_append_name(acc, self.expr(elt), node)
                 return
             gen = node.generators[k]
-            items = self.iterable(self.expr(gen.iter), gen.iter)
+            value = self.expr(gen.iter)
+            items = self.iterable(value, gen.iter)
+            if isinstance(items, RunLoop) and not _static_range(items):
+                self.runtime_comprehension(node, elt, k, value, acc)
+                return
             if isinstance(items, RunLoop):
                 items = self._static_range_items(items, gen.iter)
             for item in items:
                 self.assign(gen.target, item, gen)
-                if all(self._static_true(c) for c in gen.ifs):
+                conds = [self.truth(self.expr(c), c) for c in gen.ifs]
+                if any(not isinstance(c, Const) for c in conds):
+                    self._runtime_filter(node, k, conds, level)
+                elif all(c.value for c in conds):
                     level(k + 1)
 
         level(0)
+        out = self.frame.env[acc]
         self.frame.env = env0
         return out
 
-    def _static_range_items(self, it: tuple, node: ast.AST) -> list:
+    def _runtime_filter(self, node, k, conds, level) -> None:
+        cond = conds[0]
+        for c in conds[1:]:
+            cond = self.b.and_(cond, self.as_atom(c)) if not isinstance(c, Const) else (
+                cond if c.value else c)
+        if isinstance(cond, Const):
+            if cond.value:
+                level(k + 1)
+            return
+        self.branch(cond, lambda: level(k + 1) or False, lambda: False)
+
+    def list_append_name(self, name: str, value: Any, node: ast.AST) -> None:
+        call = ast.Call(func=ast.Attribute(value=ast.Name(id=name, ctx=ast.Load()),
+                                           attr="append", ctx=ast.Load()), args=[], keywords=[])
+        ast.copy_location(call, node)
+        self.list_append(self.frame.env[name], value, call)
+
+    def _static_range_items(self, it: tuple, node: ast.AST, dict_comp: bool = False) -> list:
         start, stop, step, getter = it
         if all(isinstance(a, Const) for a in (start, stop, step)):
             return [getter(const(i)) for i in range(start.value, stop.value, step.value)]
-        raise self.error_at(node, "comprehensions need a range known at compile time",
-                            "write a for loop that fills an array (y = np.zeros(n); y[i] = ...)")
+        raise self.error_at(node, "dict comprehensions need keys known at compile time",
+                            "iterate over a dict, a tuple or a range of constants")
 
     def _static_true(self, node: ast.AST) -> bool:
         t = self.truth(self.expr(node), node)
         if not isinstance(t, Const):
-            raise self.error_at(node, "comprehension conditions must be known at compile time",
-                                "use np.where or a for loop")
+            raise self.error_at(node, "dict comprehension conditions must be known at compile "
+                                "time", "filter the keys with constants")
         return bool(t.value)
 
     def expr_JoinedStr(self, node: ast.AST) -> Any:
@@ -415,6 +496,10 @@ class ExprMixin:
                             "pass the items explicitly")
 
 
+def _static_range(items: Any) -> bool:
+    return all(isinstance(a, Const) for a in items[:3])
+
+
 def _compared_in_python(op: ast.AST, left: Any, right: Any) -> bool:
     """``==``/``!=`` of strings, None or tuples, and ``in`` a tuple/list/str, between
     compile-time values (options such as ``mode == "sum"`` or ``k in (0, 2)``)."""
@@ -422,6 +507,8 @@ def _compared_in_python(op: ast.AST, left: Any, right: Any) -> bool:
         return isinstance(x, (str, type(None))) or static_number(x) or (
             isinstance(x, (tuple, list)) and all(ok(y) for y in x))
 
+    if type(op) in (ast.In, ast.NotIn) and isinstance(right, dict) and ok(left):
+        return True  # ``key in d``: the keys are known at compile time
     if not (ok(left) and ok(right)):
         return False
     if type(op) in (ast.In, ast.NotIn):

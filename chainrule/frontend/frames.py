@@ -176,6 +176,7 @@ class JoinMixin:
             if all(v is vals[0] for v in vals):
                 base[key] = vals[0]
                 continue
+            vals = self.unify_lists(vals, [blk for _, blk in paths])
             present = [v for v in vals if v is not _MISSING]
             ref = present[0]
             for v in present[1:]:

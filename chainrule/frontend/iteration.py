@@ -12,7 +12,7 @@ from ..ir.nodes import Const
 from ..ir.types import BOOL
 from . import scan
 from .frames import LoopCtx
-from .values import EnumerateVal, RangeVal, ZipVal, is_atom
+from .values import EnumerateVal, RangeVal, RunList, ZipVal, is_atom
 
 _PENDING = object()  # frame.result while no return has been lowered
 
@@ -22,6 +22,10 @@ class IterMixin:
         """(start, stop, step, getter) for run-time loops, or a tuple/list to unroll."""
         if isinstance(it, (tuple, list)):
             return it
+        if isinstance(it, dict):  # its keys are known at compile time: the loop unrolls
+            return list(it)
+        if isinstance(it, RunList):
+            return self.list_iter(it)
         if isinstance(it, RangeVal):
             return RunLoop(it.start, it.stop, it.step, lambda i: i)
         if is_atom(it) and it.type.ndim > 0:
@@ -50,7 +54,8 @@ class IterMixin:
             getters = [p[3] for p in parts]
             return RunLoop(const(0), n, const(1), lambda i: tuple(g(i) for g in getters))
         raise self.error_at(node, f"cannot iterate over {type(it).__name__}",
-                            "loop over range(...), an array, zip(...) or enumerate(...)")
+                            "loop over range(...), an array, a list, a dict, zip(...) or "
+                            "enumerate(...)")
 
     def unroll(self, node: ast.For, items: list) -> bool:
         """Iteration over a compile-time tuple/list: the body is lowered once per item.

@@ -26,7 +26,7 @@ from .numpy_args import axis_param as _axis_param
 from .numpy_args import dtype_of as _dtype
 from .numpy_args import shape_atoms as _shape_atoms
 from .signatures import Signed, signed
-from .values import BoundMethod, is_atom, static_number
+from .values import BoundMethod, RunList, is_atom, static_number
 
 UNARY = [
     "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
@@ -168,6 +168,8 @@ def _expand_dims(lw, p, node):
 def _sequence_prim(prim: str):
     def h(lw, p, node):
         seq = p.arrays
+        if isinstance(seq, RunList):
+            return _run_list_sequence(lw, prim, seq, p.axis)
         if not isinstance(seq, (tuple, list)):
             raise ChainruleTypeError(f"np.{prim} needs a tuple or list of arrays", lw.b.loc)
         if p.axis is None:
@@ -175,6 +177,27 @@ def _sequence_prim(prim: str):
                                        "ravel the arrays first and use axis=0")
         return lw.b.emit(prim, *[_atom(lw, a) for a in seq], axis=_axis_param(lw, p.axis))
     return h
+
+
+def _run_list_sequence(lw, prim: str, seq, axis):
+    """``np.stack(xs)`` / ``np.concatenate(xs)`` of a list of run-time length."""
+    arr = lw.list_array(seq)
+    nd = arr.type.ndim
+    ax = _axis_param(lw, axis) if axis is not None else None
+    if prim == "stack" and ax is not None and -nd <= ax < nd:
+        ax %= nd
+        if ax == 0:
+            return arr
+        order = list(range(1, nd))
+        order.insert(ax, 0)
+        return lw.b.transpose(arr, axes=tuple(order))
+    if prim == "concatenate" and ax == 0 and nd >= 2:
+        b = lw.b
+        dims = [b.mul(b.shape(arr, axis=0), b.shape(arr, axis=1))]
+        dims += [b.shape(arr, axis=k) for k in range(2, nd)]
+        return b.reshape(arr, *dims)
+    raise UnsupportedCallError(f"np.{prim} of a list of run-time length with axis={axis}",
+                               lw.b.loc, "use np.stack(xs) or np.concatenate(xs) (axis=0)")
 
 
 def _column_stack(lw, p, node):
@@ -448,10 +471,7 @@ METHODS = {
 
 
 def _list_append(lw, p, node):
-    if lw.frame.dyn:
-        raise UnsupportedCallError("list.append inside a run-time loop or branch", lw.b.loc,
-                                   "preallocate an array (np.zeros(n)) and assign y[i] = ...")
-    p.self.append(p.object)
+    lw.list_append(p.self, p.object, node)
 
 
 def _reshape_method(lw, p, node):

@@ -21,7 +21,7 @@ from ..ir.types import BOOL, I64
 from . import scan
 from .frames import MISSING, LoopCtx, typed_zero
 from .iteration import IterMixin, RunLoop
-from .values import AstFunction, flatten, is_atom, rebuild
+from .values import AstFunction, RunList, flatten, is_atom, rebuild, static_number
 
 _REJECTED = {
     ast.Try: ("try/except", "remove the try block; chainrule compiles straight-line numeric code"),
@@ -147,6 +147,11 @@ class StmtMixin(IterMixin):
             return False
         if isinstance(target, ast.Subscript):
             arr = self.expr(target.value)
+            if isinstance(arr, (list, RunList)):
+                old = self.expr(target)
+                new = self.binop(node.op, old, self.expr(node.value), node)
+                self.assign(target, new, node)
+                return False
             spec, idx = self.index_spec(target.slice, arr)
             old = self.index_read(arr, spec, idx)
             new = self.binop(node.op, old, self.expr(node.value), node)
@@ -217,6 +222,16 @@ class StmtMixin(IterMixin):
                 self.assign(t, v, node)
         elif isinstance(target, ast.Subscript):
             base = self.expr(target.value)
+            if isinstance(base, (list, RunList)) and not isinstance(target.slice, ast.Slice):
+                key = self.expr(target.slice)
+                if isinstance(base, list) and static_number(key) and self._mutable_here(base):
+                    base[key.value] = value
+                else:  # a run-time index, or a change inside a run-time branch or loop
+                    self.list_setitem(base, key, value, target)
+                return
+            if isinstance(base, RunList):
+                raise self.error_at(target, "slice assignment into a list of run-time length "
+                                    "is not supported", "assign items one by one")
             if isinstance(base, (list, dict)):
                 key = self.static_index(target.slice)
                 base[key] = value
@@ -240,6 +255,11 @@ class StmtMixin(IterMixin):
                 raise self.error_at(node, f"cannot unpack {len(value)} values into {n} names",
                                     "match the number of names to the number of values")
             return list(value)
+        if isinstance(value, RunList):
+            self.b.emit("check", self.b.eq(value.n, n),
+                        message=f"{self._where()}: cannot unpack a list of another length "
+                        f"into {n} names")
+            value = self.fresh_views(value.buf)
         if is_atom(value) and value.type.ndim > 0:
             return [self.index_read(value, ("i",), [const(i)]) for i in range(n)]
         raise self.error_at(node, "only tuples, lists and arrays can be unpacked",
@@ -266,16 +286,18 @@ class StmtMixin(IterMixin):
         else_blk: list = []
         frame.env = dict(env0)
         frame.dyn += 1
+        outer = self.outer_lists()
         try:
-            with self.b.nested(then_blk):
+            with self.b.nested(then_blk), self.region():
                 t_exit = then_fn()
             env_t = frame.env
             frame.env = dict(env0)
-            with self.b.nested(else_blk):
+            with self.b.nested(else_blk), self.region():
                 e_exit = else_fn()
             env_e = frame.env
         finally:
             frame.dyn -= 1
+        self.check_outer_lists(outer)
         # Paths that left by break/continue/return still reach the end of the enclosing
         # blocks (their code is skipped by flags), so every path takes part in the join.
         frame.env = self.join_envs([], [(env_t, then_blk), (env_e, else_blk)])
@@ -360,7 +382,7 @@ class StmtMixin(IterMixin):
         # ``a += v`` on an array writes in place and never rebinds ``a``: nothing to carry.
         in_place = scan.augassigned_only(body)
         names = [n for n in names if not (n in in_place and _array_var(frame.env.get(n)))]
-        names = list(dict.fromkeys(names + list(carried_extra)))
+        names = list(dict.fromkeys(names + self.loop_list_names(body) + list(carried_extra)))
         need_brk = scan.has_break(body)
         need_cont = scan.has_continue(body)
         ctx = LoopCtx()
@@ -370,10 +392,13 @@ class StmtMixin(IterMixin):
         if need_cont:
             ctx.cont = self.b.new_var("cont", BOOL)
         frame.dyn += 1
+        outer = self.outer_lists(names)
         try:
-            self._loop_real(node, body, head, before_body, for_range, ctx, names)
+            with self.region():
+                self._loop_real(node, body, head, before_body, for_range, ctx, names)
         finally:
             frame.dyn -= 1
+        self.check_outer_lists(outer)
 
     def _loop_real(self, node, body, head, before_body, for_range, ctx, names) -> None:
         frame = self.frame
@@ -460,6 +485,10 @@ class StmtMixin(IterMixin):
                     kinds[n] = v
                     changed = True
                     continue
+                if isinstance(v, RunList) and isinstance(kinds[n], list):
+                    kinds[n] = v  # a compile-time list the loop appends to
+                    changed = True
+                    continue
                 self.check_same_structure(n, kinds[n], v)
                 old = [a for _, a in flatten(kinds[n])]
                 new = [a for _, a in flatten(v)]
@@ -474,6 +503,13 @@ class StmtMixin(IterMixin):
             leaves = flatten(v)
             slots = [self.b.new_var(_slot_name(n, p, len(leaves)), a.type) for p, a in leaves]
             cur = env.get(n, MISSING)
+            if isinstance(v, RunList) and isinstance(cur, list):
+                cur = self.initial_run_list(n, cur, v)
+                if cur is None:
+                    raise ChainruleTypeError(
+                        f"the list `{n}` is appended to in a loop, so its items must all be "
+                        "numbers or arrays of one shape", self.b.loc,
+                        "keep lists of mixed items out of run-time loops")
             if cur is MISSING:
                 for s in slots:
                     self.b.emit("id", typed_zero(self.b, s.type), out=s)
@@ -482,6 +518,8 @@ class StmtMixin(IterMixin):
                     self.convert(a, s.type, out=s)
             carried[n] = rebuild(v, list(slots))
             env[n] = carried[n]
+            if isinstance(v, RunList):
+                self.note_carried_list(n, carried[n])
         return carried
 
     def _placeholder_like(self, v: Any) -> Any:
@@ -493,6 +531,13 @@ class StmtMixin(IterMixin):
         moves = []
         for n, slots_v in carried.items():
             cur = env.get(n, MISSING)
+            if isinstance(slots_v, RunList) and isinstance(cur, list):
+                cur = self.to_run_list(cur, slots_v)
+                if cur is None:
+                    raise ChainruleTypeError(
+                        f"the list `{n}` is appended to in a loop, so its items must all be "
+                        "numbers or arrays of one shape", self.b.loc,
+                        "keep lists of mixed items out of run-time loops")
             if cur is MISSING:
                 continue
             self.check_same_structure(n, slots_v, cur)

@@ -56,6 +56,23 @@ class BoundMethod:
     name: str
 
 
+class RunList:
+    """A list whose length is known only at run time (see :mod:`.lists`): its items, all
+    scalars or all arrays of one shape, are ``buf[:n]``; ``buf`` has room for more (appends
+    grow it by doubling). A pytree node with two leaves, so loops carry it and branches join it
+    like any other value."""
+
+    __chainrule_node__ = True
+
+    def __init__(self, buf: Any, n: Any):
+        self.buf = buf
+        self.n = n
+
+    @property
+    def item_ndim(self) -> int:
+        return self.buf.type.ndim - 1
+
+
 @dataclass(eq=False)
 class ReturnSlot:
     """Where an inlined function's ``return`` values go when it has several returns."""

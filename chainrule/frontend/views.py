@@ -309,9 +309,10 @@ class ViewMixin:
                 dest, dspec, didx = self.resolve(target, spec, idx)
             except Unprovable:
                 pass
-        self.b.effect("setitem", dest, value, *didx, spec=dspec)
         info = self.view_info(dest)
         root = info.root if info is not None else dest
+        self.check_write_after_append(root)
+        self.b.effect("setitem", dest, value, *didx, spec=dspec)
         self.writes[root.name] = self.writes.get(root.name, 0) + 1
 
     def resolve(self, view: Var, spec: tuple, idx: list) -> tuple:

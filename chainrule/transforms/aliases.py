@@ -33,6 +33,7 @@ from .activity import diff_args
 from .activity import is_view as _is_view
 
 TRIPS = 3
+MAX_PAIRS = 8  # bindings kept per name and buffer before they are merged conservatively
 
 
 class _Sim:
@@ -41,8 +42,9 @@ class _Sim:
         self.prims = prims
         self.time = 0
         self.gen: dict[int, int] = {}
-        # name -> {buffer: (time the name was bound to it, path)}; a path maps the executions
-        # of ``if`` statements it passed to the branch taken (True: then, False: else)
+        # name -> {buffer: ((time the name was bound to it, path), ...)}; a path maps the
+        # executions of ``if`` statements it passed to the branch taken (True: then, False:
+        # else); a name bound to one buffer on both branches of an ``if`` keeps both bindings
         self.binding: dict[str, dict] = {}
         self.writes: list = []  # (time, name, buffers, stmt, path)
         self.path: dict = {}
@@ -61,7 +63,7 @@ class _Sim:
         for t_w, wname, wbufs, stmt, wpath in self.writes:
             if wname == name or not _compatible(wpath, self.path):
                 continue
-            for buf, (t_bound, bpath) in self.bufs(name).items():
+            for buf, (t_bound, bpath) in _pairs(self.bufs(name)):
                 if buf in wbufs and t_bound < t_w < now and _compatible(bpath, wpath) \
                         and _compatible(bpath, self.path):
                     w, r = _shown(wname), _shown(name)
@@ -108,13 +110,14 @@ class _Sim:
             now = self.tick()
             path = dict(self.path)
             if _is_view(s) and isinstance(s.args[0], Var):
-                self.binding[s.out.name] = {b: (now, _meet(path, p))
-                                            for b, (_, p) in self.bufs(s.args[0].name).items()}
+                self.binding[s.out.name] = {
+                    b: _union((), tuple((now, _meet(path, p)) for _, p in pairs))
+                    for b, pairs in self.bufs(s.args[0].name).items()}
             else:
                 site = id(s)
                 g = self.gen.get(site, 0) + 1
                 self.gen[site] = g
-                self.binding[s.out.name] = {(site, g): (now, path)}
+                self.binding[s.out.name] = {(site, g): ((now, path),)}
         elif isinstance(s, Effect):
             # A tape push saves a reference; the value is popped only after every later write
             # has been undone (restored), so it is not a read of changed contents.
@@ -142,17 +145,31 @@ class _Sim:
             self.path = outer
             for k, v in after_then.items():
                 mine = self.binding.setdefault(k, {})
-                for buf, (t, p) in v.items():
-                    if buf in mine and mine[buf] != (t, p):
-                        # bound on both paths: keep the earlier time under the outer path
-                        t = min(t, mine[buf][0])
-                        p = {key: val for key, val in p.items() if mine[buf][1].get(key) == val}
-                    mine[buf] = (t, p)
+                for buf, pairs in v.items():
+                    # bound on both paths: both bindings, each with its own time and path
+                    mine[buf] = _union(mine.get(buf, ()), pairs)
         elif isinstance(s, (While, ForRange)):
             for _ in range(TRIPS):
                 if isinstance(s, While):
                     self.block(s.cond_body)
                 self.block(s.body)
+
+
+def _pairs(bufs: dict):
+    """(buffer, (time, path)) for every binding of a name."""
+    return [(buf, pair) for buf, pairs in bufs.items() for pair in pairs]
+
+
+def _union(a: tuple, b: tuple) -> tuple:
+    out = list(a)
+    for pair in b:
+        if pair not in out:
+            out.append(pair)
+    if len(out) > MAX_PAIRS:  # one conservative binding: the earliest time, the common path
+        t = min(t for t, _ in out)
+        common = {k: v for k, v in out[0][1].items() if all(p.get(k) == v for _, p in out)}
+        return ((t, common),)
+    return tuple(out)
 
 
 def _compatible(p: dict, q: dict) -> bool:
@@ -194,7 +211,7 @@ def check_writes(fn: Function, active: set[str], prims=None) -> None:
     sim = _Sim(active, prims)
     for p in fn.params:
         if p.type.ndim > 0:
-            sim.binding[p.name] = {("param", p.name): (0, {})}
+            sim.binding[p.name] = {("param", p.name): ((0, {}),)}
     sim.block(fn.body)
     for r in fn.results:
         if isinstance(r, Var) and r.type.ndim > 0:
