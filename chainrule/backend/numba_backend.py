@@ -98,6 +98,17 @@ def _reduction(prim: str):
     return emit
 
 
+def _elementwise(prim: str, op: str):
+    """``a op b`` on arrays of two or more dimensions: a call into ``nbrt_flat`` (one flat loop
+    over contiguous data instead of one loop per dimension)."""
+    def emit(srcs: list[str], types: tuple = (), **_) -> str:
+        if types and max(t.ndim for t in types) >= 2:
+            return f"_rt.{prim}({srcs[0]}, {srcs[1]})"
+        return f"{srcs[0]} {op} {srcs[1]}"
+
+    return emit
+
+
 def _matmul(srcs: list[str], **_) -> str:
     return f"_rt.matmul({srcs[0]}, {srcs[1]})"
 
@@ -254,6 +265,8 @@ OVERRIDES = {
     "matmul": _matmul, "dot": _matmul, "inner": _matmul, "squeeze": _squeeze,
     "expand_dims": _expand_dims, "clip": _clip, "flip": _flip, "norm": _norm,
     "opaque_call": _opaque_call,
+    "add": _elementwise("add", "+"), "sub": _elementwise("sub", "-"),
+    "mul": _elementwise("mul", "*"),
     **{p: _reduction(p) for p in _REDUCERS},
 }
 
