@@ -482,7 +482,26 @@ def range_one_past_a_known_length(x):
     return np.sum(y)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def wrap_into_another_axis(u, m):
+    s = 0.0
+    for i in range(m):  # i and (i + 1) % m are never negative: only i < n is tested
+        s = s + u[i % u.shape[0], (i + 1) % m] * u[0, i]
+    return s
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.slow)])
+def test_nonnegative_indices_still_checked_against_the_length(backend):
+    u = np.linspace(0.5, 1.5, 6).reshape(2, 3)
+    check_all(wrap_into_another_axis, (u, 3), backend=backend)
+    with pytest.raises(IndexError):
+        wrap_into_another_axis(u, 4)  # plain Python
+    for run in (cr.jit(wrap_into_another_axis, backend=backend),
+                cr.grad(wrap_into_another_axis, backend=backend)):
+        with pytest.raises(IndexError, match="out of bounds"):
+            run(u, 4)
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.slow)])
 def test_constant_indices_into_known_lengths(backend):
     x = np.linspace(0.5, 1.5, 12)
     src = cr.show(cr.jit(range_into_a_known_length, backend=backend), x, 3)

@@ -103,6 +103,7 @@ class BoundsMixin:
     def note_length(self, out: Any, arr: Any, axis: int) -> None:
         if isinstance(out, Var) and isinstance(arr, Var):
             self.facts.lengths[out.name] = (arr.name, axis)
+        self.mark_nonneg(out)  # a length is never negative
 
     def note_shape(self, out: Any, dims: list) -> None:
         """``out`` was created with shape ``dims`` (``np.zeros(n)``, ...)."""
@@ -182,7 +183,8 @@ class BoundsMixin:
         if self._proven(arr, axis, i):
             return
         n = self.b.shape(arr, axis=axis)
-        self.b.emit("check_index", i, n, axis=axis, where=self._where())
+        extra = {"nonneg": True} if self.nonneg(i) else {}  # only ``i < n`` left to test
+        self.b.emit("check_index", i, n, axis=axis, where=self._where(), **extra)
         if ikey is not None:
             self.facts.checked[memo] = self.b.block
 
