@@ -162,3 +162,49 @@ def test_branch_conditions_are_recomputed_not_taped():
     stats = [tape_stats(cr.grad(branchy, argnums=(0, 1)), np.linspace(-1, 1, n), 1.3)
              for n in (10, 20)]
     assert stats[1]["pushes"] - stats[0]["pushes"] <= 10, stats  # s alone, once per trip
+
+
+def stencil2d_steps(u0, c, n):
+    """The inner loop reads du's shape (its bounds checks, ``du.shape[1]``) and writes du:
+    a shape read is no read of its contents, so nothing is saved per point."""
+    u = u0.copy()
+    du = np.zeros_like(u0)
+    m = u.shape[0]
+    for _ in range(n):
+        for i in range(m):
+            for j in range(m):
+                near = u[(i + 1) % m, j] + u[i, (j + 1) % m] + u[i, (j - 1) % m]
+                du[i, j] = c * (near - 3.0 * u[i, j]) - u[i, j] * u[i, j] * u[i, j] \
+                    + 0.01 * len(du) * du.shape[1]
+        u += 0.01 * du
+    return np.sum(u * u)
+
+
+def rescale_by_own_length(x, n):
+    """Each trip sizes with ``w.shape[0]``, writes ``w`` in place, and reads it back."""
+    w = x * 1.0
+    s = 0.0
+    for k in range(n):
+        w[k % w.shape[0]] = w[(k + 1) % len(w)] * 0.5 + math.sin(0.3 * s)
+        s = s + 0.1 * w[k % w.shape[0]] * w.shape[0]
+    return s + np.sum(w * w)
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.slow)])
+def test_shape_reads_do_not_save_the_slots_of_arrays_written_later(backend):
+    u0 = np.linspace(0.1, 0.8, 9).reshape(3, 3)
+    check(stencil2d_steps, (u0, 0.3, 3), (0, 1), backend)
+    check(rescale_by_own_length, (np.linspace(0.2, 0.9, 5), 9), (0,), backend)
+
+
+def test_inner_loop_reading_a_shape_tapes_nothing_per_point():
+    def per_step(m):
+        u0 = np.linspace(0.1, 0.8, m * m).reshape(m, m)
+        stats = [tape_stats(cr.grad(stencil2d_steps, argnums=(0, 1)), u0, 0.3, n)
+                 for n in (2, 4)]
+        return (stats[1]["pushes"] - stats[0]["pushes"]) / 2, stats
+
+    small, s1 = per_step(4)
+    large, s2 = per_step(8)
+    # pushes per time step grow with the rows (each row's trip count), not with the points
+    assert large - small <= 2 * (8 - 4) + 4, (s1, s2)

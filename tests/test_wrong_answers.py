@@ -331,6 +331,8 @@ def test_every_handler_rejects_an_unknown_keyword():
     assert len(table) > 100
     stub = SimpleNamespace(b=SimpleNamespace(loc=None))
     for fn, handler in [*table.items(), *methods.items()]:
+        if fn in numpy_api._REGISTERED and fn is not cr.stop_gradient:
+            continue  # a user primitive (register_primitive): its keywords are its parameters
         assert isinstance(handler, Signed), f"{fn} has no declared signature"
         with pytest.raises(cr.errors.UnsupportedKeywordError, match="no_such_keyword"):
             handler(stub, [], {"no_such_keyword": 1}, None)
@@ -450,9 +452,70 @@ def test_indices_proven_in_bounds_need_no_check():
         assert "index_error" not in cr.show(cr.jit(f), x)
         assert "index_error" not in cr.show(cr.grad(f), x)
         check_all(f, (x,))
-    src = cr.show(cr.jit(repeated_constant_index), np.ones(2), x)
+    src = cr.show(cr.jit(repeated_constant_index), np.ones(20), x)
     assert src.count("index_error") == 2  # p[0] and p[1], once per iteration each
+    check_all(repeated_constant_index, (np.linspace(0.5, 2.0, 20), x))
+    # a small argument is compiled for its size: constant indices into it are decided then
+    src = cr.show(cr.jit(repeated_constant_index), np.ones(2), x)
+    assert "index_error" not in src
     check_all(repeated_constant_index, (np.array([0.5, 2.0]), x))
+
+
+def constant_index_past_a_small_argument(p, x):
+    return p[2] * np.sum(x)
+
+
+def range_into_a_known_length(x, m):
+    y = np.zeros(3)
+    z = np.zeros_like(y)
+    for i in range(3):
+        y[i] = x[i] * x[i]
+        z[i] = 2.0 * y[i]
+    s = np.sum(z * y) + y[2] * z[-3]
+    for i in range(m):
+        s = s + y[i]  # m is a run-time value: checked
+    return s
+
+
+def range_one_past_a_known_length(x):
+    y = np.zeros(3)
+    for i in range(4):
+        y[i] = x[i]
+    return np.sum(y)
+
+
+def wrap_into_another_axis(u, m):
+    s = 0.0
+    for i in range(m):  # i and (i + 1) % m are never negative: only i < n is tested
+        s = s + u[i % u.shape[0], (i + 1) % m] * u[0, i]
+    return s
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.slow)])
+def test_nonnegative_indices_still_checked_against_the_length(backend):
+    u = np.linspace(0.5, 1.5, 6).reshape(2, 3)
+    check_all(wrap_into_another_axis, (u, 3), backend=backend)
+    with pytest.raises(IndexError):
+        wrap_into_another_axis(u, 4)  # plain Python
+    for run in (cr.jit(wrap_into_another_axis, backend=backend),
+                cr.grad(wrap_into_another_axis, backend=backend)):
+        with pytest.raises(IndexError, match="out of bounds"):
+            run(u, 4)
+
+
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.slow)])
+def test_constant_indices_into_known_lengths(backend):
+    x = np.linspace(0.5, 1.5, 12)
+    src = cr.show(cr.jit(range_into_a_known_length, backend=backend), x, 3)
+    assert src.count("index_error") == 2  # x[i] (x's length is unknown) and y[i] in range(m)
+    check_all(range_into_a_known_length, (x, 3), backend=backend)
+    for f, args in ((range_into_a_known_length, (x, 4)), (range_one_past_a_known_length, (x,)),
+                    (constant_index_past_a_small_argument, (np.ones(2), x))):
+        with pytest.raises(IndexError):
+            f(*args)  # plain Python
+        for run in (cr.jit(f, backend=backend), cr.grad(f, backend=backend)):
+            with pytest.raises(IndexError, match="out of bounds"):
+                run(*args)
 
 
 def test_index_not_proven_when_range_does_not_fit():

@@ -12,6 +12,7 @@ from numba.extending import overload
 
 from ..errors import BatchError
 from ..runtime import opaque_call as opaque_call_py  # noqa: F401  (run in object mode)
+from .nbrt_flat import add, assign, fill, iadd, mul, sub, zmul_array  # noqa: F401  (flat loops)
 
 njit = numba.njit(cache=True, nogil=True)
 objmode = numba.objmode  # generated code: ``with _rt.objmode(out="float64[::1]"): ...``
@@ -335,18 +336,7 @@ def _zmul_impl(a, b):
             return 0.0 if a == 0 else a * b
         return scalar
 
-    def impl(a, b):
-        p = a * b
-        if np.isfinite(np.sum(b)):
-            return p
-        out = np.asarray(p).copy()
-        az = np.broadcast_to(np.asarray(a) == 0, out.shape)
-        for k in range(out.size):
-            if az.flat[k]:
-                out.flat[k] = 0.0
-        return out
-
-    return impl
+    return lambda a, b: zmul_array(a, b)
 
 
 # -- scalar tapes: a growable array whose element 0 holds the count ---------------------------
@@ -376,23 +366,8 @@ def tpop(t):
     return x
 
 
-# -- whole-array in-place updates as calls (compiled once per signature and cached on disk,
-#    which keeps the generated functions small and quick to compile) -------------------------
-@njit
-def iadd(x, v):
-    x += v
-
-
-@njit
-def fill(x, v):
-    x[...] = v
-
-
-@njit
-def assign(x, v):
-    x[...] = v
-
-
+# -- whole-array in-place updates (``iadd``, ``fill``, ``assign``) are calls into nbrt_flat:
+#    compiled once per signature and cached on disk, which keeps the generated functions small
 @njit
 def tnew_f64():
     return np.empty(32, dtype=np.float64)

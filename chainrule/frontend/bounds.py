@@ -9,10 +9,14 @@ prove the index in bounds. Proofs use facts gathered while lowering:
 * affine offsets: ``v = w + c`` / ``w - c`` for a compile-time ``c``;
 * range loops: ``for i in range(a, b)`` (positive compile-time step) gives ``a <= i < b``;
 * modulo: ``v % n`` lies in ``[0, n)``;
+* constants: a constant index, or ``range`` with a constant stop, into an axis whose length is
+  a compile-time integer (``np.zeros(3)``, ``np.zeros_like`` of one);
 * an index already checked on the same array and axis in a block that is still open.
 
 So ``for i in range(1, len(x) - 1): x[i - 1] + x[i + 1]`` needs no check, and a check is
-emitted once per block for repeated constant indices. ``CHAINRULE_BOUNDS_CHECK=0`` turns the
+emitted once per block for repeated constant indices. Checks whose operands become constants
+only later (small arrays specialised by size, scalarised arrays) are dropped by
+``passes/checks.py``. ``CHAINRULE_BOUNDS_CHECK=0`` turns the
 checks off (read when a function is compiled; part of the disk cache key).
 """
 
@@ -63,11 +67,25 @@ class BoundsFacts:
             return self.value_symbol(dim.name)
         return ("len", arr, axis)
 
+    def known_length(self, arr: str, axis: int) -> int | None:
+        """The length of axis ``axis`` of ``arr`` when it is a compile-time integer (an array
+        made with ``np.zeros(3)``, or with the shape of one)."""
+        for _ in range(64):
+            if arr not in self.like:
+                break
+            arr = self.like[arr]
+        dim = self.dims.get((arr, axis))
+        return dim.value if _int_const(dim) else None
+
     def value_symbol(self, name: str) -> tuple:
         """A canonical name for the value of integer variable ``name``."""
         if name in self.lengths:
             return self.length_symbol(*self.lengths[name])
         return ("var", name)
+
+
+def _int_const(a: Any) -> bool:
+    return isinstance(a, Const) and isinstance(a.value, int) and not isinstance(a.value, bool)
 
 
 def _key(a: Any) -> tuple | None:
@@ -85,6 +103,7 @@ class BoundsMixin:
     def note_length(self, out: Any, arr: Any, axis: int) -> None:
         if isinstance(out, Var) and isinstance(arr, Var):
             self.facts.lengths[out.name] = (arr.name, axis)
+        self.mark_nonneg(out)  # a length is never negative
 
     def note_shape(self, out: Any, dims: list) -> None:
         """``out`` was created with shape ``dims`` (``np.zeros(n)``, ...)."""
@@ -164,7 +183,8 @@ class BoundsMixin:
         if self._proven(arr, axis, i):
             return
         n = self.b.shape(arr, axis=axis)
-        self.b.emit("check_index", i, n, axis=axis, where=self._where())
+        extra = {"nonneg": True} if self.nonneg(i) else {}  # only ``i < n`` left to test
+        self.b.emit("check_index", i, n, axis=axis, where=self._where(), **extra)
         if ikey is not None:
             self.facts.checked[memo] = self.b.block
 
@@ -182,6 +202,9 @@ class BoundsMixin:
     def _proven(self, arr: Var, axis: int, i: Any) -> bool:
         f = self.facts
         length = f.length_symbol(arr.name, axis)
+        known = f.known_length(arr.name, axis)
+        if _int_const(i):
+            return known is not None and -known <= i.value < known
         if not isinstance(i, Var):
             return False
         if f.modulo.get(i.name) == length:
@@ -193,7 +216,11 @@ class BoundsMixin:
         start, stop = rng
         low_ok = (isinstance(start, Const) and start.value + off >= 0) or \
             (off >= 0 and self.nonneg(start))
-        if not low_ok or not isinstance(stop, Var):
+        if not low_ok:
+            return False
+        if _int_const(stop):  # range(..., 3) into an array of known length
+            return known is not None and stop.value + off <= known
+        if not isinstance(stop, Var):
             return False
         sbase, soff = f.affine.get(stop.name, (stop.name, 0))
         return f.value_symbol(sbase) == length and soff + off <= 0

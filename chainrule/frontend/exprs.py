@@ -196,6 +196,8 @@ class ExprMixin:
         self.note_arith(prim, a, b, out)
         if prim in ("add", "mul") and self.nonneg(a) and self.nonneg(b):
             self.mark_nonneg(out)  # e.g. i + 1 for a range index: no wrap-around needed
+        if prim == "mod" and not out.type.is_float and self.nonneg(b):
+            self.mark_nonneg(out)  # Python's a % n lies in [0, n) for n > 0 (n == 0 raises)
         return out
 
     def _sequence_op(self, op: ast.AST, a: Any, b: Any, node: ast.AST) -> Any:

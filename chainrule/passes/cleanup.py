@@ -86,13 +86,15 @@ def simplify(fn: Function, names: Any = None) -> Function:
     """The clean-up pipeline run on every function before code generation: rewrite rules
     (chainrule.rewrites; ``names``: the build's name allocator, which learns the variables
     they add), common subexpressions and loop-invariant scalar code (of the derivative code
-    too), redundant adjoint sizing, dead code."""
+    too), bounds checks decided at compile time (``checks``), redundant adjoint sizing, dead
+    code."""
     from ..rewrites import after_differentiation
+    from .checks import fold_checks
     from .copies import propagate_copies
     from .materialize import drop_redundant_materialize
     from .scalar_opt import optimize
     from .user import run as run_user_passes
 
     fn = after_differentiation(run_user_passes("after", fn, names), names)
-    fn = propagate_copies(optimize(fn, derivatives=True, any_var=True))
+    fn = propagate_copies(optimize(fold_checks(fn), derivatives=True, any_var=True))
     return dead_code(drop_redundant_materialize(fn))

@@ -178,13 +178,26 @@ def _pow_infinite(b, x, y):
     return b.logical_and(b.eq(x, 0.0), b.logical_and(b.lt(y, 1.0), b.ne(y, 0.0)))
 
 
+def _flat_elementwise(prim: str, op: str):
+    """Numba: ``a op b`` on arrays of two or more dimensions is a call into
+    ``backend/nbrt_flat.py`` (one flat loop over contiguous data, not one loop per dimension)."""
+    def emit(srcs: list[str], types: tuple = (), **_) -> str:
+        if types and max(t.ndim for t in types) >= 2:
+            return f"_rt.{prim}({srcs[0]}, {srcs[1]})"
+        return f"{srcs[0]} {op} {srcs[1]}"
+
+    return emit
+
+
 PRIMS = [
     Primitive("add", same_type, template("{0} + {1}"), _linear_jvp(1.0), _linear_vjp(1.0),
-              linear=True, movable=True, fold=operator.add),
+              linear=True, movable=True, fold=operator.add,
+              numba_emit=_flat_elementwise("add", "+")),
     Primitive("sub", same_type, template("{0} - {1}"), _linear_jvp(-1.0), _linear_vjp(-1.0),
-              linear=True, movable=True, fold=operator.sub),
+              linear=True, movable=True, fold=operator.sub,
+              numba_emit=_flat_elementwise("sub", "-")),
     binary("mul", "{0} * {1}", lambda b, x, y, o: y, lambda b, x, y, o: x, infer=same_type,
-           movable=True, fold=operator.mul),
+           movable=True, fold=operator.mul, numba_emit=_flat_elementwise("mul", "*")),
     binary(
         "div",
         "{0} / {1}",

@@ -155,9 +155,10 @@ def _int_type(types, **_):
     return Type("int64")
 
 
-def _check_index_emit(srcs, axis, where, **_):
+def _check_index_emit(srcs, axis, where, nonneg=False, **_):
     i, n = srcs
-    return f"{i} if -{n} <= {i} < {n} else _rt.index_error({i}, {n}, {axis}, str({where!r}))"
+    test = f"{i} < {n}" if nonneg else f"-{n} <= {i} < {n}"  # (nonneg: i >= 0 is proven)
+    return f"{i} if {test} else _rt.index_error({i}, {n}, {axis}, str({where!r}))"
 
 
 def _shape_emit(srcs, axis, **_):

@@ -14,6 +14,11 @@ Cost model (which loops recompute): a loop recomputes when it is innermost; a lo
 inside keeps the per-statement tape (its trips are long, and its inner loops recompute). An
 innermost loop falls back to the tape when it reads an array slot before overwriting it other
 than by a whole-array write (a snapshot there would cost the array's size per trip).
+
+Reading an array's *shape* (``x.shape[k]``, ``len(x)``, ``x.size``, ``np.zeros_like(x)``) is
+not a read of its contents: in-place writes never change a shape, so a trip that sizes a loop
+or checks an index against ``du.shape[1]`` and then writes ``du[i, j] = v`` destroys nothing
+it reads, and neither the trip nor the reverse sweep needs ``du``'s old slots.
 """
 
 from __future__ import annotations
@@ -25,6 +30,20 @@ from ..ir.types import I64
 from .activity import is_view
 
 _WRITES = ("setitem", "additem")
+#: primitive -> positions of arguments it reads only for their shape (never their contents)
+SHAPE_ONLY = {"shape": (0,), "size": (0,), "zeros_like": (0,), "empty_like": (0,),
+              "ones_like": (0,), "full_like": (0,), "unbroadcast": (1,), "materialize": (1,),
+              "dematerialize": (1,), "broadcast_like": (1,)}
+
+
+def content_reads(s) -> list:
+    """Atoms ``s`` reads for their value: ``stmt_reads`` less the arguments read only for
+    their shape, and less the array a ``setitem`` writes into."""
+    reads = _reads(s)
+    if isinstance(s, Assign) and s.prim in SHAPE_ONLY:
+        skip = SHAPE_ONLY[s.prim]
+        reads = [a for k, a in enumerate(reads) if k not in skip]
+    return reads
 _DERIVATIVE_PRIMS = ("tape_new", "tape_pop", "adj_zero", "materialize")
 
 
@@ -36,6 +55,7 @@ class TripPlan:
     written: dict                   # name -> Var of every variable the trip assigns
     twice: set                      # names assigned more than once in the trip
     outside_reads: set              # names the trip reads but does not write
+    outside_contents: set = field(default_factory=set)  # those of them read for their contents
     conds: dict = field(default_factory=dict)  # id(If) -> the atom the adjoint branches on
     saved_inside: set | None = None  # see trip_saved
     kept: dict = field(default_factory=dict)  # id(Assign) -> local holding the value it replaced
@@ -105,7 +125,7 @@ def _plan(unit: list, find) -> TripPlan | None:
             whole_only[root] = whole_only.get(root, True) and whole
             if s.prim == "additem":
                 first_read.setdefault(root, pos)
-        for a in stmt_reads(s)[(1 if isinstance(s, Effect) else 0):]:
+        for a in content_reads(s)[(1 if isinstance(s, Effect) and s.prim == "additem" else 0):]:
             if isinstance(a, Var) and a.type.ndim > 0:
                 first_read.setdefault(find(a.name), pos)
     snapshots = []
@@ -121,16 +141,16 @@ def _plan(unit: list, find) -> TripPlan | None:
     # Arrays the trip reads (other than snapshots) must hold their trip-time contents when the
     # trip is recomputed, so later writes into them save the slots they overwrite.
     snapped = {v.name for v in snapshots}
-    outside = set()
+    outside, contents = set(), set()
     for s in stmts:
-        for a in _reads(s):
-            if isinstance(a, Var) and a.name not in written and find(a.name) not in snapped:
-                outside.add(a.name)
+        for reads, into in ((_reads(s), outside), (content_reads(s), contents)):
+            into.update(a.name for a in reads if isinstance(a, Var) and a.name not in written
+                        and find(a.name) not in snapped)
     # An array the trip writes in place and then reads may hold slots written by an earlier
     # trip (``a[i % 2] = x; y = a[(i + 1) % 2]``): its recomputation needs them restored.
-    outside |= {root for root in last_write if root in first_read and root not in snapped}
+    again = {root for root in last_write if root in first_read and root not in snapped}
     return TripPlan(unit, entry, snapshots, written,
-                    {n for n, c in counts.items() if c > 1}, outside)
+                    {n for n, c in counts.items() if c > 1}, outside | again, contents | again)
 
 
 def _reads(s) -> list:
@@ -174,14 +194,19 @@ def prune_recompute(recompute: list, adjoint: list, find) -> list:
     needed: set = set()
     roots: set = set()
 
-    def need(atoms):
+    def need(atoms, by_value=None):
         for a in atoms:
             if isinstance(a, Var):
                 needed.add(a.name)
-                roots.add(find(a.name))
+        # in-place writes matter only to arrays read for their contents
+        roots.update(find(a.name) for a in (atoms if by_value is None else by_value)
+                     if isinstance(a, Var))
+
+    def need_stmt(s):
+        need(_reads(s), content_reads(s))
 
     for s in walk(adjoint):
-        need(_reads(s))
+        need_stmt(s)
 
     def back(stmts: list) -> list:
         kept = []
@@ -189,11 +214,11 @@ def prune_recompute(recompute: list, adjoint: list, find) -> list:
             if isinstance(s, Assign):
                 if s.out.name not in needed:
                     continue
-                need(s.args)
+                need_stmt(s)
             elif isinstance(s, Effect):
                 if s.prim != "tape_push" and find(s.args[0].name) not in roots:
                     continue
-                need(_reads(s))
+                need_stmt(s)
             elif isinstance(s, If):
                 s = If(s.cond, back(s.then), back(s.orelse), s.loc)
                 if not s.then and not s.orelse:

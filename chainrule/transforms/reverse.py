@@ -112,7 +112,7 @@ class _Reverse:
             elif isinstance(s, Effect) and s.prim in ("setitem", "additem"):
                 reads.update(a.name for a in s.args[2:] if isinstance(a, Var))
         for plan in self.plans.values():
-            reads |= plan.outside_reads
+            reads |= plan.outside_contents if contents else plan.outside_reads
         return reads
 
     def _contents_needed(self, fn: Function) -> set[str] | None:
