@@ -17,6 +17,9 @@ from ..rules.indexing import (
     index_source,
 )
 from .codegen import Statements
+from .nbelementwise import BINARY, UNARY
+
+ELEMENTWISE = BINARY + UNARY + ("where",)
 
 HEADER = "import numpy as np\nimport math\nfrom chainrule.backend import nbrt as _rt\n"
 
@@ -112,10 +115,27 @@ def _expand_dims(srcs: list[str], axis, types: tuple = (), **_) -> str:
     return f"np.expand_dims({srcs[0]}, {axis % (types[0].ndim + 1)})"
 
 
-def _clip(srcs: list[str], **_) -> str:
+def _clip(srcs: list[str], types: tuple = (), **_) -> str:
     """``np.clip`` as NumPy defines it, for every mix of scalar and array operands."""
     x, lo, hi = srcs
+    if any(t.ndim for t in types):
+        return f"_rt.ew_clip({x}, {lo}, {hi})"
     return f"np.minimum(np.maximum({x}, {lo}), {hi})"
+
+
+def _elementwise(prim: str):
+    """An elementwise primitive with an array operand as a call of its compiled helper
+    (:mod:`.nbelementwise`); on scalars the primitive's own emission (scalar code is cheap
+    to compile)."""
+
+    def emit(srcs: list[str], types: tuple = (), **params) -> str:
+        if any(t.ndim for t in types) and not any(params.values()):
+            return f"_rt.ew_{prim}({', '.join(srcs)})"
+        from ..rules import PRIMS
+
+        return PRIMS[prim].emit(srcs, **params)
+
+    return emit
 
 
 def _flip(srcs: list[str], axis=None, types: tuple = (), **_) -> str:
@@ -255,6 +275,7 @@ OVERRIDES = {
     "expand_dims": _expand_dims, "clip": _clip, "flip": _flip, "norm": _norm,
     "opaque_call": _opaque_call,
     **{p: _reduction(p) for p in _REDUCERS},
+    **{p: _elementwise(p) for p in ELEMENTWISE},
 }
 
 
