@@ -40,6 +40,7 @@ from .ir.inline import inline
 from .ir.nodes import Const, Var
 from .ir.printer import format_function
 from .passes import kinks as _kinks
+from .passes.array_cse import array_cse
 from .passes.cleanup import dead_code, simplify
 from .passes.scalar_opt import optimize
 from .passes.scalarize import SMALL, scalarize
@@ -84,7 +85,8 @@ def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
         return fn.build(args, names, deps)
     compiled = compile_function(fn, args, names, deps)
     sizes = sizes_for_build(fn, args, compiled.fn)
-    compiled.fn = optimize(before_differentiation(scalarize(compiled.fn, names, sizes), names))
+    compiled.fn = array_cse(optimize(before_differentiation(scalarize(compiled.fn, names, sizes),
+                                                            names)))
     if _kinks.collecting() is not None:
         _kinks.note_primal(compiled.fn)
     else:  # (kink reporting finds sites among values the derivative code does not need)

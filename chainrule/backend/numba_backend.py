@@ -171,7 +171,12 @@ def _numba_getitem(srcs: list[str], spec: tuple, types: tuple = (), **params) ->
 def _numba_setitem(srcs: list[str], spec: tuple, types: tuple = (), **params) -> str:
     if spec == ("e",):
         return f"_rt.{'assign' if types[1].ndim else 'fill'}({srcs[0]}, {srcs[1]})"
-    return _setitem_emit(srcs, _no_ellipsis(spec, types[0].ndim), **params)
+    spec = _no_ellipsis(spec, types[0].ndim)
+    if types[1].ndim and all(code in ("i", "n") or code[0] == "s" for code in spec):
+        # an array into a view: the compiled helper holds the shape check (compiling Numba's
+        # raise of a shape mismatch costs about a second per function)
+        return f"_rt.assign({_getitem_emit([srcs[0]] + srcs[2:], spec)}, {srcs[1]})"
+    return _setitem_emit(srcs, spec, **params)
 
 
 

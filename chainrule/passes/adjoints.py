@@ -72,7 +72,7 @@ def _first_accumulations(body: list) -> list:
     return [s for i, s in enumerate(out) if i not in drop]
 
 
-def _buffer_groups(fn: Function):
+def buffer_groups(fn: Function):
     parent: dict = {}
 
     def find(x: str) -> str:
@@ -96,7 +96,7 @@ def _buffer_groups(fn: Function):
 
 
 def _dead_zeroing(fn: Function, body: list) -> list:
-    find = _buffer_groups(fn)
+    find = buffer_groups(fn)
     pinned = {find(p.name) for p in fn.params} | \
         {find(r.name) for r in fn.results if isinstance(r, Var)}
     read_after: set = set()  # groups read by the statements after the current one

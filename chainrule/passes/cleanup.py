@@ -78,13 +78,15 @@ def simplify(fn: Function, names: Any = None) -> Function:
     """The clean-up pipeline run on every function before code generation: rewrite rules
     (chainrule.rewrites; ``names``: the build's name allocator, which learns the variables
     they add), common subexpressions and loop-invariant scalar code (of the derivative code
-    too), redundant adjoint sizing, adjoint bookkeeping of straight-line code, dead code."""
+    too; arrays in the top-level block), redundant adjoint sizing, adjoint bookkeeping of
+    straight-line code, dead code."""
     from ..rewrites import after_differentiation
     from .adjoints import straight_line_adjoints
+    from .array_cse import array_cse
     from .copies import propagate_copies
     from .materialize import drop_redundant_materialize
     from .scalar_opt import PURE_AFTER, optimize
 
     fn = after_differentiation(fn, names)
-    fn = propagate_copies(optimize(fn, PURE_AFTER, any_var=True))
+    fn = propagate_copies(array_cse(optimize(fn, PURE_AFTER, any_var=True)))
     return dead_code(straight_line_adjoints(drop_redundant_materialize(fn)))

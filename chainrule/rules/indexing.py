@@ -157,7 +157,8 @@ def _int_type(types, **_):
 
 def _check_index_emit(srcs, axis, where, **_):
     i, n = srcs
-    return f"{i} if -{n} <= {i} < {n} else _rt.index_error({i}, {n}, {axis}, str({where!r}))"
+    return f"{i} if -{n} <= {i} < {n} else " \
+        f"_rt.index_error({i}, {n}, {axis}, _rt.text({where!r}))"
 
 
 def _shape_emit(srcs, axis, **_):
@@ -186,7 +187,7 @@ PRIMS = [
               doc="i, after checking -n <= i < n (else IndexError naming the user's file:line)"),
     Primitive("check_index_array", _int_type,
               lambda srcs, axis, where, **_: f"_rt.check_index_array({srcs[0]}, {srcs[1]}, "
-                                             f"{axis}, str({where!r}))", nondiff=True,
+                                             f"{axis}, _rt.text({where!r}))", nondiff=True,
               doc="0, after checking -n <= i < n for every element i of an integer array"),
 ]
 
