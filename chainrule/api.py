@@ -40,6 +40,7 @@ from .ir.printer import format_function
 from .memo import CompileCache
 from .passes import kinks as _kinks
 from .passes import user as user_passes
+from .passes.array_cse import array_cse
 from .passes.cleanup import dead_code, simplify
 from .passes.scalar_opt import optimize
 from .passes.scalarize import SMALL, scalarize
@@ -86,7 +87,8 @@ def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
         return fn.build(args, names, deps)
     compiled = compile_function(fn, args, names, deps)
     sizes = sizes_for_build(fn, args, compiled.fn)
-    compiled.fn = optimize(before_differentiation(scalarize(compiled.fn, names, sizes), names))
+    compiled.fn = array_cse(optimize(before_differentiation(scalarize(compiled.fn, names, sizes),
+                                                            names)))
     compiled.fn = user_passes.run("before", compiled.fn, names)
     if _kinks.collecting() is not None:
         _kinks.note_primal(compiled.fn)
@@ -137,11 +139,15 @@ class Transformed:
 
     # -- IR ----------------------------------------------------------------------------------
     def build(self, args: tuple, names: Names, deps: Any = None) -> Compiled:
-        from .taylor_api import grads_as_one_taylor_pass
-
-        fast = grads_as_one_taylor_pass(self, args, names, deps)
-        if fast is not None:
-            return fast
+        depth, inner = chains.grad_levels(self)
+        k = self.argnums[0]
+        if chains.over_gradient(depth, inner) and 0 <= k < len(args) and \
+                isinstance(args[k], (float, np.floating)):
+            # (k grad levels of a scalar: the k-th derivative, one Taylor pass)
+            out = chains.taylor_pass(build_ir(inner, args, names, deps), k, depth, names)
+            if out is not None:
+                out.fn = simplify(out.fn, names)
+                return out
         base = build_ir(self.fn, args, names, deps)
         return self.apply(base, names)
 
@@ -243,18 +249,22 @@ class Transformed:
         """Inline this transform applied to ``args`` into the function being compiled
         (``extra``: values for the parameters the transform adds, e.g. tangents)."""
         from .custom import subfunction
-        from .taylor_api import grads_in_code_as_taylor_pass
 
-        if not extra and _kinks.collecting() is None:
-            cheap = grads_in_code_as_taylor_pass(self, lw, args, kwargs, node)
-            if cheap is not None:
-                return cheap
         b = lw.b
-        sub, templates, out_template, free = subfunction(lw, self.fn, args, node, "inner",
-                                                         kwargs)
+        out = None
+        depth, inner = chains.grad_levels(self)
+        k = self.argnums[0]
+        if depth and not extra and not kwargs and _kinks.collecting() is None and \
+                0 <= k < len(args) and _float_scalar(args[k]):
+            # (k grad levels of a scalar: the k-th derivative as one Taylor pass; k = 1 is
+            # forward mode, so an outer grad runs reverse over forward code, not over tapes)
+            sub, templates, out_template, free = subfunction(lw, inner, args, node, "inner")
+            out = chains.taylor_pass(Compiled(sub, out_template, templates), k, depth, b.names)
+        if out is None:
+            sub, templates, out_template, free = subfunction(lw, self.fn, args, node, "inner",
+                                                             kwargs)
+            out = self.apply(Compiled(sub, out_template, templates), b.names)
         block, leaves = sub.body, sub.results
-        base = Compiled(sub, out_template, templates)
-        out = self.apply(base, b.names)
         actual = [x for a in args for _, x in flatten(a)]
         res = inline(b, out.fn, actual + free + list(extra), rename=False)
         if self.kind != "jit":
@@ -266,6 +276,10 @@ class Transformed:
             _kinks.mark_inlined(out.fn.body, b.block[len(b.block) - len(out.fn.body):], block,
                                 leaves)
         return rebuild(out.out_template, res)
+
+
+def _float_scalar(v: Any) -> bool:
+    return hasattr(v, "type") and v.type.is_float and v.type.ndim == 0
 
 
 def lower_jvp(lw: Any, args: list, kwargs: dict, node: Any) -> Any:

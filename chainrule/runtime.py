@@ -28,6 +28,12 @@ def check_batch_size(m, n, where, what, first):
     return 0
 
 
+def text(message):
+    """A message string (on the Numba backend: typed as a plain string, so that a helper
+    taking it is compiled once for all messages)."""
+    return message
+
+
 def index_error(i, n, axis, where):
     """Raise the IndexError of a failed bounds check (``where`` is the user's file:line)."""
     raise IndexError(f"{where}: index {i} is out of bounds for axis {axis} with size {n}")

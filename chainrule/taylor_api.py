@@ -23,7 +23,7 @@ from .backend.executable import Executable
 from .errors import ChainruleError, NonDifferentiableError, user_facing
 from .frontend.calls import register_in_code
 from .ir.builder import Names
-from .ir.compiled import Compiled, flatten, kinds_key, rebuild
+from .ir.compiled import flatten, kinds_key, rebuild
 from .ir.nodes import Const, Var
 from .memo import CompileCache
 from .passes.cleanup import simplify
@@ -77,67 +77,6 @@ def laplacian(fun: Any, argnums: int = 0, backend: str | None = None) -> TaylorT
 # Marked so that ``derivative(f, 2)`` written inside compiled code is lowered there too.
 derivative.__chainrule_transform_factory__ = True
 laplacian.__chainrule_transform_factory__ = True
-
-def _grad_chain(t: Transformed) -> tuple[int, Any]:
-    """(k, f) for ``t`` = k plain ``grad`` levels (one common argnums, no aux) over ``f``."""
-    depth, inner = 0, t
-    while type(inner) is Transformed and inner.kind == "grad" and not inner.has_aux and \
-            not inner.argnums_tuple and inner.kinks is None and inner.argnums == t.argnums:
-        depth += 1
-        inner = inner.fn
-    return depth, inner
-
-
-def grads_in_code_as_taylor_pass(t: Transformed, lw: Any, args: list, kwargs: dict,
-                                 node: Any) -> Any:
-    """``grad`` (k >= 1 plain levels) of a function of a float scalar called inside compiled
-    code, e.g. ``u_t = grad(u, 2)(w, x, t)`` in a loss: one Taylor pass of order k inlined
-    there (k = 1 is forward mode), so an outer ``grad`` of the loss runs reverse mode over
-    forward/Taylor code instead of over reverse code (no tapes of tapes). Returns None when the
-    call does not qualify (then the call is lowered as written)."""
-    from .custom import subfunction
-    from .ir.inline import inline
-
-    depth, inner = _grad_chain(t)
-    k = t.argnums[0] if t.argnums else -1
-    if depth < 1 or kwargs or not (0 <= k < len(args)):
-        return None
-    x = args[k]
-    if not (hasattr(x, "type") and x.type.is_float and x.type.ndim == 0):
-        return None
-    sub, templates, out, free = subfunction(lw, inner, list(args), node, "inner")
-    if not (hasattr(out, "type") and out.type.is_float and out.type.ndim == 0):
-        return None  # (the level-by-level lowering reports what is wrong)
-    base = Compiled(sub, out, templates)
-    d = taylor_wrap.derivative_ir(base, wrap.Signature(templates), k, depth, lw.b.names)
-    actual = [a for v in args for _, a in flatten(v)]
-    return rebuild(d.out_template, inline(lw.b, d.fn, actual + free, rename=False))
-
-
-def grads_as_one_taylor_pass(t: Transformed, args: tuple, names: Names, deps: Any = None):
-    """``grad(grad(...grad(f)))`` (k >= 2 levels, one argnums, no aux) of a function of a
-    float scalar argument is its k-th derivative: compiled as one Taylor pass of order k, with
-    no tapes and code that grows as O(k^2), not exponentially. Returns None when the chain or
-    the argument does not qualify (the caller then builds it level by level). A ``grad`` of
-    another gradient (``grad(grad(f, 1), 0)``, a mixed partial) w.r.t. a float scalar runs as
-    forward mode over it, so that reverse mode is never applied to reverse-mode code. A single
-    ``grad`` stays reverse mode: its conventions at kinks are those of docs/nonsmooth.md."""
-    depth, inner = _grad_chain(t)
-    k = t.argnums[0] if t.argnums else -1
-    over_grad = depth == 1 and getattr(inner, "kind", None) in ("grad", "value_and_grad")
-    if (depth < 2 and not over_grad) or not (0 <= k < len(args)) or \
-            not isinstance(args[k], (float, np.floating)):
-        return None
-    base = build_ir(inner, args, names, deps)
-    out = base.out_template
-    if not (hasattr(out, "type") and out.type.is_float and out.type.ndim == 0):
-        return None  # (not a scalar function: the level-by-level build reports it)
-    compiled = taylor_wrap.derivative_ir(base, wrap.Signature(base.arg_templates), k, depth,
-                                         names)
-    compiled.arg_templates = base.arg_templates
-    compiled.fn = simplify(compiled.fn, names)
-    return compiled
-
 
 _JETS = CompileCache()
 # Primitives that act element by element (a jet of code made only of them runs as a loop).

@@ -18,6 +18,14 @@ njit = numba.njit(cache=True, nogil=True)
 objmode = numba.objmode  # generated code: ``with _rt.objmode(out="float64[::1]"): ...``
 
 
+@numba.njit(numba.types.unicode_type(numba.types.unicode_type), cache=True, nogil=True)
+def text(message):
+    """A message as a plain string, not a literal one: ``check`` and ``index_error`` are then
+    compiled once for all messages (``str(literal)`` in generated code did that too, at the cost
+    of compiling Numba's ``str`` and ``repr`` in every process, about 5 s)."""
+    return message
+
+
 @njit
 def check(cond, message):
     if not cond:
@@ -33,7 +41,9 @@ def check_batch_size(m, n, where, what, first):
     return 0
 
 
-@njit
+# (one signature: literal indices and axes in generated code do not each compile a version)
+@numba.njit(numba.types.int64(numba.types.int64, numba.types.int64, numba.types.int64,
+                              numba.types.unicode_type), cache=True, nogil=True)
 def index_error(i, n, axis, where):
     """Raise the IndexError of a failed bounds check (typed as returning the index)."""
     if n >= 0:
@@ -423,3 +433,4 @@ def _argsort_impl(x):
 
 
 from .nbspecial import erf, erfc, gamma, lgamma, polygamma  # noqa: E402,F401  (_rt.erf, ...)
+from .nbelementwise import *  # noqa: E402,F401,F403  (_rt.ew_add, _rt.ew_tanh, ...)

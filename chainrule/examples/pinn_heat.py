@@ -131,7 +131,7 @@ def errors(params) -> tuple[float, float]:
                                                     np.linalg.norm(ref))
 
 
-def train(steps: int = 1500, backend: str | None = "numpy", seed: int = 0, lr: float = 5e-3,
+def train(steps: int = 1500, backend: str | None = None, seed: int = 0, lr: float = 5e-3,
           log=None) -> tuple:
     """Train from ``init_params(seed)``; returns (weights, loss history)."""
     grad_fn = cr.value_and_grad(loss, backend=backend)
@@ -168,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--lr", type=float, default=5e-3)
-    p.add_argument("--backend", default="numpy", help="numpy (default: compiles in about a "
-                   "second) or numba")
+    p.add_argument("--backend", default="numba", help="numba (default) or numpy")
     p.add_argument("--png", default="pinn_heat.png", help="where to write the plot")
     opts = p.parse_args(argv)
     print(f"PINN for u_t = u_xx: tanh MLP 2-{WIDTH}-{WIDTH}-1, 256 collocation points, "

@@ -86,9 +86,12 @@ def simplify(fn: Function, names: Any = None) -> Function:
     """The clean-up pipeline run on every function before code generation: rewrite rules
     (chainrule.rewrites; ``names``: the build's name allocator, which learns the variables
     they add), common subexpressions and loop-invariant scalar code (of the derivative code
-    too), bounds checks decided at compile time (``checks``), redundant adjoint sizing, dead
-    code."""
+    too; arrays in the top-level block), bounds checks decided at compile time (``checks``),
+    redundant adjoint sizing, adjoint bookkeeping of straight-line code, dead code; passes
+    users registered (chainrule.plugins) run first."""
     from ..rewrites import after_differentiation
+    from .adjoints import straight_line_adjoints
+    from .array_cse import array_cse
     from .checks import fold_checks
     from .copies import propagate_copies
     from .materialize import drop_redundant_materialize
@@ -96,5 +99,5 @@ def simplify(fn: Function, names: Any = None) -> Function:
     from .user import run as run_user_passes
 
     fn = after_differentiation(run_user_passes("after", fn, names), names)
-    fn = propagate_copies(optimize(fold_checks(fn), derivatives=True, any_var=True))
-    return dead_code(drop_redundant_materialize(fn))
+    fn = propagate_copies(array_cse(optimize(fold_checks(fn), derivatives=True, any_var=True)))
+    return dead_code(straight_line_adjoints(drop_redundant_materialize(fn)))

@@ -30,7 +30,7 @@ def _print_emit(srcs: list[str], parts: tuple, **_) -> str:
 
 
 def _check_emit(srcs: list[str], message: str, **_) -> str:
-    return f"_rt.check({srcs[0]}, str({message!r}))"
+    return f"_rt.check({srcs[0]}, _rt.text({message!r}))"
 
 
 def _check_batch_emit(srcs: list[str], where: str, what: str, first: str, **_) -> str:

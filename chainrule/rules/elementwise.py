@@ -247,9 +247,12 @@ _FLAT = "0 (also at the jumps)"
 
 
 # -- Numba emissions (``numba_emit``: where Numba needs other source than NumPy) ---------------
-def _clip(srcs: list[str], **_) -> str:
-    """``np.clip`` as NumPy defines it, for every mix of scalar and array operands."""
+def _clip(srcs: list[str], types: tuple = (), **_) -> str:
+    """``np.clip`` as NumPy defines it, for every mix of scalar and array operands (arrays: the
+    compiled helper of backend/nbelementwise.py)."""
     x, lo, hi = srcs
+    if any(t.ndim for t in types):
+        return f"_rt.ew_clip({x}, {lo}, {hi})"
     return f"np.minimum(np.maximum({x}, {lo}), {hi})"
 
 

@@ -158,7 +158,7 @@ def _int_type(types, **_):
 def _check_index_emit(srcs, axis, where, nonneg=False, **_):
     i, n = srcs
     test = f"{i} < {n}" if nonneg else f"-{n} <= {i} < {n}"  # (nonneg: i >= 0 is proven)
-    return f"{i} if {test} else _rt.index_error({i}, {n}, {axis}, str({where!r}))"
+    return f"{i} if {test} else _rt.index_error({i}, {n}, {axis}, _rt.text({where!r}))"
 
 
 def _shape_emit(srcs, axis, **_):
@@ -230,7 +230,12 @@ def _numba_getitem(srcs: list[str], spec: tuple, types: tuple = (), **params) ->
 def _numba_setitem(srcs: list[str], spec: tuple, types: tuple = (), **params) -> str:
     if spec == ("e",):
         return f"_rt.{'assign' if types[1].ndim else 'fill'}({srcs[0]}, {srcs[1]})"
-    return _setitem_emit(srcs, _no_ellipsis(spec, types[0].ndim), **params)
+    spec = _no_ellipsis(spec, types[0].ndim)
+    if types[1].ndim and all(code in ("i", "n") or code[0] == "s" for code in spec):
+        # an array into a view: the compiled helper holds the shape check (compiling Numba's
+        # raise of a shape mismatch costs about a second per function)
+        return f"_rt.assign({_getitem_emit([srcs[0]] + srcs[2:], spec)}, {srcs[1]})"
+    return _setitem_emit(srcs, spec, **params)
 
 
 PRIMS = [
@@ -261,7 +266,7 @@ PRIMS = [
               doc="i, after checking -n <= i < n (else IndexError naming the user's file:line)"),
     Primitive("check_index_array", _int_type,
               lambda srcs, axis, where, **_: f"_rt.check_index_array({srcs[0]}, {srcs[1]}, "
-                                             f"{axis}, str({where!r}))", nondiff=True,
+                                             f"{axis}, _rt.text({where!r}))", nondiff=True,
               keep=True,
               doc="0, after checking -n <= i < n for every element i of an integer array"),
 ]

@@ -15,6 +15,11 @@ tapes). Everything else falls back to the level-by-level transforms.
 A chain is recorded in two places: on the ``Compiled`` a transform returns (``derivative_of``)
 and, once that code is inlined into user code, per result variable in a note kept for the
 compilation's ``Names`` (so the enclosing function's compiled form finds it by its result).
+
+Directly nested transforms (``grad(grad(grad(f)))``, from Python or called inside compiled code)
+are the same chain seen at once: :func:`grad_levels` counts the plain ``grad`` levels and
+:func:`taylor_pass` builds the k-th derivative of the innermost function as one Taylor pass
+(k = 1: forward mode), recorded as a chain like any other, so a further ``grad`` extends it.
 """
 
 from __future__ import annotations
@@ -131,15 +136,44 @@ def forward_over(base: Compiled, argnum: int, names: Names) -> Compiled | None:
     """``grad`` w.r.t. one float scalar of a scalar function whose code holds derivative code
     (a transform inlined in it, or tapes): forward mode over it (a Taylor pass of order 1),
     so that reverse mode is not applied to reverse-mode code. None when that does not apply."""
-    chain = start(base, argnum)
-    if chain is None:
-        return None
     derived = _DERIVED.get(names, set())
     if not any(isinstance(s, Assign) and (s.out.name in derived or s.out.type.tape)
                for s in walk(base.fn.body)):
         return None
-    out = derivative_ir(base, Signature(base.arg_templates), argnum, 1, names)
-    out.derivative_of = chain
+    return taylor_pass(base, argnum, 1, names)
+
+
+def grad_levels(t: Any) -> tuple[int, Any]:
+    """``(k, f)`` for a transform ``t`` that is k plain ``grad`` levels over ``f`` (one common
+    int ``argnums``, no ``has_aux``, no kink reporting); ``(0, t)`` for any other ``t``."""
+    depth, inner = 0, t
+    while getattr(inner, "kind", None) == "grad" and not inner.has_aux and \
+            not inner.argnums_tuple and inner.kinks is None and inner.argnums == t.argnums:
+        depth += 1
+        inner = inner.fn
+    return depth, inner
+
+
+def over_gradient(depth: int, inner: Any) -> bool:
+    """Whether ``depth`` grad levels over ``inner`` are to be built as a Taylor pass when the
+    transforms are applied from Python: two levels or more (the k-th derivative), or one
+    level over another gradient (a mixed partial: forward over reverse). A single ``grad`` of
+    plain code stays reverse mode (its conventions at kinks are those of docs/nonsmooth.md);
+    called inside compiled code, it is forward mode (no tapes for an outer transform)."""
+    return depth >= 2 or (depth == 1 and getattr(inner, "kind", None) in ("grad",
+                                                                         "value_and_grad"))
+
+
+def taylor_pass(base: Compiled, argnum: int, depth: int, names: Names) -> Compiled | None:
+    """The ``depth``-th derivative of ``base`` w.r.t. its float scalar argument ``argnum`` as
+    one Taylor pass of order ``depth`` (no tapes; O(depth^2) code), recorded as a chain; None
+    when the argument or the result is not one float scalar."""
+    chain = start(base, argnum)
+    if chain is None:
+        return None
+    out = derivative_ir(base, Signature(base.arg_templates), argnum, depth, names)
+    out.arg_templates = base.arg_templates
+    out.derivative_of = Chain(base, argnum, depth, chain.args)
     return out
 
 
@@ -147,4 +181,5 @@ def _scalar_float(v: Any) -> bool:
     return isinstance(v, Var) and v.type.ndim == 0 and v.type.is_float
 
 
-__all__ = ["Chain", "extend", "forward_over", "note", "note_derived", "start"]
+__all__ = ["Chain", "extend", "forward_over", "grad_levels", "note", "note_derived",
+           "over_gradient", "start", "taylor_pass"]
