@@ -19,7 +19,7 @@ every other one has the loop's extent. The guard checks exactly this, so a leaf 
 in a way the pass did not foresee takes the original code.
 
 Cost rule (measured, see docs/fusion.md): a root is fused only when the tree saves at least one
-intermediate array, all values are float64, and every leaf is read in place (views stay views).
+intermediate array the unfused code would allocate, all values are float64, and every leaf is read in place (views stay views).
 ``CHAINRULE_FUSION=0`` turns the pass off.
 """
 
@@ -53,8 +53,8 @@ def enabled() -> bool:
 @dataclass(frozen=True)
 class Kernel:
     """One fused loop nest. ``tree`` nodes: ``("leaf", k)``, ``("const", atom)``,
-    ``("op", prim, params, children)``, ``("bcast", child, shape leaf)`` (the child's value
-    broadcast to the loop). ``leaves[k]`` is ``(ndim, unit_dims, role)`` for
+    ``("op", prim, params, children)``, ``("bcast", child, shape leaf, copies)`` (the child's
+    value broadcast to the loop). ``leaves[k]`` is ``(ndim, unit_dims, role)`` for
     ``args[k]`` of the fused statement; role ``"value"`` (read by the tree), ``"shape"`` (only
     its shape counts: the ``like`` of a broadcast) or ``"target"`` (args[0] of an update).
     ``kind``: ``"map"`` (a new array), ``"reduce"`` (sum over ``axes`` of the loop, keeping
@@ -283,7 +283,8 @@ class _Builder:
     def node(self, s: Assign, q: int) -> tuple:
         if s.prim in ("unbroadcast", "broadcast_like"):
             child = self.operand(s.args[0], q)
-            return ("bcast", child, self.leaf(s.args[1], "shape"))
+            # (a broadcast copies; an unbroadcast that keeps the shape returns its argument)
+            return ("bcast", child, self.leaf(s.args[1], "shape"), s.prim == "broadcast_like")
         kids = tuple(self.operand(a, q) for a in s.args)
         return ("op", s.prim, s.params, kids)
 
@@ -328,6 +329,15 @@ def _units(facts: Facts, a) -> frozenset:
     return facts.units.get(a.name, frozenset()) if isinstance(a, Var) else frozenset()
 
 
+def _allocations(tree) -> int:
+    """How many arrays the unfused code makes for ``tree``."""
+    if tree[0] == "op":
+        return 1 + sum(_allocations(c) for c in tree[3])
+    if tree[0] == "bcast":
+        return int(tree[3]) + _allocations(tree[1])
+    return 0
+
+
 def _leaf_ids(tree) -> set:
     if tree[0] == "leaf":
         return {tree[1]}
@@ -348,7 +358,7 @@ def _root(s, facts: Facts, block: list, pos: int, kid: int):
         b = _Builder(facts, block, pos, target.type.ndim)
         b.leaf(target, "target")
         tree = b.operand(value, pos)
-        if not b.absorbed:
+        if _allocations(tree) < 1:
             return None
         for a, role in b.leaves[1:]:
             if facts.same_buffer(a.name, target.name) and not (
@@ -364,7 +374,7 @@ def _root(s, facts: Facts, block: list, pos: int, kid: int):
             sorted(a % nd for a in (axis if isinstance(axis, tuple) else (axis,))))
         b = _Builder(facts, block, pos, nd)
         tree = b.operand(s.args[0], pos)
-        if not b.absorbed:
+        if _allocations(tree) < 1:
             return None
         return _finish(b, "reduce", tree, kid, axes, bool(s.param("keepdims")))
     if s.prim == "unbroadcast":
@@ -377,7 +387,7 @@ def _root(s, facts: Facts, block: list, pos: int, kid: int):
         b = _Builder(facts, block, pos, nd)
         tree = b.operand(g, pos)
         b.leaf(like, "shape")
-        if not b.absorbed or lead:  # leading axes: a different result ndim; kept simple
+        if _allocations(tree) < 1 or lead:  # leading axes: a different result ndim; kept simple
             return None
         return _finish(b, "reduce", tree, kid, axes, True)
     if s.prim in ELEMENTWISE or s.prim == "broadcast_like":
@@ -385,7 +395,7 @@ def _root(s, facts: Facts, block: list, pos: int, kid: int):
             return None
         b = _Builder(facts, block, pos, s.out.type.ndim)
         tree = b.node(s, pos)
-        if not b.absorbed:
+        if _allocations(tree) < 2:
             return None
         return _finish(b, "map", tree, kid)
     return None
@@ -406,12 +416,99 @@ def fuse(fn: Function) -> Function:
     """``fn`` with fusible chains replaced by guarded loop nests (a new Function)."""
     if not enabled():
         return fn
+    fn = _drop_final_zeroing(_shape_only(fn))
     facts = Facts(fn)
     counter = [0]
     body = _block(fn.body, facts, counter)
     if counter[0] == 0:
         return fn
     return Function(fn.name, fn.params, body, fn.results, fn.loc, fn.meta)
+
+
+# -- two clean-ups of adjoint code that remove whole passes over arrays ------------------------
+_SHAPE_READERS = {"materialize", "dematerialize", "broadcast_like", "unbroadcast"}
+
+
+def _shape_only(fn: Function) -> Function:
+    """Where ``t = f(x, ...)`` (elementwise, every array operand the same ``x`` of the result's
+    ndim) is read for its shape only (``materialize(b, t)``), read ``x`` instead: it has that
+    shape. Then ``t`` may have one reader left (and be fused into it) or none (and go)."""
+    facts = Facts(fn)
+    uses: dict = {}
+    for s in walk(fn.body):
+        if isinstance(s, (Assign, Effect)):
+            for k, a in enumerate(s.args):
+                if isinstance(a, Var):
+                    uses.setdefault(a.name, []).append((s, k))
+    swap: dict = {}
+    dead: set = set()
+    for name, ds in facts.defs.items():
+        if len(ds) != 1 or not isinstance(ds[0], Assign) or ds[0].prim not in ELEMENTWISE:
+            continue
+        s = ds[0]
+        arrays = {a.name: a for a in s.args if isinstance(a, Var) and a.type.ndim > 0}
+        if len(arrays) != 1:
+            continue
+        (x,) = arrays.values()
+        if x.type.ndim != s.out.type.ndim or len(facts.defs.get(x.name, [])) > 1:
+            continue
+        readers = uses.get(name, [])
+        shape_reads = [r for r, k in readers
+                       if k == 1 and isinstance(r, Assign) and r.prim in _SHAPE_READERS]
+        if shape_reads:
+            swap[name] = x
+            if len(shape_reads) == facts.reads.get(name, 0):
+                dead.add(name)
+    if not swap:
+        return fn
+
+    def block(stmts: list) -> list:
+        out = []
+        for s in stmts:
+            if isinstance(s, Assign) and s.out.name in dead:
+                continue
+            if isinstance(s, Assign) and s.prim in _SHAPE_READERS and \
+                    isinstance(s.args[1], Var) and s.args[1].name in swap:
+                s = Assign(s.out, s.prim, (s.args[0], swap[s.args[1].name]) + tuple(s.args[2:]),
+                           s.params, s.loc)
+            out.append(_map_blocks(s, block))
+        return out
+
+    return Function(fn.name, fn.params, block(fn.body), fn.results, fn.loc, fn.meta)
+
+
+def _map_blocks(s, f):
+    if isinstance(s, If):
+        return If(s.cond, f(s.then), f(s.orelse), s.loc)
+    if isinstance(s, While):
+        return While(f(s.cond_body), s.cond, f(s.body), s.loc)
+    if isinstance(s, ForRange):
+        return ForRange(s.var, s.start, s.stop, s.step, f(s.body), s.loc)
+    return s
+
+
+def _drop_final_zeroing(fn: Function) -> Function:
+    """Remove ``b[...] = 0`` (an adjoint reset after its last use) from the function's top
+    level when nothing after it reads ``b`` or anything that may share its memory."""
+    facts = Facts(fn)
+    results = {r.name for r in fn.results if isinstance(r, Var)}
+    body = list(fn.body)
+    later: set = set(results)  # names read after the current position
+    keep = []
+    for s in reversed(body):
+        if (isinstance(s, Effect) and s.prim == "setitem" and s.param("spec") == ("e",)
+                and isinstance(s.args[1], Const) and s.args[1].value == 0
+                and not any(facts.same_buffer(s.args[0].name, n) for n in later)):
+            continue
+        keep.append(s)
+        for t in walk([s]):
+            atoms = list(t.args) if isinstance(t, (Assign, Effect)) else (
+                [t.cond] if isinstance(t, (If, While)) else
+                [t.start, t.stop, t.step] if isinstance(t, ForRange) else [])
+            later.update(a.name for a in atoms if isinstance(a, Var))
+    if len(keep) == len(body):
+        return fn
+    return Function(fn.name, fn.params, keep[::-1], fn.results, fn.loc, fn.meta)
 
 
 def _block(block: list, facts: Facts, counter: list) -> list:
