@@ -65,10 +65,16 @@ def bcast(x, means, s):
     return np.sum(z * z, axis=2)
 
 
+@pytest.mark.slow
 def test_broadcast_views_and_axis_sum_bitwise_equal():
     x, m, s = rng.standard_normal((9, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
     a, b, src = both(bcast, x, m, s)
     assert src.count("ok = ") >= 1
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, bcast(x, m, s), rtol=1e-14)
+    # leaves that broadcast where the pass expected full extents: the guard takes the old code
+    x, m = rng.standard_normal((1, 4)), rng.standard_normal((3, 1))
+    a, b, _ = both(bcast, x, m, s)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a, bcast(x, m, s), rtol=1e-14)
 
@@ -78,6 +84,7 @@ def lse(a):
     return np.log(np.sum(np.exp(a - m), axis=1, keepdims=True)) + m
 
 
+@pytest.mark.slow
 def test_keepdims_reduction_and_whole_sum():
     a = rng.standard_normal((6, 5))
     f = lambda a: np.sum(lse(a) * 2.0 + 1.0)  # noqa: E731
@@ -97,6 +104,7 @@ def stencil(u, dt):
     return u
 
 
+@pytest.mark.slow
 def test_slices_inside_a_loop_and_a_write_into_the_read_array():
     u = rng.random((8, 7))
     a, b, src = both(stencil, u, 0.1)
@@ -119,10 +127,6 @@ def test_guard_falls_back_on_unforeseen_broadcasting():
     a, b, _ = both(chain, x, y)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a, chain(x, y), rtol=1e-15)
-    # and a leaf of unit size where the pass expected a unit dimension of size 1 in the loop
-    a, b, _ = both(bcast, rng.standard_normal((1, 4)), rng.standard_normal((3, 1)),
-                   rng.standard_normal((3, 4)))
-    np.testing.assert_array_equal(a, b)
 
 
 def test_incompatible_shapes_still_raise():
