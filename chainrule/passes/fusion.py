@@ -402,6 +402,8 @@ def _root(s, facts: Facts, block: list, pos: int, kid: int):
 
 
 def _finish(b: _Builder, kind: str, tree, kid: int, axes=(), keep=False):
+    if any(a.type.ndim > b.ndim for a, _ in b.leaves):  # NumPy's error, from the old code
+        return None
     if not any(role == "value" for _, role in b.leaves) or not any(
             a.type.ndim > 0 for a, _ in b.leaves):
         return None
@@ -440,6 +442,10 @@ def _shape_only(fn: Function) -> Function:
             for k, a in enumerate(s.args):
                 if isinstance(a, Var):
                     uses.setdefault(a.name, []).append((s, k))
+    # arrays whose shape never changes: arguments and names assigned once, at the top level
+    fixed = {p.name for p in fn.params if not facts.defs.get(p.name)} | {
+        st.out.name for st in fn.body
+        if isinstance(st, Assign) and len(facts.defs.get(st.out.name, [])) == 1}
     swap: dict = {}
     dead: set = set()
     for name, ds in facts.defs.items():
@@ -450,7 +456,7 @@ def _shape_only(fn: Function) -> Function:
         if len(arrays) != 1:
             continue
         (x,) = arrays.values()
-        if x.type.ndim != s.out.type.ndim or len(facts.defs.get(x.name, [])) > 1:
+        if x.type.ndim != s.out.type.ndim or x.name not in fixed:
             continue
         readers = uses.get(name, [])
         shape_reads = [r for r, k in readers
@@ -489,9 +495,11 @@ def _map_blocks(s, f):
 
 def _drop_final_zeroing(fn: Function) -> Function:
     """Remove ``b[...] = 0`` (an adjoint reset after its last use) from the function's top
-    level when nothing after it reads ``b`` or anything that may share its memory."""
+    level when nothing after it reads ``b`` or anything that may share its memory, and ``b``
+    is no argument's buffer."""
     facts = Facts(fn)
-    results = {r.name for r in fn.results if isinstance(r, Var)}
+    # (an argument's buffer is the caller's: writes into it are seen)
+    results = {r.name for r in fn.results if isinstance(r, Var)} | {p.name for p in fn.params}
     body = list(fn.body)
     later: set = set(results)  # names read after the current position
     keep = []
