@@ -87,7 +87,7 @@ def lse(a):
 @pytest.mark.slow
 def test_keepdims_reduction_and_whole_sum():
     a = rng.standard_normal((6, 5))
-    f = lambda a: np.sum(lse(a) * 2.0 + 1.0)  # noqa: E731
+    f = lambda a: np.sum(lse(a) * 2.0 + 1.0)
     out, ref, src = both(lse, a)
     assert fused_count(src) > 0
     np.testing.assert_array_equal(out, ref)

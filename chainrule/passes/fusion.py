@@ -19,7 +19,8 @@ every other one has the loop's extent. The guard checks exactly this, so a leaf 
 in a way the pass did not foresee takes the original code.
 
 Cost rule (measured, see docs/fusion.md): a root is fused only when the tree saves at least one
-intermediate array the unfused code would allocate, all values are float64, and every leaf is read in place (views stay views).
+array the unfused code would allocate and all values are float64; every leaf is read in place
+(views stay views).
 ``CHAINRULE_FUSION=0`` turns the pass off.
 """
 
@@ -360,7 +361,7 @@ def _root(s, facts: Facts, block: list, pos: int, kid: int):
         tree = b.operand(value, pos)
         if _allocations(tree) < 1:
             return None
-        for a, role in b.leaves[1:]:
+        for a, _role in b.leaves[1:]:
             if facts.same_buffer(a.name, target.name) and not (
                     a.name == target.name and a.type.ndim == target.type.ndim):
                 return None
