@@ -520,8 +520,8 @@ def _drop_final_zeroing(fn: Function) -> Function:
     return Function(fn.name, fn.params, keep[::-1], fn.results, fn.loc, fn.meta)
 
 
-def _block(block: list, facts: Facts, counter: list) -> list:
-    block = [_nested(s, facts, counter) for s in block]
+def _block(block: list, facts: Facts, counter: list, in_loop: bool = False) -> list:
+    block = [_nested(s, facts, counter, in_loop) for s in block]
     replaced: dict = {}  # position -> new statements
     dropped: set = set()
     for pos in range(len(block) - 1, -1, -1):
@@ -531,6 +531,8 @@ def _block(block: list, facts: Facts, counter: list) -> list:
         if found is None:
             continue
         kernel, leaves, absorbed = found
+        if in_loop and kernel.kind == "iadd" and not _broadcasts_or_saves_two(kernel):
+            continue  # compile time: see docs/fusion.md, "Cost rule"
         if any(q in dropped or q in replaced for q in absorbed):
             continue
         counter[0] += 1
@@ -544,15 +546,25 @@ def _block(block: list, facts: Facts, counter: list) -> list:
     return out
 
 
-def _nested(s, facts: Facts, counter: list):
+def _nested(s, facts: Facts, counter: list, in_loop: bool):
     if isinstance(s, If):
-        return If(s.cond, _block(s.then, facts, counter), _block(s.orelse, facts, counter), s.loc)
+        return If(s.cond, _block(s.then, facts, counter, in_loop),
+                  _block(s.orelse, facts, counter, in_loop), s.loc)
     if isinstance(s, While):
-        return While(_block(s.cond_body, facts, counter), s.cond,
-                     _block(s.body, facts, counter), s.loc)
+        return While(_block(s.cond_body, facts, counter, True), s.cond,
+                     _block(s.body, facts, counter, True), s.loc)
     if isinstance(s, ForRange):
-        return ForRange(s.var, s.start, s.stop, s.step, _block(s.body, facts, counter), s.loc)
+        return ForRange(s.var, s.start, s.stop, s.step, _block(s.body, facts, counter, True),
+                        s.loc)
     return s
+
+
+def _broadcasts_or_saves_two(k: Kernel) -> bool:
+    """An update worth its loop inside a loop body: its tree broadcasts an operand or saves
+    at least two arrays (a single elementwise product added into an adjoint is not)."""
+    if _allocations(k.tree) >= 2:
+        return True
+    return any(role == "value" and (nd < k.ndim or units) for nd, units, role in k.leaves)
 
 
 def _guarded(block: list, pos: int, kernel: Kernel, leaves: list, absorbed: list) -> list:
