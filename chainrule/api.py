@@ -350,7 +350,7 @@ def transformed(cls: type, kind: str, fun: Any, *args: Any, **kwargs: Any) -> Tr
 _BY_CODE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # Settings read when code is compiled: a transform made under others is not reused.
 _ENVIRONMENT = ("CHAINRULE_BACKEND", "CHAINRULE_BOUNDS_CHECK", "CHAINRULE_CACHE",
-                "CHAINRULE_CACHE_DIR", "CHAINRULE_VERIFY")
+                "CHAINRULE_CACHE_DIR", "CHAINRULE_VERIFY", "CHAINRULE_FUSION")
 
 
 def _settings() -> tuple:

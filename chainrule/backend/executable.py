@@ -26,7 +26,7 @@ from ..ir.outside import to_json as outside_to_json
 from ..passes.kinks import Site
 from ..passes.kinks import report as report_kinks
 from ..progress import compiling
-from . import numba_backend
+from . import fused_emit, numba_backend
 from .codegen import generate
 from .loader import load_source
 
@@ -76,8 +76,8 @@ class Executable:
             outside = compiled.fn.meta.get("outside")
             fn = _hidden_inputs_last(compiled.fn, outside)
             src_np, consts = generate(fn)
-            src_nb, _ = generate(numba_backend.reserve_tapes(fn), header=numba_backend.HEADER,
-                                 overrides=numba_backend.overrides())
+            src_nb, _ = fused_emit.numba_source(numba_backend.reserve_tapes(fn),
+                                                numba_backend.HEADER, numba_backend.overrides())
             self.name = fn.name
             self.sources = {"numpy": src_np, "numba": src_nb}
             self.out_template = compiled.out_template

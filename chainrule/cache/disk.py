@@ -13,6 +13,7 @@ from ..ir.builder import Names
 from ..ir.outside import from_json as outside_from_json
 from ..passes import specialize
 from ..passes import user as user_passes
+from ..passes.fusion import enabled as fusion_enabled
 from . import store
 from .key import (Dependencies, NotCacheable, describe_rewrites, describe_user_passes,
                   key_parts)
@@ -27,7 +28,7 @@ def _parts(transformed: Any, args: tuple, copy_args: bool, backend: str | None,
     from ..frontend.bounds import bounds_check_enabled
 
     options = {"backend": resolve_backend(backend), "copy_args": copy_args,
-               "bounds_check": bounds_check_enabled()}
+               "bounds_check": bounds_check_enabled(), "fusion": fusion_enabled()}
     if getattr(transformed, "kinks", None) is not None:
         options["kinks"] = True  # instrumented code (the same for every reporting mode)
     try:
