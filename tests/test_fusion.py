@@ -165,6 +165,7 @@ def loss(w, x):
     return np.sum(h * h) + np.sum(np.exp(-w) * w)
 
 
+@pytest.mark.slow  # a Numba compile of many functions; a smaller case runs by default
 def test_gradient_with_broadcast_adjoint_matches_finite_differences():
     w, x = rng.standard_normal(4), rng.standard_normal((6, 4))
     g, g0, src = both(loss, w, x, grad=0)

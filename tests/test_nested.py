@@ -308,7 +308,7 @@ def test_third_order_reverse_of_array_loop_matches_fd():
     np.testing.assert_allclose(cr.grad(l3)(w), fd, rtol=1e-6)
 
 
-@pytest.mark.parametrize("f", [sin_sin, sin_loop])
+@pytest.mark.parametrize("f", [sin_sin, pytest.param(sin_loop, marks=pytest.mark.slow)])
 def test_grad_nested_eight_times_in_user_code(f):
     for k in (1, 3, 8):
         got = cr.jit(nested_in_user_code(f, k))(1.3)
@@ -327,6 +327,7 @@ def test_grad_nested_eight_times_from_python(f):
     assert abs(g(1.3) - SIN_SIN_DERIVATIVES[7]) < 1e-9 * abs(SIN_SIN_DERIVATIVES[7])
 
 
+@pytest.mark.slow  # a Numba compile of many functions; a smaller case runs by default
 def test_grad_nested_in_user_code_numba():
     got = cr.jit(nested_in_user_code(sin_loop, 8), backend="numba")(1.3)
     assert abs(got - SIN_SIN_DERIVATIVES[7]) < 1e-9 * abs(SIN_SIN_DERIVATIVES[7])

@@ -66,6 +66,7 @@ def numba_by_default(monkeypatch):
         yield
 
 
+@pytest.mark.slow  # runs every demo example on Numba (minutes of compiling)
 def test_demo_runs_without_fallback(numba_by_default, capsys) -> None:
     from chainrule.examples import demo
 

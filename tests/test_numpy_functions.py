@@ -137,6 +137,7 @@ def test_second_derivatives_of_special_functions():
     np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.slow  # a Numba compile of many functions; a smaller case runs by default
 def test_decompositions_numba_and_second_order():
     def loss(a):
         sign, logabs = np.linalg.slogdet(a)

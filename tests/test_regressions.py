@@ -305,8 +305,17 @@ def _weighted(v, pick):
     return np.sum(s * s * np.arange(s.size).reshape(s.shape))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("pick", MIXED_3D + MIXED_4D, ids=lambda f: f.__name__)
+def _numba_subset(picks, keep):
+    """Every pick on NumPy; on Numba the first ``keep`` by default, the rest under ``-m slow``
+    (each Numba case is a separate compile of a gradient)."""
+    out = [pytest.param("numpy", p, id=f"{p.__name__}-numpy") for p in picks]
+    for i, p in enumerate(picks):
+        marks = () if i < keep else (pytest.mark.slow,)
+        out.append(pytest.param("numba", p, id=f"{p.__name__}-numba", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("backend, pick", _numba_subset(MIXED_3D, 2) + _numba_subset(MIXED_4D, 1))
 def test_mixed_advanced_indexing(backend, pick):
     shape = (5, 4, 6) if pick in MIXED_3D else (3, 4, 5, 6)
     x = np.random.default_rng(7).normal(size=shape)

@@ -10,6 +10,7 @@ GBRUN=${GBRUN:-$(cd "$REPO/.." && pwd)/shared/gradbench/gbrun.py}
 PY=${PY:-$(dirname "$GB")/venv/bin/python}
 TOOL_PY=${TOOL_PY:-$(command -v python3)}
 OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
 cd "$GB" || exit 1
 export PYTHONPATH=python/gradbench
 tool="env PYTHONPATH=$REPO $TOOL_PY -m benchmarks.gradbench"
