@@ -191,6 +191,9 @@ class Harness:
         peers = [] if opts.peers in ("", "none") else [t.strip() for t in opts.peers.split(",")]
         self.peers = [t for t in peers if t]
         self.peer_python = opts.peer_python or sys.executable
+        self.t0 = time.perf_counter()
+        self.position = (0, 0)  # (workloads done, workloads in all): the progress line
+
 
     def cache_dir(self, name: str) -> str:
         d = self.tmp / name
@@ -198,7 +201,14 @@ class Harness:
         return str(d)
 
     def log(self, msg: str) -> None:
-        print(f"  .. {msg}", file=sys.stderr, flush=True)
+        """A progress line on stderr: workloads done of all, elapsed time, a bar, the step."""
+        done, total = self.position
+        el = int(time.perf_counter() - self.t0)
+        width = 20
+        fill = width * done // total if total else 0
+        bar = "#" * fill + "." * (width - fill)
+        print(f"  [{bar}] {done}/{total} {el // 60}:{el % 60:02d}  {msg}", file=sys.stderr,
+              flush=True)
 
     def measure(self, key: str) -> dict:
         import numpy as np
@@ -495,7 +505,8 @@ def run(opts: argparse.Namespace) -> int:
     failed = False
     t_all = time.perf_counter()
     try:
-        for key in keys:
+        for i, key in enumerate(keys):
+            h.position = (i, len(keys))
             try:
                 r = h.measure(key)
             except Exception as exc:
