@@ -448,3 +448,27 @@ def test_scipy_special_imported_after_the_first_compile(tmp_path):
     out = subprocess.run([sys.executable, str(tmp_path / "late_scipy.py")], capture_output=True,
                          text=True, env={**os.environ, "CHAINRULE_CACHE": "0"}, timeout=600)
     assert out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def _index_after_loop(x, n):
+    i = 7
+    for i in range(n):
+        x = x * 1.5
+    return x + i
+
+
+def _float_index_after_loop(x, n):
+    i = 0.5
+    for i in range(1, n):
+        x = x * i
+    return x * i
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("f", [_index_after_loop, _float_index_after_loop])
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_loop_index_read_after_the_loop_keeps_its_earlier_value_without_trips(backend, f, n):
+    # Python: after a loop with no trip the target keeps the value it had before the loop
+    assert cr.jit(f, backend=backend)(1.25, n) == f(1.25, n)
+    fd = (f(1.25 + 1e-6, n) - f(1.25 - 1e-6, n)) / 2e-6
+    assert np.isclose(cr.grad(f, backend=backend)(1.25, n), fd, rtol=1e-6)

@@ -373,11 +373,14 @@ class StmtMixin(IterMixin):
         """Lower a loop: carried variables, flags, condition block and body."""
         frame = self.frame
         names = scan.assigned_names(body)
-        if isinstance(node, ast.For):
-            tnames = scan.assigned_names([ast.Assign(targets=[node.target], value=None)])
-            names = tnames + names if for_range is None else names
         # A name first bound inside the loop is carried only if something outside reads it.
         outside = scan.reads_outside(self.frame.node, node)
+        if isinstance(node, ast.For):
+            tnames = scan.assigned_names([ast.Assign(targets=[node.target], value=None)])
+            # (a range loop's target is its index inside the body; after the loop it is the
+            # last index, or its value before the loop when there was no trip)
+            names = (tnames if for_range is None else
+                     [n for n in tnames if n in outside]) + names
         names = [n for n in names if n in frame.env or n in outside]
         # ``a += v`` on an array writes in place and never rebinds ``a``: nothing to carry.
         in_place = scan.augassigned_only(body)

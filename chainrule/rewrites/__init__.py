@@ -27,7 +27,7 @@ from ..ir.builder import Names
 from ..ir.nodes import Function
 from ..ir.verify import verified
 from ..rules.registry import GENERATION
-from . import engine
+from . import engine, loops
 from .algebra import RULES as BUILTIN
 from .engine import Fired, Rule
 from .patterns import const, is_array, is_float, is_int, ndim, op, var
@@ -78,7 +78,11 @@ def user_rules() -> list[Rule]:
 
 
 def _apply(fn: Function, stage: str, names: Names | None) -> Function:
-    return engine.run(fn, rules(), stage, names) if enabled() else fn
+    if not enabled():
+        return fn
+    if stage == "before":  # the loop rule (:mod:`.loops`), then the statement rules
+        fn = loops.run(fn, names)
+    return engine.run(fn, rules(), stage, names)
 
 
 @verified("rewrites before differentiation")
