@@ -28,7 +28,7 @@ from ..ir.builder import Builder, Names
 from ..ir.nodes import (Assign, Const, Effect, ForRange, Function, If, Var, While,
                         params_dict, stmt_reads, walk)
 from .aliasing import Buffers
-from .engine import _ELEMENTWISE, Fired, record
+from .engine import _ELEMENTWISE, Fired, _written_vars, record
 
 NAME = "matvec_loop_is_matmul"
 EXACT = "rounding (BLAS order)"
@@ -43,21 +43,13 @@ def run(fn: Function, names: Names | None) -> Function:
     if names is None:
         taken = {p.name for p in fn.params}
         for s in walk(fn.body):
-            taken |= {v.name for v in _writes(s)}
+            taken |= {v.name for v in _written_vars(s)}
         names = Names(taken)
     rw = _LoopRewriter(fn, names)
     body = rw.block(fn.body)
     if not rw.changed:
         return fn
     return Function(fn.name, fn.params, body, fn.results, fn.loc, fn.meta)
-
-
-def _writes(s: Any) -> list:
-    if isinstance(s, Assign):
-        return [s.out]
-    if isinstance(s, ForRange):
-        return [s.var]
-    return []
 
 
 class _LoopRewriter:
