@@ -25,8 +25,19 @@ from __future__ import annotations
 from typing import Any
 
 from ..ir.builder import Builder, Names
-from ..ir.nodes import (Assign, Const, Effect, ForRange, Function, If, Var, While,
-                        params_dict, stmt_reads, walk)
+from ..ir.nodes import (
+    Assign,
+    Const,
+    Effect,
+    ForRange,
+    Function,
+    If,
+    Var,
+    While,
+    params_dict,
+    stmt_reads,
+    walk,
+)
 from .aliasing import Buffers
 from .engine import _ELEMENTWISE, Fired, _written_vars, record
 
