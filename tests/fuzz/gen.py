@@ -1,13 +1,14 @@
 """Random programs over the subset chainrule compiles, as Python source text.
 
 ``generate(seed)`` returns a :class:`Program`: the source of a module defining ``f(x, a, n)``
-(a float ``x``, a float vector ``a`` of length :data:`N`, an int ``n`` in 1..3) and the helper
-functions it calls, with example arguments. Programs use scalar and vector arithmetic, NumPy
-functions on safe domains (``log`` and ``sqrt`` of ``1 + e*e``, ``exp`` of a sine), branches on
-run-time values, ``for`` over ranges, ``while`` with a bounded data-dependent trip count,
-``break``/``continue``, early returns, helpers that write into their array argument, aliases
-(``b = a``), basic-slice views and writes through them, overlapping slice writes and in-place
-``+=``. Every index is in bounds by construction. ``f`` returns a float scalar.
+(a float ``x``, a float vector ``a`` of length :data:`N`, an int ``n`` in 0..3, so a loop
+over ``range(n)`` may make no trip) and the helper functions it calls, with example
+arguments. Programs use scalar and vector arithmetic, NumPy functions on safe domains (``log``
+and ``sqrt`` of ``1 + e*e``, ``exp`` of a sine), branches on run-time values, ``for`` over
+ranges, ``while`` with a bounded data-dependent trip count, ``break``/``continue``, early
+returns, helpers that write into their array argument, aliases (``b = a``), basic-slice views
+and writes through them, overlapping slice writes, in-place ``+=`` and loop indices read after
+their loop. Every index is in bounds by construction. ``f`` returns a float scalar.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ SAFE_UNARY = ("np.sin({0})", "np.tanh({0})", "np.exp(np.sin({0}))", "np.log(1.0 
               "np.sqrt(1.0 + {0} * {0})")
 
 FEATURES = ("if", "for", "while", "break", "continue", "return", "helper", "alias", "view",
-            "overlap", "inplace")
+            "overlap", "inplace", "index_after")
 
 
 @dataclass
@@ -287,16 +288,22 @@ class _Gen:
     def s_for(self, sc, pad, depth, loop):
         i = self.fresh("i")
         if self.r.random() < 0.4:
-            rng, top = "range(n)", 2  # n is 1..3; indices are used only when provably small
+            rng, top = "range(n)", 2  # n is 0..3; indices are used only when provably small
         else:
             lo = self.r.randrange(0, 2)
             hi = self.r.randrange(lo + 1, 5)
             rng, top = f"range({lo}, {hi})", hi - 1
+        after = self.r.random() < 0.3  # the index is read after the loop: bind it before
+        if after:
+            self.emit(pad, f"{i} = {self.r.randrange(-2, 3)}")
         self.emit(pad, f"for {i} in {rng}:")
         inner = _Scope(sc.scalars, sc.arrays, {**sc.ints, i: top})
         self.block(inner, pad + "    ", self.r.randint(1, 3), depth - 1, True)
         self.trailing_continue(pad + "    ")
         self.features.add("for")
+        if after:  # (its last value, or the value before the loop when it made no trip)
+            sc.scalars.append(i)
+            self.features.add("index_after")
 
     def s_while(self, sc, pad, depth, loop):
         k = self.fresh("k")
@@ -351,7 +358,7 @@ def generate(seed: int, statements: int | None = None) -> Program:
     nrng = np.random.default_rng(seed)
     x = float(np.round(nrng.uniform(-1.2, 1.2), 3))
     a = np.round(nrng.uniform(-1.0, 1.0, N), 3)
-    return Program(seed, source, x, a, int(nrng.integers(1, 4)), g.features)
+    return Program(seed, source, x, a, int(nrng.integers(0, 4)), g.features)
 
 
 __all__ = ["FEATURES", "N", "Program", "generate"]
