@@ -213,6 +213,59 @@ def test_items_and_constructors(f, extra):
     check(f, X, extra)
 
 
+def extend_and_pop(x, n):
+    xs = []
+    for i in range(n):
+        xs.append(x[i % 3] * (i + 1))
+    xs.extend([x[0], x[1] * 2.0])
+    xs.extend(np.sin(x[:3]))
+    last = xs.pop()
+    s = 0.0
+    while len(xs) > 2:
+        s = s + xs.pop() * last
+    return s + sum(xs)
+
+
+def extend_rows_and_pop(x, n):
+    v = x[:3]
+    rows = [v * 1.0]
+    for i in range(n):
+        rows.append(np.cos(v) * i)
+    rows.extend(np.outer(v, v))
+    a = rows.pop()
+    b = rows.pop()
+    return np.sum(np.array(rows) ** 2) + np.sum(a * b)
+
+
+def static_extend_and_pop(x, n):
+    ys = [x[0], x[1]]
+    ys.extend((x[2], x[0] * x[1]))
+    z = ys.pop(1)
+    return ys[0] * z + ys[-1] + ys.pop() * n
+
+
+def pop_past_the_start(x, n):
+    xs = [x[0]]
+    for _ in range(n):
+        xs.pop()
+    return x[0]
+
+
+@pytest.mark.parametrize("f, extra", [(extend_and_pop, 4),
+                                      pytest.param(extend_and_pop, 0, marks=slow),
+                                      pytest.param(extend_rows_and_pop, 3, marks=slow),
+                                      pytest.param(static_extend_and_pop, 2, marks=slow)])
+def test_extend_and_pop(f, extra):
+    check(f, X, extra)
+
+
+@slow
+def test_pop_from_an_empty_list_raises_index_error():
+    assert cr.jit(pop_past_the_start, backend=NB)(X, 1) == X[0]
+    with pytest.raises(IndexError, match="pop from an empty list"):
+        cr.jit(pop_past_the_start, backend=NB)(X, 2)
+
+
 @slow
 def test_index_out_of_range_raises():
     with pytest.raises(IndexError):

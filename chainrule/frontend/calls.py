@@ -324,11 +324,12 @@ class CallMixin:
             return from_python(getattr(base, attr))
         if is_atom(base):
             return numpy_api.array_attribute(self, base, attr, node)
-        if isinstance(base, (list, RunList)) and attr == "append":
+        if isinstance(base, (list, RunList)) and attr in ("append", "extend", "pop"):
             return BoundMethod(base, attr)
         if isinstance(base, RunList):
             raise self.error_at(node, f"list method `.{attr}` is not supported on a list of "
-                                "run-time length", "use append, indexing, len, for loops, sum "
+                                "run-time length", "use append, extend, pop, indexing, len, for "
+                                "loops, sum "
                                 "and np.array(xs)")
         if isinstance(base, dict) and attr in ("keys", "values", "items", "get"):
             return BoundMethod(base, attr)

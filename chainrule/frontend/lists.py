@@ -46,7 +46,7 @@ from .iteration import RunLoop
 from .values import RangeVal, RunList, flatten, is_atom
 from .views import _Ints
 
-LIST_METHODS = ("append",)
+LIST_METHODS = ("append", "extend", "pop")
 _HINT_SHAPE = "keep the items of a list filled at run time all numbers, or arrays of one shape"
 
 
@@ -241,6 +241,71 @@ class ListMixin:
             lst = obj
         new = self.run_list_append(lst, self.as_atom(value))
         self.rebind_list(obj, new, target)
+
+    def list_extend(self, obj: Any, items: Any, node: ast.AST) -> None:
+        """``xs.extend(items)``: the items of a list or tuple, of a run-time list, or the rows
+        of an array (``node`` is the call)."""
+        if isinstance(obj, list) and self._mutable_here(obj) and isinstance(items, (list, tuple)):
+            obj.extend(items)
+            return
+        target = node.func.value if isinstance(node.func, ast.Attribute) else None
+        lst = obj if isinstance(obj, RunList) else self.to_run_list(obj)
+        if isinstance(items, (list, tuple)):
+            for v in items:
+                v = self.as_atom(v)
+                lst = self.run_list_append(lst if lst is not None else
+                                           self._empty_like_item(v), v)
+            if lst is not None:
+                self.rebind_list(obj, lst, target)
+            return
+        if is_atom(items) and items.type.ndim > 0:
+            items = RunList(items, self.b.shape(items, axis=0))
+        if not isinstance(items, RunList):
+            raise self.error_at(node, f"extend() with {type(items).__name__} is not supported",
+                                "extend with a list, a tuple or an array")
+        added = self._items_view(items)
+        if lst is None or (isinstance(lst.n, Const) and lst.n.value == 0):
+            buf = self.b.copy(added)  # (an empty list takes the items' shape)
+        else:
+            if added.type.ndim != lst.buf.type.ndim:
+                raise ChainruleTypeError(
+                    f"a list of {lst.buf.type.ndim - 1}-d items cannot take "
+                    f"{added.type.ndim - 1}-d items", self.b.loc, _HINT_SHAPE)
+            buf = self.b.concatenate(self._items_view(lst), added, axis=0)
+        n = self.b.add(lst.n, items.n) if lst is not None else items.n
+        self.mark_nonneg(n)
+        self.rebind_list(obj, RunList(buf, n), target)
+
+    def list_pop(self, obj: Any, index: Any, node: ast.AST) -> Any:
+        """``xs.pop()``: the last item, removed (any index for a list known at compile time)."""
+        if isinstance(index, Const):
+            index = index.value
+        if isinstance(obj, list) and self._mutable_here(obj) and isinstance(index, int):
+            if not -len(obj) <= index < len(obj):
+                raise self.error_at(node, "pop from an empty list or with an index out of "
+                                    "range", None)
+            return obj.pop(index)
+        if index != -1:
+            raise self.error_at(node, "pop() with an index of a list changed at run time is "
+                                "not supported", "pop the last item (xs.pop()), or build a new "
+                                "list with a comprehension")
+        target = node.func.value if isinstance(node.func, ast.Attribute) else None
+        lst = obj if isinstance(obj, RunList) else self.to_run_list(obj)
+        if lst is None:
+            raise self.error_at(node, "pop from this list inside a run-time loop or branch "
+                                "needs items that are all numbers or arrays of one shape",
+                                _HINT_SHAPE)
+        b = self.b
+        last = b.sub(lst.n, 1)
+        if self.bounds_check:  # (IndexError, as Python's pop from an empty list)
+            b.emit("check_index", last, lst.n, axis=0,
+                   where=f"{self._where()} (pop from an empty list)")
+        item = self.index_read(self.fresh_views(lst.buf), ("i",), [last])
+        if item.type.ndim > 0:
+            item = b.copy(item)  # (the slot is written again by the next append)
+        self.mark_nonneg(last)
+        self.rebind_list(obj, RunList(lst.buf, last), target)
+        return item
 
     def _empty_like_item(self, v: Any) -> RunList:
         t = v.type

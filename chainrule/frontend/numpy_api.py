@@ -474,6 +474,14 @@ def _list_append(lw, p, node):
     lw.list_append(p.self, p.object, node)
 
 
+def _list_extend(lw, p, node):
+    lw.list_extend(p.self, p.iterable, node)
+
+
+def _list_pop(lw, p, node):
+    return lw.list_pop(p.self, p.index, node)
+
+
 def _reshape_method(lw, p, node):
     shape = p.shape[0] if len(p.shape) == 1 else p.shape
     return lw.b.reshape(p.self, *_shape_atoms(lw, shape))
@@ -497,6 +505,8 @@ def _transpose_method(lw, p, node):
 
 _SPECIAL_METHODS = {
     "append": Signed("list.append", "self, object, /", _list_append),
+    "extend": Signed("list.extend", "self, iterable, /", _list_extend),
+    "pop": Signed("list.pop", "self, index=-1, /", _list_pop),
     "reshape": Signed("ndarray.reshape", "self, /, *shape, order='C', copy=None",
                       _reshape_method, "order copy"),
     "astype": Signed("ndarray.astype", "self, dtype, order='K', casting='unsafe', "
