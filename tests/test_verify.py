@@ -154,3 +154,27 @@ def test_second_if_on_the_same_condition_reads_what_the_first_defined():
     other = [If(C, [sin(Y, X)], []), Assign(z, "id", (X,)), If(d, [sin(z, Y)], [])]
     with pytest.raises(IRVerificationError, match="`y`"):
         verify(fn(other, [z], params=(X, C, N, d)), "p")
+
+
+def test_nested_ifs_on_the_same_conditions_are_correlated_too():
+    # if c: (if d: y = ...)   ...   if c: (if d: read y)   -- reverse mode's recompute, then
+    # the adjoint of a trip's nested branches
+    z, d = Var("z", F64), Var("d", BOOL)
+    first = If(C, [Assign(d, "lt", (X, const(0.5))), If(d, [sin(Y, X)], [])], [])
+    second = If(C, [If(d, [sin(z, Y)], [Assign(z, "id", (X,))])], [Assign(z, "id", (X,))])
+    verify(fn([first, second], [z]), "p")
+    # d assigned again in between: nothing is known about it any more
+    again = Assign(d, "lt", (X, const(0.25)))
+    second_again = If(C, [again, If(d, [sin(z, Y)], [Assign(z, "id", (X,))])],
+                      [Assign(z, "id", (X,))])
+    with pytest.raises(IRVerificationError, match="`y`"):
+        verify(fn([first, second_again], [z]), "p")
+    # the inner fact holds only under the outer condition
+    outside = If(d, [sin(z, Y)], [Assign(z, "id", (X,))])
+    with pytest.raises(IRVerificationError, match="`[yd]`"):
+        verify(fn([first, outside], [z]), "p")
+    inner_only = If(C, [If(d, [sin(Y, X)], [])], [])
+    with pytest.raises(IRVerificationError, match="`y`"):
+        verify(fn([inner_only, outside], [z], params=(X, C, N, d)), "p")
+    verify(fn([inner_only, If(C, [outside], [Assign(z, "id", (X,))])], [z],
+              params=(X, C, N, d)), "p")

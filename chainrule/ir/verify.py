@@ -93,8 +93,11 @@ class _Verifier:
         # not assigned in between, the first ``if`` certainly run before) takes the same
         # branch, so the second may read what the first defined in that branch (reverse mode
         # recomputes a trip's branches, then runs their adjoints under the same conditions).
-        # One dict per open block: cond name -> (defined in then, defined in else).
+        # One dict per open block: cond name -> (defined in then, defined in else, what was
+        # known about other conditions at the end of then, and of else): an ``if c3:`` nested
+        # in ``if c1:`` is correlated with an ``if c3:`` nested in a later ``if c1:``.
         self.correlated: list[dict] = [{}]
+        self.inner: dict = {}  # what ``block`` knew about conditions at its end
 
     def fail(self, what: str, stmt: Any = None, var: str | None = None) -> None:
         parts = [f"IR after {self.pass_name} (function {self.fn.name}): {what}"]
@@ -160,18 +163,19 @@ class _Verifier:
         if isinstance(atom, Var) and atom.name not in (may if replayed else must):
             self.fail("read before it is defined on some path", stmt, atom.name)
 
-    def block(self, stmts: list, defs: tuple) -> tuple:
-        """Check ``stmts`` entered with ``defs`` = (must, may, replayed); return the
-        definitions on leaving."""
-        self.correlated.append(dict(self.correlated[-1]))
+    def block(self, stmts: list, defs: tuple, known: dict | None = None) -> tuple:
+        """Check ``stmts`` entered with ``defs`` = (must, may, replayed) (and ``known``: what
+        holds about conditions there); return the definitions on leaving."""
+        self.correlated.append({**self.correlated[-1], **(known or {})})
         try:
             return self._block(stmts, defs)
         finally:
-            self.correlated.pop()
+            self.inner = self.correlated.pop()
 
     def _assigned(self, name: str) -> None:
+        seen: set = set()
         for known in self.correlated:
-            known.pop(name, None)
+            _forget(known, name, seen)
 
     def _block(self, stmts: list, defs: tuple) -> tuple:
         must, may, replayed = set(defs[0]), set(defs[1]), defs[2]
@@ -196,11 +200,14 @@ class _Verifier:
                 self.scalar(s.cond, s, "an if condition")
                 rep = replayed or self.is_popped(s.cond)
                 name = s.cond.name if isinstance(s.cond, Var) else None
-                before = self.correlated[-1].get(name, (set(), set()))
-                m1, y1, _ = self.block(s.then, (must | before[0], may | before[0], rep))
-                m2, y2, _ = self.block(s.orelse, (must | before[1], may | before[1], rep))
+                before = self.correlated[-1].get(name, (set(), set(), {}, {}))
+                m1, y1, _ = self.block(s.then, (must | before[0], may | before[0], rep),
+                                       before[2])
+                k1 = self.inner
+                m2, y2, _ = self.block(s.orelse, (must | before[1], may | before[1], rep),
+                                       before[3])
                 if name is not None:
-                    self.correlated[-1][name] = (m1, m2)
+                    self.correlated[-1][name] = (m1, m2, k1, self.inner)
                 must, may = m1 & m2, y1 | y2
             elif isinstance(s, While):
                 loop_may = may | {v.name for v in block_writes(s.cond_body + s.body)}
@@ -239,6 +246,18 @@ class _Verifier:
                 if r.name not in defined:
                     self.fail("returned but not defined on every path", None, r.name)
         _Tapes(self).run(fn.body)
+
+
+def _forget(known: dict, name: str, seen: set | None = None) -> None:
+    """``name`` is assigned: what was known about it as a condition (at any nesting) is gone."""
+    seen = set() if seen is None else seen
+    if id(known) in seen:
+        return
+    seen.add(id(known))
+    known.pop(name, None)
+    for _, _, k1, k2 in list(known.values()):
+        _forget(k1, name, seen)
+        _forget(k2, name, seen)
 
 
 class _Tapes:

@@ -103,8 +103,8 @@ def f(x, a, n):
         s = s + a[i2]
     return s
 """, x=-0.558, a=(0.31, 0.598, 0.576, -0.852, -0.766, 0.823), n=3),
-    # The join after the first ``if`` copies the loop index, which a loop that ran zero times
-    # never set (the generated code raises UnboundLocalError; Python never reads it here).
+    # (the join after the first ``if`` copied the loop index, which a loop that ran zero times
+    # never set: the generated code raised UnboundLocalError; Python never reads it here)
     Regression("loop_index_after_zero_trips", """\
 import numpy as np
 
@@ -116,7 +116,7 @@ def f(x, a, n):
     if x > 0.0 and n > 0:
         s = s + a[i]
     return s
-""", x=0.5, n=0, open_bug="the index of a loop that ran zero times is copied at a join"),
+""", x=0.5, n=0),
     Regression("for_body_ending_in_continue", """\
 import numpy as np
 
@@ -152,4 +152,29 @@ def f(x, a, n):
     c5 = a[0:1] * v1
     return np.sum(c5)
 """),
+    # (the IR verifier did not see that a reverse sweep's ``if c1: if c3: if t4:`` reads what
+    # the recomputed ``if c1: if c3: t4 = ...`` defined: nested conditions were not correlated)
+    Regression("nested_branches_recomputed_in_the_reverse_sweep", """\
+import numpy as np
+
+def f(x, a, n):
+    for i3 in range(2):
+        if x < 0.5:
+            if x < -0.07:
+                continue
+            if x < 0.78:
+                continue
+        c4 = a * 2.0
+    return x + np.sum(c4)
+""", x=0.9, n=1),
+    # (a range loop's index read after the loop was undefined when the loop made no trip)
+    Regression("loop_index_read_after_a_loop_without_trips", """\
+import numpy as np
+
+def f(x, a, n):
+    i1 = 2
+    for i1 in range(n):
+        x = x * a[i1]
+    return x * i1
+""", n=0),
 ]
