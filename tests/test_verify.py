@@ -171,7 +171,7 @@ def test_nested_ifs_on_the_same_conditions_are_correlated_too():
         verify(fn([first, second_again], [z]), "p")
     # the inner fact holds only under the outer condition
     outside = If(d, [sin(z, Y)], [Assign(z, "id", (X,))])
-    with pytest.raises(IRVerificationError, match="`[yd]`"):
+    with pytest.raises(IRVerificationError, match=r"`[yd]`"):
         verify(fn([first, outside], [z]), "p")
     inner_only = If(C, [If(d, [sin(Y, X)], [])], [])
     with pytest.raises(IRVerificationError, match="`y`"):
