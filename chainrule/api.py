@@ -4,8 +4,10 @@
 This module holds no AD logic. A :class:`Transformed` remembers which transform to apply to
 which function and how (``build``: its IR from the front end's, by the IR transforms of
 :mod:`chainrule.transforms.wrap`); compiling it (once per argument kinds: dtype and ndim of
-each leaf) is :func:`chainrule.driver.compile`'s, as for ``jvp`` and ``vjp``. Transforms nest (``grad(grad(f))``) by transforming transformed IR, and a
-transform called inside a compiled function is inlined into it.
+each leaf) is :func:`chainrule.driver.compile`'s, as for ``jvp`` and ``vjp``. Transforms nest
+(``grad(grad(f))``) by transforming transformed IR, and a transform called inside a compiled
+function is inlined into it (``lower_call``). A transform created inline reuses the one held
+on its function (:func:`transformed`).
 """
 
 from __future__ import annotations
@@ -249,23 +251,23 @@ def transformed(cls: type, kind: str, fun: Any, *args: Any, **kwargs: Any) -> Tr
     if not isinstance(fun, (types.FunctionType, Transformed)):
         return cls(kind, fun, *args, **kwargs)
     # (with the types: 0 == False and 1 == True, but checkpoint=1 is not checkpoint=True)
-    options = (cls, kind, tuple((type(a), a) for a in args),
-               tuple((k, type(v), v) for k, v in kwargs.items()), GENERATION[0],
-               driver.settings())
+    options = (cls, kind, args, tuple(map(type, args)), tuple(kwargs.items()),
+               tuple(map(type, kwargs.values())), GENERATION[0], driver.settings())
+    stateless = _stateless(fun)
+    if stateless:  # a lambda made anew at each step: the same code is the same function
+        memo = _BY_CODE.get(fun.__code__)
+        if memo is None:
+            memo = _BY_CODE[fun.__code__] = {}
+        key = options
+    else:
+        memo = fun.__dict__.get(_MEMO) or fun.__dict__.setdefault(_MEMO, {})
+        key = (id(fun),) + options
     try:
-        hash(options)
+        t = memo.get(key)
     except TypeError:  # e.g. argnums given as a list
         return cls(kind, fun, *args, **kwargs)
-    if _stateless(fun):  # a lambda made anew at each step: the same code is the same function
-        memo = _BY_CODE.setdefault(fun.__code__, {})
-        t = memo.get(options)
-        if t is None or t.fn.__globals__ is not fun.__globals__:
-            t = memo[options] = cls(kind, fun, *args, **kwargs)
-        return t
-    memo = fun.__dict__.setdefault(_MEMO, {})
-    key = (id(fun),) + options
-    t = memo.get(key)
-    if t is None or t.fn is not fun:  # (functools.wraps copies __dict__ to a wrapper)
+    # (functools.wraps copies __dict__ to a wrapper)
+    if t is None or (t.fn.__globals__ is not fun.__globals__ if stateless else t.fn is not fun):
         t = memo[key] = cls(kind, fun, *args, **kwargs)
     return t
 
@@ -276,9 +278,11 @@ _BY_CODE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def _stateless(fun: Any) -> bool:
     """A function that is nothing but its code and globals (no closure, defaults or attributes),
     so every function object made from its code behaves the same."""
-    return (isinstance(fun, types.FunctionType) and fun.__closure__ is None
-            and not fun.__defaults__ and not fun.__kwdefaults__
-            and not any(k != _MEMO for k in fun.__dict__))
+    if not isinstance(fun, types.FunctionType) or fun.__closure__ is not None or \
+            fun.__defaults__ or fun.__kwdefaults__:
+        return False
+    attrs = fun.__dict__
+    return not attrs or (len(attrs) == 1 and _MEMO in attrs)
 
 
 def grad(fun: Any, argnums: Any = 0, has_aux: bool = False,

@@ -56,7 +56,8 @@ from .transforms import wrap
 def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
     """The IR of ``fn`` (a Python function or a transformed one) for ``args``: the front end
     and the passes before differentiation."""
-    if getattr(fn, "__chainrule_transform__", False) and hasattr(fn, "build"):
+    kind = type(fn)  # (not ``fn``: a bound method passes attribute reads on to its function)
+    if getattr(kind, "__chainrule_transform__", False) and hasattr(kind, "build"):
         return fn.build(args, names, deps)
     compiled = compile_function(fn, args, names, deps)
     sizes = sizes_for_build(fn, args, compiled.fn)
