@@ -251,8 +251,9 @@ def transformed(cls: type, kind: str, fun: Any, *args: Any, **kwargs: Any) -> Tr
     if not isinstance(fun, (types.FunctionType, Transformed)):
         return cls(kind, fun, *args, **kwargs)
     # (with the types: 0 == False and 1 == True, but checkpoint=1 is not checkpoint=True)
-    options = (cls, kind, args, tuple(map(type, args)), tuple(kwargs.items()),
-               tuple(map(type, kwargs.values())), GENERATION[0], driver.settings())
+    values = args + tuple(kwargs.values()) if kwargs else args
+    options = (cls, kind, tuple(kwargs), values, tuple(map(type, values)), GENERATION[0],
+               driver.settings())
     stateless = _stateless(fun)
     if stateless:  # a lambda made anew at each step: the same code is the same function
         memo = _BY_CODE.get(fun.__code__)

@@ -210,18 +210,20 @@ register_kind("vjp", _vjp_step)
 # Settings read when code is compiled: a transform made under others is not reused.
 _ENVIRONMENT = ("CHAINRULE_BACKEND", "CHAINRULE_BOUNDS_CHECK", "CHAINRULE_CACHE",
                 "CHAINRULE_CACHE_DIR", "CHAINRULE_VERIFY", "CHAINRULE_FUSION")
-_ENCODED: list = []  # the names as the environment's mapping stores them
+_FAST: list = []  # [environment object, its mapping, the names as that mapping stores them]
 
 
 def settings() -> tuple:
     """The values of the compile-time settings (``os.environ.get`` six times costs more than
     reusing a transform; the environment's own mapping is read directly where it has one)."""
-    data, encode = getattr(os.environ, "_data", None), getattr(os.environ, "encodekey", None)
+    env = os.environ
+    if _FAST and _FAST[0] is env:
+        return tuple(map(_FAST[1].get, _FAST[2]))
+    data, encode = getattr(env, "_data", None), getattr(env, "encodekey", None)
     if not isinstance(data, dict) or encode is None:
-        return tuple(map(os.environ.get, _ENVIRONMENT))
-    if not _ENCODED:
-        _ENCODED.extend(map(encode, _ENVIRONMENT))
-    return tuple(map(data.get, _ENCODED))
+        return tuple(map(env.get, _ENVIRONMENT))
+    _FAST[:] = [env, data, list(map(encode, _ENVIRONMENT))]
+    return tuple(map(data.get, _FAST[2]))
 
 
 __all__ = ["build_ir", "compile", "ir_of", "register_kind", "settings"]
