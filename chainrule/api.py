@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import inspect
 import types
-import weakref
 from typing import Any
 
 import numpy as np
@@ -273,7 +272,9 @@ def transformed(cls: type, kind: str, fun: Any, *args: Any, **kwargs: Any) -> Tr
     return t
 
 
-_BY_CODE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# code object -> {options: transform}. A plain dict: an entry's transform holds a function of
+# that code, so a weak key would live as long anyway.
+_BY_CODE: dict = {}
 
 
 def _stateless(fun: Any) -> bool:
