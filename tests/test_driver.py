@@ -159,3 +159,18 @@ def test_the_driver_imports_no_public_module():
               "chainrule.testing"}
     imports = {t for _, t in imported_modules(Path(driver.__file__))}
     assert not imports & public, imports & public
+
+
+def _ends(x):
+    return x[0] * x[-1] + x[1]
+
+
+def test_jet_of_small_arrays_is_compiled_per_size():
+    """Code specialised on a small array's size is keyed by it for every kind (a jet compiled
+    for 3 elements once answered for 4 with x[-1] read as x[2])."""
+    for n in (3, 4, 5):
+        x = np.arange(1.0, n + 1)
+        y, (s,) = cr.jet(_ends, (x,), ([np.ones(n)],), backend="numba")
+        assert y == pytest.approx(_ends(x)) and s == pytest.approx(1 + x[0] + x[-1])
+        _, t = cr.jvp(_ends, (x,), (np.ones(n),), backend="numba")
+        assert t == pytest.approx(1 + x[0] + x[-1])
