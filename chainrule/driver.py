@@ -107,12 +107,12 @@ def compile(kind: str, fn: Any, args: tuple, options: dict | None = None) -> Exe
     options = dict(options or {})
     holder = options.pop("holder", fn)
     memo = _MEMOS[kind]
-    settings = tuple(sorted(options.items()))
-    exe = memo.get(holder, (kinds_key(args), known_sizes_of(fn, args), settings))
+    chosen = tuple(sorted(options.items()))
+    exe = memo.get(holder, (kinds_key(args), known_sizes_of(fn, args), chosen))
     if exe is None:  # (the sizes it is specialised on are known after building)
         with compiling(owner_label(fn, f"{kind}({getattr(fn, '__name__', 'f')})")):
             exe = _executable(kind, fn, args, options)
-        memo.put(holder, (kinds_key(args), known_sizes_of(fn, args), settings), exe)
+        memo.put(holder, (kinds_key(args), known_sizes_of(fn, args), chosen), exe)
     return exe
 
 
