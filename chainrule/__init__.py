@@ -27,6 +27,8 @@ from .taylor_api import derivative, jet, laplacian
 from .version import __version__
 from .vmap_api import vmap
 
+from . import api_hooks  # noqa: E402, F401, I001  (registers the API with the layers below)
+
 __all__ = [
     "ChainruleError",
     "__version__",

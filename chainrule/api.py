@@ -2,52 +2,35 @@
 ``hessian``, ``jit``, ``show`` and ``show_ir``.
 
 This module holds no AD logic. A :class:`Transformed` remembers which transform to apply to
-which function; on a call it compiles (once per argument kinds: dtype and ndim of each leaf)
-the function to IR, applies the IR transforms from :mod:`chainrule.transforms.wrap`, generates
-source and runs it. Transforms nest (``grad(grad(f))``) by transforming transformed IR, and a
-transform called inside a compiled function is inlined into it.
+which function and how (``build``: its IR from the front end's, by the IR transforms of
+:mod:`chainrule.transforms.wrap`); compiling it (once per argument kinds: dtype and ndim of
+each leaf) is :func:`chainrule.driver.compile`'s, as for ``jvp`` and ``vjp``. Transforms nest
+(``grad(grad(f))``) by transforming transformed IR, and a transform called inside a compiled
+function is inlined into it (``lower_call``). A transform created inline reuses the one held
+on its function (:func:`transformed`).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import os
 import types
-import weakref
 from typing import Any
 
 import numpy as np
 
-from . import pytree
-from .backend.executable import Executable, owner_label
-from .cache import disk as disk_cache
+from . import driver, pytree
+from .backend.executable import Executable
 from .errors import ChainruleError, NonDifferentiableError, full_tracebacks, trimmed, user_facing
-from .frontend.compile import (
-    Compiled,
-    HiddenArgs,
-    compile_function,
-    kinds_key,
-    leaf_type,
-    placeholder_args,
-    split_hidden,
-)
+from .frontend.compile import Compiled, HiddenArgs, leaf_type, split_hidden
 from .ir.builder import Names
 from .ir.compiled import flatten, rebuild
 from .ir.inline import inline
 from .ir.nodes import Const, Var
 from .ir.printer import format_function
-from .memo import CompileCache
 from .passes import kinks as _kinks
-from .passes import user as user_passes
-from .passes.array_cse import array_cse
-from .passes.cleanup import dead_code, simplify
-from .passes.scalar_opt import optimize
-from .passes.scalarize import SMALL, scalarize
-from .passes.specialize import known_sizes_of, sizes_for_build
-from .progress import compiling
-from .rewrites import before_differentiation
-from .rewrites import install_ir_builder as rewrites_install_ir_builder
+from .passes.cleanup import simplify
+from .passes.scalarize import SMALL
 from .rules.registry import GENERATION
 from .transforms import chains, wrap
 from .transforms.checkpoint import check_option as check_checkpoint
@@ -79,22 +62,6 @@ def _fast_key(args: tuple) -> tuple | None:
 # The transforms with a ``kinks`` option (the Jacobian transforms copy the code they run once
 # per basis vector, so its statements are not found again; they have none).
 _KINKS_KINDS = ("grad", "value_and_grad", "jit")
-
-
-def build_ir(fn: Any, args: tuple, names: Names, deps: Any = None) -> Compiled:
-    """Compile ``fn`` (a Python function or a Transformed) for ``args`` to IR."""
-    if isinstance(fn, Transformed):
-        return fn.build(args, names, deps)
-    compiled = compile_function(fn, args, names, deps)
-    sizes = sizes_for_build(fn, args, compiled.fn)
-    compiled.fn = array_cse(optimize(before_differentiation(scalarize(compiled.fn, names, sizes),
-                                                            names)))
-    compiled.fn = user_passes.run("before", compiled.fn, names)
-    if _kinks.collecting() is not None:
-        _kinks.note_primal(compiled.fn)
-    else:  # (kink reporting finds sites among values the derivative code does not need)
-        compiled.fn = dead_code(compiled.fn)
-    return compiled
 
 
 class Transformed:
@@ -144,11 +111,11 @@ class Transformed:
         if chains.over_gradient(depth, inner) and 0 <= k < len(args) and \
                 isinstance(args[k], (float, np.floating)):
             # (k grad levels of a scalar: the k-th derivative, one Taylor pass)
-            out = chains.taylor_pass(build_ir(inner, args, names, deps), k, depth, names)
+            out = chains.taylor_pass(driver.build_ir(inner, args, names, deps), k, depth, names)
             if out is not None:
                 out.fn = simplify(out.fn, names)
                 return out
-        base = build_ir(self.fn, args, names, deps)
+        base = driver.build_ir(self.fn, args, names, deps)
         return self.apply(base, names)
 
     def build_top(self, args: tuple, names: Names, deps: Any = None) -> Compiled:
@@ -209,20 +176,7 @@ class Transformed:
 
     # -- running -----------------------------------------------------------------------------
     def executable(self, args: tuple) -> Executable:
-        exe = self._cache.get((kinds_key(args), known_sizes_of(self, args)))
-        if exe is None:
-            with compiling(owner_label(self, self.__name__)):
-                exe = self._new_executable(args)
-            self._cache[(kinds_key(args), known_sizes_of(self, args))] = exe
-        return exe
-
-    def _new_executable(self, args: tuple) -> Executable:
-        exe = disk_cache.executable_for(self, args, copy_args=self.kind != "jit",
-                                        backend=self.backend)
-        if self.kinks is not None:
-            exe.kink_handler = functools.partial(_kinks.report, self.kinks, owner=self)
-        exe.rebuild = functools.partial(self._new_executable, placeholder_args(args))
-        return exe
+        return driver.compile("transform", self, args)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -282,37 +236,6 @@ def _float_scalar(v: Any) -> bool:
     return hasattr(v, "type") and v.type.is_float and v.type.ndim == 0
 
 
-def lower_jvp(lw: Any, args: list, kwargs: dict, node: Any) -> Any:
-    """``chainrule.jvp(f, primals, tangents)`` called inside a compiled function."""
-    f, primals, tangents = (list(args) + [kwargs.get(k) for k in ("fun", "primals",
-                                                                   "tangents")])[:3]
-    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
-        raise ChainruleError("jvp(f, primals, tangents) needs tuples of primals and tangents",
-                             lw.b.loc)
-    tans = []
-    for (_, p), (_, t) in zip(_flat_pairs(primals), _flat_pairs(tangents)):
-        if hasattr(p, "type") and p.type.is_float:
-            tans.append(lw.as_atom(t))
-    return Transformed("jvp", f).lower_call(lw, list(primals), {}, node, extra=tans)
-
-
-def transform_in_code(lw: Any, api_fn: Any, args: list, kwargs: dict) -> Transformed:
-    """``chainrule.grad(f, ...)`` (and friends) written inside a compiled function."""
-
-    def static(v: Any) -> Any:
-        if isinstance(v, tuple):
-            return tuple(static(x) for x in v)
-        if hasattr(v, "value") and not isinstance(v.value, np.ndarray):
-            return v.value
-        return v
-
-    return api_fn(*[static(a) for a in args], **{k: static(v) for k, v in kwargs.items()})
-
-
-def _flat_pairs(v: Any) -> list:
-    return flatten(v)
-
-
 # -- public functions ------------------------------------------------------------------------
 _MEMO = "__chainrule_transforms__"
 
@@ -327,52 +250,41 @@ def transformed(cls: type, kind: str, fun: Any, *args: Any, **kwargs: Any) -> Tr
     if not isinstance(fun, (types.FunctionType, Transformed)):
         return cls(kind, fun, *args, **kwargs)
     # (with the types: 0 == False and 1 == True, but checkpoint=1 is not checkpoint=True)
-    options = (cls, kind, tuple((type(a), a) for a in args),
-               tuple((k, type(v), v) for k, v in kwargs.items()), GENERATION[0], _settings())
+    values = args + tuple(kwargs.values()) if kwargs else args
+    options = (cls, kind, tuple(kwargs), values, tuple(map(type, values)), GENERATION[0],
+               driver.settings())
+    stateless = _stateless(fun)
+    if stateless:  # a lambda made anew at each step: the same code is the same function
+        memo = _BY_CODE.get(fun.__code__)
+        if memo is None:
+            memo = _BY_CODE[fun.__code__] = {}
+        key = options
+    else:
+        memo = fun.__dict__.get(_MEMO) or fun.__dict__.setdefault(_MEMO, {})
+        key = (id(fun),) + options
     try:
-        hash(options)
+        t = memo.get(key)
     except TypeError:  # e.g. argnums given as a list
         return cls(kind, fun, *args, **kwargs)
-    if _stateless(fun):  # a lambda made anew at each step: the same code is the same function
-        memo = _BY_CODE.setdefault(fun.__code__, {})
-        t = memo.get(options)
-        if t is None or t.fn.__globals__ is not fun.__globals__:
-            t = memo[options] = cls(kind, fun, *args, **kwargs)
-        return t
-    memo = fun.__dict__.setdefault(_MEMO, {})
-    key = (id(fun),) + options
-    t = memo.get(key)
-    if t is None or t.fn is not fun:  # (functools.wraps copies __dict__ to a wrapper)
+    # (functools.wraps copies __dict__ to a wrapper)
+    if t is None or (t.fn.__globals__ is not fun.__globals__ if stateless else t.fn is not fun):
         t = memo[key] = cls(kind, fun, *args, **kwargs)
     return t
 
 
-_BY_CODE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# Settings read when code is compiled: a transform made under others is not reused.
-_ENVIRONMENT = ("CHAINRULE_BACKEND", "CHAINRULE_BOUNDS_CHECK", "CHAINRULE_CACHE",
-                "CHAINRULE_CACHE_DIR", "CHAINRULE_VERIFY", "CHAINRULE_FUSION")
-
-
-def _settings() -> tuple:
-    """The values of the compile-time settings (``os.environ.get`` five times costs more than
-    reusing a transform; the environment's own mapping is read directly where it has one)."""
-    data, encode = getattr(os.environ, "_data", None), getattr(os.environ, "encodekey", None)
-    if not isinstance(data, dict) or encode is None:
-        return tuple(map(os.environ.get, _ENVIRONMENT))
-    if not _ENCODED:
-        _ENCODED.extend(map(encode, _ENVIRONMENT))
-    return tuple(map(data.get, _ENCODED))
-
-
-_ENCODED: list = []  # the names as the environment's mapping stores them
+# code object -> {options: transform}. A plain dict: an entry's transform holds a function of
+# that code, so a weak key would live as long anyway.
+_BY_CODE: dict = {}
 
 
 def _stateless(fun: Any) -> bool:
     """A function that is nothing but its code and globals (no closure, defaults or attributes),
     so every function object made from its code behaves the same."""
-    return (isinstance(fun, types.FunctionType) and fun.__closure__ is None
-            and not fun.__defaults__ and not fun.__kwdefaults__
-            and not any(k != _MEMO for k in fun.__dict__))
+    if not isinstance(fun, types.FunctionType) or fun.__closure__ is not None or \
+            fun.__defaults__ or fun.__kwdefaults__:
+        return False
+    attrs = fun.__dict__
+    return not attrs or (len(attrs) == 1 and _MEMO in attrs)
 
 
 def grad(fun: Any, argnums: Any = 0, has_aux: bool = False,
@@ -423,62 +335,19 @@ def hessian(fun: Any, argnums: Any = 0, backend: str | None = None) -> Transform
 TRANSFORMS = (grad, value_and_grad, jit, jacfwd, jacrev, hessian)
 
 
-class _ModeCache:
-    """Compiled jvp/vjp functions per (function, argument kinds)."""
-
-    def __init__(self) -> None:
-        self.entries = CompileCache()
-
-    def get(self, kind: str, fun: Any, args: tuple, backend: str | None = None,
-            kinks: str | None = None) -> tuple[Executable, list]:
-        # (a bound method is made at each attribute access; its object is a hidden argument)
-        ident = fun.__func__ if _receiver_of(fun) is not None and \
-            isinstance(fun, types.MethodType) else fun
-        if kinks is None and isinstance(fun, Transformed):
-            kinks = fun.kinks  # a transform of a reporting function reports too
-
-        def key() -> tuple:  # (the sizes it is specialised on are known after building)
-            mode = () if kinks is None else (_kinks.check_mode(kinks),)
-            return (kind, kinds_key(args), known_sizes_of(fun, args), backend) + mode
-
-        hit = self.entries.get(ident, key())
-        if hit is not None:
-            return hit
-        exe, base = self.make(kind, fun, args, backend, kinks)
-        self.entries.put(ident, key(), (exe, base))
-        return exe, base
-
-    def make(self, kind: str, fun: Any, args: tuple, backend: str | None,
-             kinks: str | None) -> tuple[Executable, list]:
-        names = Names()
-        if kinks is None:
-            compiled, base = self._build(kind, fun, args, names)
-            compiled.fn = simplify(compiled.fn, names)
-        else:
-            with _kinks.collect() as col:
-                compiled, base = self._build(kind, fun, args, names)
-            seeds = [x for t in base.arg_templates for _, x in flatten(t)
-                     if isinstance(x, Var) and x.type.is_float]
-            _kinks.instrument(compiled, col, seeds, names)
-        exe = Executable(compiled, copy_args=True, backend=backend, owner=fun)
-        if kinks is not None:
-            exe.kink_handler = functools.partial(_kinks.report, kinks)
-        rebuild = functools.partial(self.make, kind, fun, placeholder_args(args), backend, kinks)
-        exe.rebuild = lambda: rebuild()[0]
-        return exe, base
-
-    @staticmethod
-    def _build(kind: str, fun: Any, args: tuple, names: Names) -> tuple[Compiled, Compiled]:
-        base = build_ir(fun, args, names)
-        sig = wrap.Signature(base.arg_templates)
-        if kind == "jvp":
-            compiled, _ = wrap.jvp_ir(base, sig, names)
-        else:
-            compiled, _ = wrap.vjp_ir(base, sig, names)
-        return compiled, base
-
-
-_MODES = _ModeCache()
+def _compiled_mode(kind: str, fun: Any, args: tuple, backend: str | None,
+                   kinks: str | None) -> Executable:
+    """The compiled ``jvp``/``vjp`` of ``fun`` (``exe.primal``: its argument and result
+    structures)."""
+    options: dict = {"backend": backend}
+    # (a bound method is made at each attribute access; its object is a hidden argument)
+    if _receiver_of(fun) is not None and isinstance(fun, types.MethodType):
+        options["holder"] = fun.__func__
+    if kinks is None and isinstance(fun, Transformed):
+        kinks = fun.kinks  # a transform of a reporting function reports too
+    if kinks is not None:
+        options["kinks"] = _kinks.check_mode(kinks)
+    return driver.compile(kind, fun, args, options)
 
 
 def _float_leaves(template: Any, values: Any, results: bool = False) -> list:
@@ -529,9 +398,9 @@ def jvp(fun: Any, primals: tuple, tangents: tuple, backend: str | None = None,
     """Forward mode: ``(fun(*primals), J @ tangents)``. ``kinks``: as for ``grad``; the sites
     a call reached are also given by :func:`last_kinks`."""
     primals, tangents = _with_receiver(fun, tuple(primals)), tuple(tangents)
-    exe, base = _MODES.get("jvp", fun, primals, backend, kinks)
+    exe = _compiled_mode("jvp", fun, primals, backend, kinks)
     flat = exe.leaves(primals)
-    tan = _float_leaves(list(base.arg_templates), list(tangents))
+    tan = _float_leaves(list(exe.primal.arg_templates), list(tangents))
     return exe.run_flat(flat + tan)
 
 
@@ -542,8 +411,9 @@ def vjp(fun: Any, *primals: Any, backend: str | None = None, kinks: str | None =
     cotangents, one per primal. ``kinks``: as for ``grad``, reported when ``vjp_fn`` runs
     (it evaluates ``fun`` again with the reverse sweep); see also :func:`last_kinks`."""
     primals = _with_receiver(fun, primals)
-    exe, base = _MODES.get("vjp", fun, primals, backend, kinks)
+    exe = _compiled_mode("vjp", fun, primals, backend, kinks)
     flat = exe.leaves(primals)
+    base = exe.primal
     # The primal output, computed on copies: vjp, like grad, never changes the caller's arrays.
     copies = tuple(_copy_arrays(p) for p in split_hidden(primals)[1])
     out = jit(fun, backend)(*copies) if not isinstance(fun, Transformed) else fun(*copies)
@@ -559,11 +429,7 @@ def vjp(fun: Any, *primals: Any, backend: str | None = None, kinks: str | None =
 def _compiled_for(fun: Any, args: tuple) -> Compiled:
     """The IR of ``fun`` for ``args`` (rebuilt when the code came from the disk cache)."""
     fun = fun if isinstance(fun, Transformed) else jit(fun)
-    args = _with_receiver(fun, args)
-    exe = fun.executable(args)
-    if exe.compiled is None:
-        exe.compiled = fun.build_top(args, Names())
-    return exe.compiled
+    return driver.ir_of(fun, _with_receiver(fun, args))
 
 
 def last_kinks() -> list:
@@ -601,31 +467,3 @@ __all__ = [
     "value_and_grad",
     "vjp",
 ]
-
-
-def _register_in_code_lowerings() -> None:
-    from . import in_code
-    from .frontend.calls import register_in_code
-
-    register_in_code(jvp, lambda lw, f, args, kwargs, node: lower_jvp(lw, args, kwargs, node))
-    register_in_code(vjp, lambda lw, f, args, kwargs, node:
-                     in_code.lower_vjp(lw, args, kwargs, node))
-
-    def lower_transform(lw: Any, f: Any, args: list, kwargs: dict, node: Any) -> Any:
-        return transform_in_code(lw, f, args, kwargs)
-
-    for fn in TRANSFORMS:
-        register_in_code(fn, lower_transform)
-    register_in_code("transform factory", lower_transform)
-
-
-_register_in_code_lowerings()
-
-
-def _build_for_rewrites(fun: Any, args: tuple) -> None:
-    fun = fun if isinstance(fun, Transformed) else jit(fun)
-    fun.build_top(_with_receiver(fun, args), Names())
-
-
-rewrites_install_ir_builder(_build_for_rewrites)
-

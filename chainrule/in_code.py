@@ -1,7 +1,7 @@
-"""``vjp`` written inside compiled code (``jvp`` is in :mod:`chainrule.api`, ``jet`` in
-:mod:`chainrule.taylor_api`).
+"""``jvp``, ``vjp`` and the transform factories (``grad(f)``, ...) written inside compiled code
+(``jet`` is in :mod:`chainrule.taylor_api`; :mod:`chainrule.api_hooks` registers these).
 
-These transforms return values rather than functions. Each compiles the differentiated function
+``jvp`` and ``vjp`` return values rather than functions. Each compiles the differentiated function
 into a sub-function (its free variables -- values of the enclosing code -- become extra,
 non-differentiated parameters, so an outer transform still differentiates through them),
 applies the IR transform and inlines the result:
@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from .api import Transformed
 from .errors import ChainruleError
 from .ir.compiled import Compiled, flatten, rebuild
 from .ir.inline import inline
@@ -65,4 +68,31 @@ def lower_vjp(lw: Any, args: list, kwargs: dict, node: Any) -> Any:
     return rebuild(base.out_template, value), _Pullback(base, actual)
 
 
-__all__ = ["lower_vjp"]
+def lower_jvp(lw: Any, args: list, kwargs: dict, node: Any) -> Any:
+    """``chainrule.jvp(f, primals, tangents)`` called inside a compiled function."""
+    f, primals, tangents = (list(args) + [kwargs.get(k) for k in ("fun", "primals",
+                                                                   "tangents")])[:3]
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise ChainruleError("jvp(f, primals, tangents) needs tuples of primals and tangents",
+                             lw.b.loc)
+    tans = []
+    for (_, p), (_, t) in zip(flatten(primals), flatten(tangents)):
+        if hasattr(p, "type") and p.type.is_float:
+            tans.append(lw.as_atom(t))
+    return Transformed("jvp", f).lower_call(lw, list(primals), {}, node, extra=tans)
+
+
+def transform_in_code(lw: Any, api_fn: Any, args: list, kwargs: dict) -> Transformed:
+    """``chainrule.grad(f, ...)`` (and friends) written inside a compiled function."""
+
+    def static(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return tuple(static(x) for x in v)
+        if hasattr(v, "value") and not isinstance(v.value, np.ndarray):
+            return v.value
+        return v
+
+    return api_fn(*[static(a) for a in args], **{k: static(v) for k, v in kwargs.items()})
+
+
+__all__ = ["lower_jvp", "lower_vjp", "transform_in_code"]

@@ -1,13 +1,13 @@
 """The in-memory compile caches: compiled code per (function, argument kinds, options).
 
-Every public entry point that compiles (``jvp``/``vjp``, ``directional_derivative``, ``jet``,
-``into``; transforms keep their own per-object table) keeps its compiled code in a
-:class:`CompileCache`. An entry holds its function weakly where Python allows it (an entry whose
-function is gone is never returned and is evicted first), and a cache holds at most ``maxsize``
-entries, evicting the least recently used — so a notebook that defines functions in a loop does
-not grow without bound. The disk cache (chainrule.cache) sits behind these: an evicted entry is
-loaded again, not compiled again.
-"""
+The compile driver (chainrule.driver) keeps the compiled code of each kind that is not a
+transform object (``jvp``, ``vjp``, ``jet``, ``directional``; a transform keeps its own
+per-object table) in a :class:`CompileCache`, and ``into`` keeps its transform objects in one.
+An entry holds its function weakly where Python allows it (an entry whose function is gone is
+never returned and is evicted first), and a cache holds at most ``maxsize`` entries, evicting
+the least recently used -- so a notebook that defines functions in a loop does not grow without
+bound. An evicted ``into`` object's code is loaded again from the disk cache (chainrule.cache);
+the other kinds are compiled again."""
 
 from __future__ import annotations
 

@@ -23,19 +23,16 @@ that ``x`` takes, which need not be the branch ``x + t v`` takes for small ``t >
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-from .api import Executable, Transformed, _float_leaves, build_ir
+from . import driver
+from .api import Transformed, _float_leaves
 from .errors import user_facing
 from .frontend import numpy_api
 from .ir.builder import Names
-from .ir.compiled import Compiled, flatten, kinds_key, placeholder_args, rebuild
+from .ir.compiled import Compiled, flatten, rebuild
 from .ir.nodes import Const, Function, Var
 from .ir.types import Type
-from .memo import CompileCache
-from .passes.cleanup import simplify
-from .passes.specialize import known_sizes_of
 from .transforms import wrap
 from .transforms.forward import jvp_function
 
@@ -74,27 +71,8 @@ def _directional_ir(base: Compiled, names: Names) -> Compiled:
     return Compiled(newfn, rebuild(result, list(leaves)))
 
 
-_CACHE = CompileCache()
-
-
-def _executable(fun: Any, primals: tuple, backend: str | None) -> tuple[Executable, Compiled]:
-    key = (kinds_key(primals), known_sizes_of(fun, primals), backend)
-    hit = _CACHE.get(fun, key)
-    if hit is not None:
-        return hit
-    return _make(fun, primals, backend)
-
-
-def _make(fun: Any, primals: tuple, backend: str | None) -> tuple[Executable, Compiled]:
-    names = Names()
-    base = build_ir(fun, primals, names)
-    compiled = _directional_ir(base, names)
-    compiled.fn = simplify(compiled.fn, names)
-    exe = Executable(compiled, copy_args=True, backend=backend, owner=fun)
-    _CACHE.put(fun, (kinds_key(primals), known_sizes_of(fun, primals), backend), (exe, base))
-    rebuild = functools.partial(_make, fun, placeholder_args(primals), backend)
-    exe.rebuild = lambda: rebuild()[0]
-    return exe, base
+driver.register_kind("directional",
+                     lambda base, fun, args, names, options: _directional_ir(base, names))
 
 
 @user_facing
@@ -112,7 +90,7 @@ def directional_derivative(fun: Any, primals: tuple, tangents: tuple,
     primals, tangents = tuple(primals), tuple(tangents)
     if isinstance(fun, Transformed) and fun.kind == "jit":
         fun = fun.fn
-    exe, base = _executable(fun, primals, backend)
+    exe = driver.compile("directional", fun, primals, {"backend": backend})
     flat = exe.leaves(primals)
-    tan = _float_leaves(list(base.arg_templates), tangents)
+    tan = _float_leaves(list(exe.primal.arg_templates), tangents)
     return exe.run_flat(flat + tan)

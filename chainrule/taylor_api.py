@@ -18,14 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from .api import Transformed, _float_leaves, build_ir, transformed
-from .backend.executable import Executable
+from . import driver
+from .api import Transformed, _float_leaves, transformed
 from .errors import ChainruleError, NonDifferentiableError, user_facing
 from .frontend.calls import register_in_code
 from .ir.builder import Names
-from .ir.compiled import flatten, kinds_key, rebuild
+from .ir.compiled import Compiled, flatten, rebuild
 from .ir.nodes import Const, Var
-from .memo import CompileCache
 from .passes.cleanup import simplify
 from .rules import arith, elementwise
 from .transforms import taylor_wrap, wrap
@@ -78,7 +77,6 @@ def laplacian(fun: Any, argnums: int = 0, backend: str | None = None) -> TaylorT
 derivative.__chainrule_transform_factory__ = True
 laplacian.__chainrule_transform_factory__ = True
 
-_JETS = CompileCache()
 # Primitives that act element by element (a jet of code made only of them runs as a loop).
 _ELEMENTWISE = {p.name for p in arith.PRIMS + elementwise.PRIMS if p.name not in (
     "to_float", "to_int", "to_bool", "and_", "or_", "not_")}
@@ -88,29 +86,30 @@ def _prims_of(fn) -> list:
     return [getattr(s, "prim", None) for s in fn.body]
 
 
-def _jet_executable(fun: Any, primals: tuple, K: int, backend: str | None):
-    """The compiled jet for these argument kinds: one loop over the elements running scalar
-    Taylor code when ``fun`` is elementwise over arrays of one shape, else array code."""
-    same_shape = all(isinstance(p, np.ndarray) for p in primals) and \
-        len({p.shape for p in primals}) == 1
-    key = (kinds_key(primals), K, backend, same_shape)
-    hit = _JETS.get(fun, key)
-    if hit is not None:
-        return hit
-    names = Names()
-    base = build_ir(fun, primals, names)
-    compiled = None
-    if same_shape and taylor_wrap.is_elementwise(base.fn, _ELEMENTWISE):
+def _jet_step(base: Compiled, fun: Any, primals: tuple, names: Names, options: dict
+              ) -> Compiled:
+    """The jet of order ``options["K"]``: one loop over the elements running scalar Taylor
+    code when ``fun`` is elementwise over arrays of one shape, else array code."""
+    K = options["K"]
+    if options["same_shape"] and taylor_wrap.is_elementwise(base.fn, _ELEMENTWISE):
         scalars = tuple(float(p.flat[0]) if p.size else 0.0 for p in primals)
-        sbase = build_ir(fun, scalars, names)
+        sbase = driver.build_ir(fun, scalars, names)
         if _prims_of(sbase.fn) == _prims_of(base.fn):  # the same code traced with scalars
             sjet, _ = taylor_wrap.jet_ir(sbase, wrap.Signature(sbase.arg_templates), K, names)
-            compiled = taylor_wrap.elementwise_jet_ir(base.fn, sjet, names)
-    if compiled is None:
-        compiled, _ = taylor_wrap.jet_ir(base, wrap.Signature(base.arg_templates), K, names)
-    compiled.fn = simplify(compiled.fn, names)
-    exe = Executable(compiled, copy_args=True, backend=backend)
-    return _JETS.put(fun, key, (exe, base))
+            return taylor_wrap.elementwise_jet_ir(base.fn, sjet, names)
+    return taylor_wrap.jet_ir(base, wrap.Signature(base.arg_templates), K, names)[0]
+
+
+driver.register_kind("jet", _jet_step)
+
+
+def _jet_executable(fun: Any, primals: tuple, K: int, backend: str | None):
+    """The compiled jet of ``fun`` for these argument kinds (``exe.primal``: the structures of
+    ``fun``'s arguments and result)."""
+    same_shape = all(isinstance(p, np.ndarray) for p in primals) and \
+        len({p.shape for p in primals}) == 1
+    return driver.compile("jet", fun, primals, {"K": K, "backend": backend,
+                                                "same_shape": same_shape})
 
 
 def _zeros_for(primal: Any, term: Any) -> Any:
@@ -137,7 +136,8 @@ def jet(fun: Any, primals: tuple, series: tuple, backend: str | None = None) -> 
     if K < 1:
         raise ValueError("jet needs at least one series term")
     series = tuple([_zeros_for(p, t) for t in s] for p, s in zip(primals, series))
-    exe, base = _jet_executable(fun, primals, K, backend)
+    exe = _jet_executable(fun, primals, K, backend)
+    base = exe.primal
     flat = exe.leaves(primals)
     extra = []
     per_term = [[_float_leaves(t, term) for term in s] for t, s in zip(base.arg_templates,

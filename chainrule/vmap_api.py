@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from . import pytree
-from .api import Transformed, build_ir
+from . import driver, pytree
+from .api import Transformed
 from .errors import BatchError
 from .frontend.compile import HiddenArgs, split_hidden
 from .ir.builder import Names
@@ -127,7 +127,7 @@ class VmapTransformed(Transformed):
                 lambda x, ax, p, k=k: _example_value(x, ax, _label(p, k, arg_names)),
                 "in_axes"))
         lead = (hidden,) if hidden is not None else ()
-        base = build_ir(self.fn, lead + tuple(examples), names, deps)
+        base = driver.build_ir(self.fn, lead + tuple(examples), names, deps)
         specialize.record(self, args, ())  # (the batched function is size-generic)
         out = self.batch(base, names, _where(self.fn), arg_names)
         out.fn = simplify(out.fn)

@@ -311,7 +311,7 @@ SPECIALISED_PROGRAM = '''
 import json, sys
 import numpy as np
 import chainrule as cr
-import chainrule.api as api
+import chainrule.driver as driver
 
 def f(u, n):
     s = 0.0
@@ -320,11 +320,11 @@ def f(u, n):
     return s
 
 calls = []
-real = api.compile_function
+real = driver.compile_function
 def spy(*a, **k):
     calls.append(1)
     return real(*a, **k)
-api.compile_function = spy
+driver.compile_function = spy
 size = int(sys.argv[1])
 u = np.linspace(1.0, 2.0, size)
 g = cr.grad(f)

@@ -72,6 +72,9 @@ class Executable:
         # Called (no arguments) to compile again when a global or closure value the code
         # depends on changed (set by the owner; see chainrule.ir.outside).
         self.rebuild: Any = None
+        # For a transform applied at the call (jvp, vjp, jet, ...): the untransformed
+        # function's record, whose argument and result structures the caller needs.
+        self.primal: Compiled | None = None
         if payload is None:
             outside = compiled.fn.meta.get("outside")
             fn = _hidden_inputs_last(compiled.fn, outside)

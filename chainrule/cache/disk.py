@@ -1,5 +1,6 @@
-"""Glue between the API and the disk cache: build an Executable from a valid entry, or compile
-and store one. ``CHAINRULE_CACHE=0`` turns the disk cache off."""
+"""The disk cache as the compile driver (chainrule.driver) uses it: the key of a transformed
+function for some arguments (:func:`lookup` of a valid entry, :func:`save` of a new one) and
+:func:`explain`. ``CHAINRULE_CACHE=0`` turns the disk cache off."""
 
 from __future__ import annotations
 
@@ -7,16 +8,12 @@ import functools
 import os
 from typing import Any
 
-from ..backend.codegen import EXTRA_GLOBALS
-from ..backend.executable import Executable, resolve_backend
-from ..ir.builder import Names
-from ..ir.outside import from_json as outside_from_json
+from ..backend.executable import resolve_backend
 from ..passes import specialize
 from ..passes import user as user_passes
 from ..passes.fusion import enabled as fusion_enabled
 from . import store
-from .key import (Dependencies, NotCacheable, describe_rewrites, describe_user_passes,
-                  key_parts)
+from .key import NotCacheable, describe_rewrites, describe_user_passes, key_parts
 
 
 def enabled() -> bool:
@@ -45,7 +42,7 @@ def _parts(transformed: Any, args: tuple, copy_args: bool, backend: str | None,
     return parts
 
 
-def _lookup(transformed: Any, args: tuple, copy_args: bool, backend: str | None
+def lookup(transformed: Any, args: tuple, copy_args: bool, backend: str | None
             ) -> tuple[dict | None, Any, Any]:
     """(key parts, payload, consts or why it missed); a function specialised on argument sizes
     has an entry under its size-generic key that says on which (``specialize_on``)."""
@@ -69,42 +66,22 @@ def _lookup(transformed: Any, args: tuple, copy_args: bool, backend: str | None
     return parts, payload, consts
 
 
-def executable_for(transformed: Any, args: tuple, copy_args: bool, backend: str | None
-                   ) -> Executable:
-    top_cells = _top_cells(transformed)
-    if enabled():
-        parts, payload, consts = _lookup(transformed, args, copy_args, backend)
-        if payload is not None:
-            located = payload.get("outside")
-            outside = None if located is None else outside_from_json(located, top_cells)
-            if located is None or outside is not None:
-                consts = {**EXTRA_GLOBALS, **consts}
-                try:
-                    return Executable(None, copy_args, backend, payload=payload,
-                                      consts=consts, outside=outside, owner=transformed)
-                except NotCacheable:  # (a result class that cannot be found any more)
-                    pass
-    deps = Dependencies()
-    compiled = transformed.build_top(args, Names(), deps)
-    exe = Executable(compiled, copy_args, backend, owner=transformed)
-    deps.record_code(compiled.fn)
+def save(transformed: Any, args: tuple, copy_args: bool, backend: str | None, deps: dict,
+         payload: dict, consts: dict) -> None:
+    """Store an entry (``deps``: the recorded dependencies, JSON) under the key of
+    ``transformed`` for ``args``; a function specialised on argument sizes also gets an entry
+    under its size-generic key that says on which."""
     sizes = specialize.known_sizes_of(transformed, args)  # (decided while building)
-    parts = _parts(transformed, args, copy_args, backend, sizes) if enabled() else None
-    if parts is not None and deps.ok:
-        try:
-            payload = exe.payload(top_cells)
-        except NotCacheable:
-            return exe
-        if sizes:
-            store.save(_parts(transformed, args, copy_args, backend), deps.as_json(),
-                       {"specialize_on": [i for i, _ in sizes]}, {})
-        # Globals of user emissions are dependencies, not constants of the entry.
-        consts = {k: v for k, v in exe.consts.items() if k not in EXTRA_GLOBALS}
-        store.save(parts, deps.as_json(), payload, consts)
-    return exe
+    parts = _parts(transformed, args, copy_args, backend, sizes)
+    if parts is None:
+        return
+    if sizes:
+        store.save(_parts(transformed, args, copy_args, backend), deps,
+                   {"specialize_on": [i for i, _ in sizes]}, {})
+    store.save(parts, deps, payload, consts)
 
 
-def _top_cells(transformed: Any) -> tuple:
+def top_cells(transformed: Any) -> tuple:
     """The closure cells of the Python function a (stack of) transform(s) applies to."""
     fn = transformed
     while getattr(fn, "__chainrule_transform__", False) or isinstance(fn, functools.partial):
@@ -117,7 +94,7 @@ def explain(transformed: Any, *args: Any) -> str:
     if not enabled():
         return "miss: the disk cache is off (CHAINRULE_CACHE=0)"
     copy_args = getattr(transformed, "kind", "jit") != "jit"
-    parts, payload, _ = _lookup(transformed, args, copy_args, getattr(transformed, "backend", None))
+    parts, payload, _ = lookup(transformed, args, copy_args, getattr(transformed, "backend", None))
     if parts is None:
         return "not cacheable: the function depends on a value without a stable description"
     return store.explain(parts)

@@ -15,7 +15,7 @@ from ..ir.builder import const
 from ..ir.nodes import Const, Var
 from . import numpy_arrays
 from .frames import MISSING
-from .stmts import RunLoop
+from .iteration import RunLoop
 from .values import AstFunction, RangeVal, RunList, is_atom, static_number
 
 BINOPS = {
