@@ -14,6 +14,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .numba_backend import BINARY, UNARY
+
 njit = numba.njit(cache=True, nogil=True)
 
 @njit
@@ -218,9 +220,4 @@ def ew_clip(x, lo, hi):
     return np.minimum(np.maximum(x, lo), hi)
 
 
-BINARY = ('add', 'sub', 'mul', 'div', 'pow', 'floordiv', 'mod', 'lt', 'le', 'gt', 'ge', 'eq', 'ne',
-          'logical_and', 'logical_or', 'maximum', 'minimum', 'arctan2', 'hypot')
-UNARY = ('neg', 'logical_not', 'reciprocal', 'round', 'sin', 'cos', 'tan', 'arcsin', 'arccos',
-         'arctan', 'sinh', 'cosh', 'tanh', 'arcsinh', 'arccosh', 'arctanh', 'exp', 'expm1', 'log',
-         'log1p', 'log2', 'log10', 'sqrt', 'cbrt', 'square', 'abs', 'sign', 'floor', 'ceil')
 __all__ = [f"ew_{name}" for name in BINARY + UNARY] + ["ew_where", "ew_clip"]

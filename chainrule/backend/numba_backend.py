@@ -12,6 +12,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
+# The elementwise primitives with a compiled helper ``ew_<name>`` in nbelementwise.py (named here,
+# where Numba is not imported, so that generating the source needs no Numba).
+BINARY = ('add', 'sub', 'mul', 'div', 'pow', 'floordiv', 'mod', 'lt', 'le', 'gt', 'ge', 'eq', 'ne',
+          'logical_and', 'logical_or', 'maximum', 'minimum', 'arctan2', 'hypot')
+UNARY = ('neg', 'logical_not', 'reciprocal', 'round', 'sin', 'cos', 'tan', 'arcsin', 'arccos',
+         'arctan', 'sinh', 'cosh', 'tanh', 'arcsinh', 'arccosh', 'arctanh', 'exp', 'expm1', 'log',
+         'log1p', 'log2', 'log10', 'sqrt', 'cbrt', 'square', 'abs', 'sign', 'floor', 'ceil')
+
 HEADER = "import numpy as np\nimport math\nfrom chainrule.backend import nbrt as _rt\n"
 
 
@@ -71,11 +79,8 @@ def overrides() -> dict:
     from ..rules import PRIMS
 
     # Elementwise primitives that, given an array operand, become calls of their compiled
-    # helpers (backend/nbelementwise.py, imported here: it imports Numba): a policy of this back
-    # end for all of them, on top of the records' own ``numba_emit`` (which still decides the
-    # cases it covers, e.g. flat loops).
-    from .nbelementwise import BINARY, UNARY
-
+    # helpers (backend/nbelementwise.py): a policy of this back end for all of them, on top of
+    # the records' own ``numba_emit`` (which still decides the cases it covers, e.g. flat loops).
     out = {p.name: p.numba_emit for p in PRIMS.all() if p.numba_emit is not None}
     for name in BINARY + UNARY + ("where",):
         out[name] = _elementwise(name, out.get(name))

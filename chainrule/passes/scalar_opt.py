@@ -62,6 +62,49 @@ def _assign_counts(fn: Function) -> dict[str, int]:
     return counts
 
 
+class _Table(dict):
+    """The CSE table (key -> the variable holding its value) with an index from each variable
+    name to the entries that use it (as an input or as the result), so forgetting a name costs
+    the entries it touches, not the whole table."""
+
+    def __init__(self, other: "_Table | None" = None):
+        super().__init__()
+        self.users: dict[str, set] = {}
+        self.reads: set = set()  # the entries reading an array element (``getitem``)
+        if other is not None:
+            for k, v in other.items():
+                self[k] = v
+
+    @staticmethod
+    def _names(k: tuple, v: Var) -> set:
+        return {x[1] for x in k[1] if x[0] == "v"} | {v.name}
+
+    def __setitem__(self, k, v) -> None:
+        if k in self:
+            del self[k]
+        super().__setitem__(k, v)
+        for n in self._names(k, v):
+            self.users.setdefault(n, set()).add(k)
+        if k[0] == "getitem":
+            self.reads.add(k)
+
+    def __delitem__(self, k) -> None:
+        for n in self._names(k, self[k]):
+            self.users[n].discard(k)
+        self.reads.discard(k)
+        super().__delitem__(k)
+
+    def forget(self, names: set) -> None:
+        for n in names:
+            for k in list(self.users.get(n, ())):
+                del self[k]
+
+    def forget_reads(self) -> None:
+        """Forget every array element read (a write into an array may change what it gives)."""
+        for k in list(self.reads):
+            del self[k]
+
+
 def _reads_arrays(s: Assign) -> bool:
     return any(isinstance(a, Var) and a.type.ndim > 0 for a in s.args)
 
@@ -82,7 +125,7 @@ class _Optimizer:
         return self.any_var or name in self.single
 
     # -- common subexpressions ---------------------------------------------------------------
-    def cse(self, stmts: list, table: dict) -> list:
+    def cse(self, stmts: list, table: _Table) -> list:
         out = []
         for s in stmts:
             if isinstance(s, Assign):
@@ -102,37 +145,32 @@ class _Optimizer:
                 out.append(s)
             elif isinstance(s, Effect):
                 # a write into any array may change what a read gives
-                for k in [k for k in table if k[0] == "getitem"]:
-                    del table[k]
+                table.forget_reads()
                 self._forget(table, {s.args[0].name})
                 out.append(s)
             elif isinstance(s, If):
-                s.then = self.cse(s.then, dict(table))
-                s.orelse = self.cse(s.orelse, dict(table))
+                s.then = self.cse(s.then, _Table(table))
+                s.orelse = self.cse(s.orelse, _Table(table))
                 self._forget_block(table, s.then + s.orelse)
                 out.append(s)
             else:
                 if isinstance(s, While):
-                    s.cond_body = self.cse(s.cond_body, {})
+                    s.cond_body = self.cse(s.cond_body, _Table())
                 body_writes = s.body + (s.cond_body if isinstance(s, While) else [])
-                s.body = self.cse(s.body, {})
+                s.body = self.cse(s.body, _Table())
                 self._forget_block(table, body_writes)
                 if isinstance(s, ForRange):
                     self._forget(table, {s.var.name})
                 out.append(s)
         return out
 
-    def _forget(self, table: dict, names: set) -> None:
-        for k in list(table):
-            used = {x[1] for x in k[1] if x[0] == "v"} | {table[k].name}
-            if used & names:
-                del table[k]
+    def _forget(self, table: _Table, names: set) -> None:
+        table.forget(names)
 
-    def _forget_block(self, table: dict, stmts: list) -> None:
+    def _forget_block(self, table: _Table, stmts: list) -> None:
         written = {v.name for v in block_writes(stmts)}
         if any(isinstance(s, Effect) for s in walk(stmts)):
-            for k in [k for k in table if k[0] == "getitem"]:
-                del table[k]
+            table.forget_reads()
         self._forget(table, written)
 
     # -- loop-invariant code motion ----------------------------------------------------------
@@ -175,6 +213,6 @@ def optimize(fn: Function, derivatives: bool = False, any_var: bool = False) -> 
     """CSE then loop-invariant code motion of the computations of movable primitives (see
     :func:`movable_prims`; a primitive that may raise is never hoisted out of a loop)."""
     opt = _Optimizer(fn, movable_prims(derivatives), any_var)
-    body = opt.cse(fn.body, {})
+    body = opt.cse(fn.body, _Table())
     body = opt.licm(body)
     return Function(fn.name, fn.params, body, fn.results, fn.loc, fn.meta)
