@@ -608,3 +608,32 @@ def test_forward_mode_broadcasts_the_tangent_of_an_operand_with_size_one_axes(ba
     np.testing.assert_allclose(t, [4.0, 4.0, 4.0])
     np.testing.assert_allclose(cr.jacfwd(sum_broadcast, backend=backend)(x),
                                cr.jacrev(sum_broadcast, backend=backend)(x))
+
+
+def test_result_builder_gives_what_rebuild_gives():
+    from chainrule.backend.executable import result_builder
+    from chainrule.ir.builder import const
+    from chainrule.ir.compiled import is_atom, rebuild
+
+    P = collections.namedtuple("P", "a b")
+    c = const(0.0)
+    for t in [(c, c), [c], (c, [c, (c,)], P(c, (c, None)), {"x": c, "y": [c]}),
+              (None, c, "k"), P(c, c), ((), [c])]:
+        res = tuple(float(i) for i in range(len(pytree.leaves(t, is_atom))))
+        got, want = result_builder(t)(res), rebuild(t, list(res))
+        assert got == want and type(got) is type(want)
+        leaf = lambda v: pytree.node_kind(v) is None  # noqa: E731
+        assert [type(v) for v in pytree.leaf_values(got, leaf)] == \
+            [type(v) for v in pytree.leaf_values(want, leaf)]
+
+
+def two_leaves(x, y):
+    return np.sin(x) * y + y
+
+
+def test_gradient_tuple_built_on_the_fast_path_numba():
+    g = cr.grad(two_leaves, argnums=(0, 1), backend="numba")
+    for x in (0.3, 1.1):  # the second call takes the fast path
+        gx, gy = g(x, 2.0)
+        assert g(x, 2.0).__class__ is tuple
+        np.testing.assert_allclose([gx, gy], [np.cos(x) * 2.0, np.sin(x) + 1.0], rtol=1e-13)

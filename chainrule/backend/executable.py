@@ -95,6 +95,7 @@ class Executable:
             self.writes_params = bool(payload.get("writes_params", True))
         self.copy_args = copy_args and self.writes_params
         self._single = _is_leaf(self.out_template)
+        self._rebuild_res = result_builder(self.out_template)
         # Kink reporting (passes/kinks.py): the code returns one more result, the counts per
         # site, which ``kink_handler`` (set by the owner) acts on. None: not instrumented.
         if payload is None:
@@ -154,7 +155,7 @@ class Executable:
         res = self._run(flat)
         if self.kink_sites is not None:
             res = self._kinks(res)
-        return rebuild(self.out_template, list(res))
+        return self._rebuild_res(res)
 
     def _compile_numba(self, flat: list) -> None:
         """Compile for the types of ``flat`` without running; fall back (or raise) if Numba
@@ -199,7 +200,7 @@ class Executable:
             res = self.py(*args)
         except self._compile_errors as exc:
             res = self._recompiled(exc, args)
-        return res[0] if self._single else rebuild(self.out_template, list(res))
+        return res[0] if self._single else self._rebuild_res(res)
 
     def outside_values(self) -> tuple:
         """The hidden inputs (arrays read from globals and closures) for this call; compiles
@@ -249,7 +250,7 @@ class Executable:
         res = self._run(args)
         if self.kink_sites is not None:
             res = self._kinks(res)
-        return res[0] if self._single else rebuild(self.out_template, list(res))
+        return res[0] if self._single else self._rebuild_res(res)
 
 
 def _hidden_inputs_last(fn: Any, outside: Outside | None) -> Any:
@@ -400,6 +401,34 @@ def decode_template(d: Any) -> Any:
                 object.__setattr__(proto, k, v)
             return proto
     return d["static"]
+
+
+def result_builder(template: Any) -> Any:
+    """A function building the result (``template``'s structure) from the tuple of leaves the
+    generated code returns; equal to ``rebuild(template, list(res))``, without walking the
+    template at every call: plain tuples and lists are built directly, other nodes (NamedTuples,
+    dicts, objects) through ``rebuild``."""
+    from ..ir.compiled import is_atom
+
+    if type(template) is tuple and all(is_atom(v) for v in template):
+        return tuple
+    if type(template) is list and all(is_atom(v) for v in template):
+        return list
+
+    def part(t: Any) -> Any:  # a function of an iterator over the leaves
+        if is_atom(t):
+            return next
+        if type(t) in (tuple, list):
+            parts = [part(v) for v in t]
+            kind = type(t)
+            return lambda it: kind([f(it) for f in parts])
+        n = len(pytree.leaves(t, is_atom)) if pytree.node_kind(t) is not None else 0
+        if n == 0:
+            return lambda it: rebuild(t, [])
+        return lambda it: rebuild(t, [next(it) for _ in range(n)])
+
+    whole = part(template)
+    return lambda res: whole(iter(res))
 
 
 def _is_dynamic(x: Any) -> bool:
