@@ -1,5 +1,6 @@
 """Jacobians and Hessians with and without moving the direction-independent code out of the
-loop over directions (``transforms/hoist.py``), beside n primal calls and JAX.
+loop over directions (``transforms/hoist.py``), beside the primal, a hand-written batched
+Numba version (all directions at once) and JAX.
 
 ``python -m benchmarks.jacobians [n ...]``: one process, calls interleaved, best of several
 repetitions; prints times relative to one primal call (docs/vmap.md, "Jacobians").
@@ -86,6 +87,25 @@ def jax_versions(W, b, A):
             ("hessian", "loss"): jax.jit(jax.hessian(loss))}
 
 
+def hand_batched(W, b, A):
+    """What a batch axis on the tangents would give on Numba: every direction at once, the
+    matrix-vector products of the tangents as one matrix product (BLAS)."""
+    import numba
+
+    @numba.njit
+    def jacfwd_layer(x):
+        y = np.tanh(W @ x + b)
+        return (1.0 - y * y).reshape(-1, 1) * (W @ np.eye(x.shape[0]))
+
+    @numba.njit
+    def hessian_loss(x):
+        s = 1.0 / (1.0 + np.exp(-(A @ x)))
+        dz = A @ np.eye(x.shape[0])  # tangents of A @ x, one column per direction
+        return A.T @ ((s * (1.0 - s)).reshape(-1, 1) * dz)
+
+    return {("jacfwd", "layer"): jacfwd_layer, ("hessian", "loss"): hessian_loss}
+
+
 def main(sizes) -> None:
     rng = np.random.default_rng(0)
     nmax = max(sizes)
@@ -101,23 +121,29 @@ def main(sizes) -> None:
             prim = {name: cr.jit(f) for name, f in fs.items()}
         wrap.HOIST = True
         jx = jax_versions(Wn, bn, An)
+        hb = hand_batched(Wn, bn, An)
         x = rng.uniform(0.1, 1.0, size=n)
         print(f"n = {n}: times in units of one primal call (best of 7, interleaved)")
-        print(f"{'':18s} {'loop':>8s} {'hoisted':>8s} {'JAX':>8s}   primal")
+        print(f"{'':18s} {'loop':>8s} {'hoisted':>8s} {'batched':>8s} {'JAX':>8s}   primal")
         for case in CASES:
             ref = variants[False][case](x)
             np.testing.assert_allclose(variants[True][case](x), ref, rtol=1e-10, atol=1e-12)
-            tp, t0, t1, tj = [], [], [], []
+            if case in hb:
+                np.testing.assert_allclose(hb[case](x), ref, rtol=1e-10, atol=1e-12)
+            tp, t0, t1, tj, th = [], [], [], [], []
             for _ in range(5):  # interleaved rounds
                 tp.append(best(prim[case[1]], x))
                 t0.append(best(variants[False][case], x))
                 t1.append(best(variants[True][case], x))
+                if case in hb:
+                    th.append(best(hb[case], x))
                 if case in jx:
                     xj = np.asarray(x)
                     tj.append(best(lambda v: jx[case](v).block_until_ready(), xj))
             p = min(tp)
             j = f"{min(tj) / p:8.1f}" if tj else f"{'-':>8s}"
-            print(f"{case[0] + ' ' + case[1]:18s} {min(t0) / p:8.1f} {min(t1) / p:8.1f} {j}"
+            h = f"{min(th) / p:8.1f}" if th else f"{'-':>8s}"
+            print(f"{case[0] + ' ' + case[1]:18s} {min(t0) / p:8.1f} {min(t1) / p:8.1f} {h} {j}"
                   f"   {p * 1e6:.1f} us")
         sys.stdout.flush()
 

@@ -108,6 +108,9 @@ def test_primal_moves_out_of_the_direction_loop():
     loop = src.index("for k in range")
     assert src.index("matmul(W, x)") < loop  # the primal, once
     assert "matmul(W, t" in src[loop:]  # the tangent, per direction
+    src = cr.show(cr.jacrev(layer, backend="numba"), X)
+    loop = src.index("for k in range")
+    assert "matmul(W, x)" not in src[loop:]  # the forward sweep, once
     src = cr.show(cr.hessian(loss, backend="numba"), X)
     loop = src.index("for k in range")
     assert src.index("matmul(A, x)") < loop

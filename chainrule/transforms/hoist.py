@@ -11,10 +11,13 @@ A top-level assignment ``out = prim(args)`` of the loop body moves when all of t
 * the primitive computes a value and nothing else: not an effect, no tape primitive, no
   ``print``, no custom rule or opaque call (user code that may do anything), no user primitive;
   one that may raise (an index check, ``x[i]``) moves only out of a loop known to run at least
-  once (a Jacobian's ``jacfwd`` loop), where its first trip would have raised anyway;
+  once, where its first trip would have raised anyway (a Jacobian's loops are: ``jacfwd`` runs
+  at least one trip, ``jacrev``'s loop sits under a test of its trip count, and what moves
+  stays under that test);
 * every variable it reads is defined outside the loop or by a statement already moved, and is
   assigned nowhere else in the loop;
-* ``out`` is assigned only by this statement in the loop and read by nothing before it there;
+* ``out`` is assigned only by this statement in the whole function and read by nothing
+  before it in the loop;
 * no array it reads or defines shares a buffer (``rewrites.aliasing``: views, ``id``, tapes;
   all array parameters are one class) with an array the loop writes in place (``setitem``,
   ``additem``, tape pushes and pops, operands of custom rules).
@@ -65,8 +68,12 @@ def hoist_invariants(fn: Function, loops: list, prims) -> Function:
     if not loops:
         return fn
     buf = _Buffers(fn)
+    everywhere: dict[str, int] = {p.name: 1 for p in fn.params}
+    for s in walk(fn.body):
+        for v in stmt_writes(s):
+            everywhere[v.name] = everywhere.get(v.name, 0) + 1
     for loop, at_least_once in loops:
-        pre = _invariants(loop, buf, at_least_once, prims)
+        pre = _invariants(loop, buf, at_least_once, prims, everywhere)
         if pre:
             _insert_before(fn.body, loop, pre)
     return fn
@@ -83,7 +90,8 @@ def _is_array(v: Var) -> bool:
     return v.type.ndim > 0 or v.type.tape
 
 
-def _invariants(loop: ForRange, buf: Buffers, at_least_once: bool, prims) -> list:
+def _invariants(loop: ForRange, buf: Buffers, at_least_once: bool, prims,
+                everywhere: dict) -> list:
     defs: dict[str, int] = {loop.var.name: 1}
     written: set[str] = set()  # buffer classes written in the loop
     for s in walk(loop.body):
@@ -113,7 +121,8 @@ def _invariants(loop: ForRange, buf: Buffers, at_least_once: bool, prims) -> lis
         if (p.may_raise or s.prim in _CHECKS) and not at_least_once:
             return False
         out = s.out
-        if defs.get(out.name) != 1 or out.name in read_before or out.type.tape:
+        if defs.get(out.name) != 1 or everywhere.get(out.name) != 1 or \
+                out.name in read_before or out.type.tape:
             return False
         if any(isinstance(a, Var) and a.name == out.name for a in s.args):
             return False

@@ -279,8 +279,9 @@ def _jac_rows(b, fn, xs, i, n_in, n_out_i, xdims, ydims, names, blocks, loops) -
         for j, x in enumerate(xs):
             g = res[len(fn.results) + order.index(x.name)]
             b.effect("setitem", rows[j], _flat(b, g, n_in[j]), k, spec=("i",))
-    b.append(ForRange(k, const(0), n_out_i, const(1), loop))
-    loops.append((b.block[-1], False))
+    trips = ForRange(k, const(0), n_out_i, const(1), loop)
+    b.append(If(b.gt(n_out_i, const(0)), [trips], []))  # (so code moved in front of it
+    loops.append((trips, True))  # runs only where the loop would have run)
     for j in range(len(xs)):
         blocks[i, j] = _block(b, rows[j], ydims[i] + xdims[j])
 
