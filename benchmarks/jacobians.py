@@ -2,8 +2,8 @@
 loop over directions (``transforms/hoist.py``), beside the primal, a hand-written batched
 Numba version (all directions at once) and JAX.
 
-``python -m benchmarks.jacobians [n ...]``: one process, calls interleaved, best of several
-repetitions; prints times relative to one primal call (docs/vmap.md, "Jacobians").
+``python -m benchmarks.jacobians [n ...]``: one process, short batches of calls of every
+variant in alternation, best of 40 rounds; prints times relative to one primal call (docs/vmap.md, "Jacobians").
 """
 
 from __future__ import annotations
@@ -52,24 +52,26 @@ CASES = [("jacfwd", "layer"), ("jacrev", "layer"), ("hessian", "loss"),
          ("jacfwd", "chain"), ("jacrev", "chain"), ("hessian", "rosen")]
 
 
-def best(fn, x, reps=7, min_t=0.02):
+def calls_for(fn, x, target=2e-3) -> int:
+    """How many calls of ``fn`` take about ``target`` seconds (at least 1)."""
     fn(x)
-    number = 1
-    while True:
-        t = time.perf_counter()
-        for _ in range(number):
-            fn(x)
-        dt = time.perf_counter() - t
-        if dt > min_t:
-            break
-        number *= 4
-    out = dt / number
-    for _ in range(reps - 1):
-        t = time.perf_counter()
-        for _ in range(number):
-            fn(x)
-        out = min(out, (time.perf_counter() - t) / number)
-    return out
+    t = time.perf_counter()
+    fn(x)
+    return max(1, int(target / max(time.perf_counter() - t, 1e-7)))
+
+
+def interleaved(fns: dict, x, rounds=40) -> dict:
+    """Best seconds per call of each of ``fns``, measured in alternation: round after round,
+    one short batch of calls of each (a load from other processes hits all of them alike)."""
+    number = {k: calls_for(f, x) for k, f in fns.items()}
+    best = {k: float("inf") for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            for _ in range(number[k]):
+                f(x)
+            best[k] = min(best[k], (time.perf_counter() - t) / number[k])
+    return best
 
 
 def jax_versions(W, b, A):
@@ -113,34 +115,36 @@ def main(sizes) -> None:
         rng.normal(size=(2 * nmax, nmax)) / 10
     for n in sizes:
         Wn, bn, An = W[:n, :n].copy(), b[:n].copy(), A[:2 * n, :n].copy()
+        x = rng.uniform(0.1, 1.0, size=n)
         variants = {}
         for hoist in (False, True):
             wrap.HOIST = hoist
             fs = make(Wn, bn, An)
             variants[hoist] = {(t, name): getattr(cr, t)(fs[name]) for t, name in CASES}
+            for f in variants[hoist].values():
+                f(x)  # (compiled at the first call: while the setting holds)
             prim = {name: cr.jit(f) for name, f in fs.items()}
         wrap.HOIST = True
         jx = jax_versions(Wn, bn, An)
         hb = hand_batched(Wn, bn, An)
-        x = rng.uniform(0.1, 1.0, size=n)
-        print(f"n = {n}: times in units of one primal call (best of 7, interleaved)")
+        print(f"n = {n}: times in units of one primal call (best of 40 interleaved rounds)")
         print(f"{'':18s} {'loop':>8s} {'hoisted':>8s} {'batched':>8s} {'JAX':>8s}   primal")
         for case in CASES:
             ref = variants[False][case](x)
             np.testing.assert_allclose(variants[True][case](x), ref, rtol=1e-10, atol=1e-12)
             if case in hb:
                 np.testing.assert_allclose(hb[case](x), ref, rtol=1e-10, atol=1e-12)
-            tp, t0, t1, tj, th = [], [], [], [], []
-            for _ in range(5):  # interleaved rounds
-                tp.append(best(prim[case[1]], x))
-                t0.append(best(variants[False][case], x))
-                t1.append(best(variants[True][case], x))
-                if case in hb:
-                    th.append(best(hb[case], x))
-                if case in jx:
-                    xj = np.asarray(x)
-                    tj.append(best(lambda v: jx[case](v).block_until_ready(), xj))
-            p = min(tp)
+            fns = {"primal": prim[case[1]], "loop": variants[False][case],
+                   "hoisted": variants[True][case]}
+            if case in hb:
+                fns["batched"] = hb[case]
+            if case in jx:
+                fns["jax"] = lambda v, g=jx[case]: g(v).block_until_ready()
+            t = interleaved(fns, x)
+            p = t["primal"]
+            tj = [t["jax"]] if "jax" in t else []
+            th = [t["batched"]] if "batched" in t else []
+            t0, t1 = [t["loop"]], [t["hoisted"]]
             j = f"{min(tj) / p:8.1f}" if tj else f"{'-':>8s}"
             h = f"{min(th) / p:8.1f}" if th else f"{'-':>8s}"
             print(f"{case[0] + ' ' + case[1]:18s} {min(t0) / p:8.1f} {min(t1) / p:8.1f} {h} {j}"
