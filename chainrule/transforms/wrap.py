@@ -20,7 +20,13 @@ from ..ir.nodes import Assign, Const, ForRange, Function, If, Var
 from ..ir.types import I64, Type
 from ..ir.verify import verified
 from .forward import jvp_function
+from .hoist import hoist_invariants, written_params
 from .reverse import vjp_function
+
+
+# Move the direction-independent statements of a Jacobian's loop in front of it
+# (transforms/hoist.py); False only to measure the loop without it.
+HOIST = True
 
 
 @dataclass
@@ -184,24 +190,25 @@ def jacobian_ir(base: Compiled, sig: Signature, argnums: tuple, mode: str, names
     xs = [leaf for k in argnums for leaf in _check_diff_arg(sig, k, "Jacobian")]
     b = Builder(names)
     body: list = []
+    loops: list = []  # (direction loop, runs at least once)
     with b.nested(body):
         xdims = [[b.shape(x, axis=a) for a in range(x.type.ndim)] for x in xs]
         n_in = [b.size(x) if x.type.ndim else const(1) for x in xs]
         blocks: dict = {}
         if mode == "rev":
             need_shapes = any(y.type.ndim for y in fn.results)
-            ys = inline(b, fn, list(fn.params)) if need_shapes else fn.results
+            ys = inline(b, fn, _params(b, fn)) if need_shapes else fn.results
             ydims = [[b.shape(y, axis=a) for a in range(y.type.ndim)] for y in ys]
             for i, y in enumerate(ys):
                 n_out = b.size(y) if y.type.ndim else None
-                _jac_rows(b, fn, xs, i, n_in, n_out, xdims, ydims, names, blocks)
+                _jac_rows(b, fn, xs, i, n_in, n_out, xdims, ydims, names, blocks, loops)
         else:
             ydims = [[b.new_var("ydim", I64) for _ in range(y.type.ndim)] for y in fn.results]
             for d in ydims:
                 for v in d:
                     b.emit("id", const(0), out=v)
             for j in range(len(xs)):
-                _jac_cols(b, fn, xs, j, n_in[j], xdims, ydims, names, blocks)
+                _jac_cols(b, fn, xs, j, n_in[j], xdims, ydims, names, blocks, loops)
     n_leaves = [len(sig.leaves_of(k)) for k in argnums]
 
     def block_tree(i: int) -> Any:
@@ -215,7 +222,17 @@ def jacobian_ir(base: Compiled, sig: Signature, argnums: tuple, mode: str, names
     result = rebuild(out, [block_tree(i) for i in range(len(fn.results))])
     leaves = [a for _, a in flatten(result)]
     newfn = Function(fn.name + "_jac", list(fn.params), body, leaves, fn.loc, dict(fn.meta))
+    if HOIST:
+        hoist_invariants(newfn, loops, b.prims)
     return Compiled(newfn, rebuild(result, list(leaves)))
+
+
+def _params(b: Builder, fn: Function) -> list:
+    """The arguments of one inlined call of ``fn``: its params, with a fresh copy of each array
+    that ``fn`` writes into (each direction must see the caller's values, not the writes of the
+    previous directions)."""
+    written = written_params(fn)
+    return [b.copy(p) if p.name in written else p for p in fn.params]
 
 
 def _basis(b: Builder, n: Any, k: Any, dims: list, guard: bool = False) -> Any:
@@ -243,14 +260,14 @@ def _block(b: Builder, mat: Any, dims: list) -> Any:
                                                         spec=("i", "i"))
 
 
-def _jac_rows(b, fn, xs, i, n_in, n_out_i, xdims, ydims, names, blocks) -> None:
+def _jac_rows(b, fn, xs, i, n_in, n_out_i, xdims, ydims, names, blocks, loops) -> None:
     """Reverse mode: one VJP per element of output leaf ``i`` fills row blocks (i, j); a
     scalar output (``n_out_i`` None) takes one VJP, whose cotangents are the blocks."""
     wrt = [any(p.name == x.name for x in xs) for p in fn.params]
     order = [p.name for p, w in zip(fn.params, wrt) if w]
     deriv = vjp_function(fn, wrt, names, diff_results=[r == i for r in range(len(fn.results))])
     if n_out_i is None:
-        res = inline(b, deriv, list(fn.params) + [const(1.0)])
+        res = inline(b, deriv, _params(b, fn) + [const(1.0)])
         for j, x in enumerate(xs):
             blocks[i, j] = res[len(fn.results) + order.index(x.name)]
         return
@@ -258,16 +275,18 @@ def _jac_rows(b, fn, xs, i, n_in, n_out_i, xdims, ydims, names, blocks) -> None:
     k = b.new_var("k", I64)
     loop: list = []
     with b.nested(loop):
-        res = inline(b, deriv, list(fn.params) + [_basis(b, n_out_i, k, ydims[i])])
+        res = inline(b, deriv, _params(b, fn) + [_basis(b, n_out_i, k, ydims[i])])
         for j, x in enumerate(xs):
             g = res[len(fn.results) + order.index(x.name)]
             b.effect("setitem", rows[j], _flat(b, g, n_in[j]), k, spec=("i",))
-    b.append(ForRange(k, const(0), n_out_i, const(1), loop))
+    trips = ForRange(k, const(0), n_out_i, const(1), loop)
+    b.append(If(b.gt(n_out_i, const(0)), [trips], []))  # (so code moved in front of it
+    loops.append((trips, True))  # runs only where the loop would have run)
     for j in range(len(xs)):
         blocks[i, j] = _block(b, rows[j], ydims[i] + xdims[j])
 
 
-def _jac_cols(b, fn, xs, j, n_in_j, xdims, ydims, names, blocks) -> None:
+def _jac_cols(b, fn, xs, j, n_in_j, xdims, ydims, names, blocks, loops) -> None:
     """Forward mode: one JVP per element of input leaf ``j`` fills column blocks (i, j). The
     first trip allocates the columns and records the output shapes ``ydims``; an input of
     size 0 still runs one trip (with a zero tangent) to learn them."""
@@ -284,7 +303,7 @@ def _jac_cols(b, fn, xs, j, n_in_j, xdims, ydims, names, blocks) -> None:
     k = const(0) if scalar else b.new_var("k", I64)
     loop: list = []
     with b.nested(loop):
-        res = inline(b, deriv, list(fn.params) + [_basis(b, n_in_j, k, xdims[j], guard=True)])
+        res = inline(b, deriv, _params(b, fn) + [_basis(b, n_in_j, k, xdims[j], guard=True)])
         for i, c in enumerate(cols):
             dy = res[len(fn.results) + float_pos[i]]
             first: list = []
@@ -302,6 +321,7 @@ def _jac_cols(b, fn, xs, j, n_in_j, xdims, ydims, names, blocks) -> None:
         b.block.extend(loop)
     else:
         b.append(ForRange(k, const(0), trips, const(1), loop))
+        loops.append((b.block[-1], True))
     for i, c in enumerate(cols):
         cols_j = c if scalar else b.getitem(c, n_in_j, spec=("s010",))
         blocks[i, j] = _block(b, b.transpose(cols_j, axes=None), ydims[i] + xdims[j])
