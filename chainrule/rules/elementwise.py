@@ -14,6 +14,7 @@ import math
 from . import taylor as T
 from .common import (
     active_args,
+    compiled_helper,
     directional,
     float_type,
     same_type,
@@ -332,6 +333,13 @@ PRIMS = [
                          "min(dx, dhi) at x == hi", mask=_clip_mask),
               numba_emit=_clip),
 ]
+# Under Numba, an array operand means a call of the primitive's compiled helper.
+for _p in PRIMS:
+    if _p.name in ('maximum', 'minimum', 'arctan2', 'hypot', 'reciprocal', 'round', 'sin', 'cos',
+                   'tan', 'arcsin', 'arccos', 'arctan', 'sinh', 'cosh', 'tanh', 'arcsinh',
+                   'arccosh', 'arctanh', 'exp', 'expm1', 'log', 'log1p', 'log2', 'log10', 'sqrt',
+                   'cbrt', 'square', 'abs', 'sign', 'floor', 'ceil'):
+        compiled_helper(_p)
 
 __all__ = ["PRIMS"]
 
