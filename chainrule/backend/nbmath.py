@@ -93,4 +93,39 @@ def tanh_from(e, x):
     return x if x == 0 or x != x else t
 
 
-__all__ = ["fdiv", "fexp", "fexpm1", "tanh_from"]
+
+
+# Whole float64 arrays (any layout, any number of dimensions), for the unfused code: the
+# records of exp, expm1 and tanh emit these under Numba (rules/elementwise.py).
+_arrays = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+
+@_arrays
+def map_exp(a):
+    src = np.ascontiguousarray(a).reshape(-1)
+    out = np.empty(src.size, dtype=np.float64)
+    for i in range(src.size):
+        out[i] = fexp(src[i])
+    return out.reshape(a.shape)
+
+
+@_arrays
+def map_expm1(a):
+    src = np.ascontiguousarray(a).reshape(-1)
+    out = np.empty(src.size, dtype=np.float64)
+    for i in range(src.size):
+        out[i] = fexpm1(src[i])
+    return out.reshape(a.shape)
+
+
+@_arrays
+def map_tanh(a):
+    src = np.ascontiguousarray(a).reshape(-1)
+    out = np.empty(src.size, dtype=np.float64)
+    for i in range(src.size):
+        v = src[i]
+        out[i] = tanh_from(fexpm1(-2.0 * min(abs(v), 40.0)), v)
+    return out.reshape(a.shape)
+
+
+__all__ = ["fdiv", "fexp", "fexpm1", "map_exp", "map_expm1", "map_tanh", "tanh_from"]
