@@ -1,8 +1,8 @@
-"""Loop fusion on the Numba backend (chainrule/passes/fusion.py, chainrule/backend/fused_emit.py):
+"""Loop fusion on the Numba backend (chainrule/passes/fusion.py, chainrule/rules/fused.py):
 fused code gives the values of the unfused code (``CHAINRULE_FUSION=0``) -- to a few units in
-the last place (exp, expm1 and tanh are backend/nbmath.py's in fused loops) -- with broadcasting, views, non-contiguous arrays,
-reductions with an axis and keepdims, shapes the guard rejects, and gradients checked against
-finite differences."""
+the last place where exp, expm1 and tanh (backend/nbmath.py) are involved -- with broadcasting,
+views, non-contiguous arrays, reductions with an axis and keepdims, shapes the guard rejects,
+and gradients checked against finite differences."""
 
 from __future__ import annotations
 

@@ -262,8 +262,8 @@ PRIMS = [
 ]
 # Under Numba, an array operand means a call of the primitive's compiled helper.
 for _p in PRIMS:
-    if _p.name in ('add', 'sub', 'mul', 'div', 'pow', 'floordiv', 'mod', 'lt', 'le', 'gt', 'ge', 'eq',
-                   'ne', 'logical_and', 'logical_or', 'neg', 'logical_not', 'where'):
+    if _p.name in ('add', 'sub', 'mul', 'div', 'pow', 'floordiv', 'mod', 'lt', 'le', 'gt', 'ge',
+                   'eq', 'ne', 'logical_and', 'logical_or', 'neg', 'logical_not', 'where'):
         compiled_helper(_p)
 
 __all__ = ["PRIMS", "float_type"]
