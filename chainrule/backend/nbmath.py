@@ -53,7 +53,7 @@ def _expm1_poly(r):
     p = 0.041666666666666664 + r * p
     p = 0.16666666666666666 + r * p
     p = 0.5 + r * p
-    return r + r * (r * p)
+    return r * (1.0 + r * p)  # (keeps the sign of a zero r)
 
 
 @_njit
@@ -75,8 +75,7 @@ def fexpm1(x):
     """np.expm1(x) of a float64 (both branches computed, then one chosen: no jump)."""
     near = _expm1_poly(min(max(x, -0.3465), 0.3465))
     far = fexp(x) - 1.0
-    v = near if abs(x) <= 0.3465 else far
-    return x if x == 0 else v  # the sign of a zero
+    return near if abs(x) <= 0.3465 else far
 
 
 @_njit
