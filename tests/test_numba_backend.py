@@ -84,3 +84,23 @@ def test_bounds_check_sites_share_one_helper_compilation() -> None:
         cr.jit(_site_b, backend="numba")(x, 3)
     messages = {str(sig[3]) for sig in nbrt.index_error.signatures}
     assert not any("Literal" in m for m in messages), messages
+
+
+def test_every_compiled_helper_a_record_names_exists() -> None:
+    """A record given a compiled elementwise helper (rules/common.compiled_helper) emits a call
+    of ``_rt.ew_<name>``: the helper must exist, and every helper belongs to a record."""
+    from chainrule.backend import nbelementwise
+    from chainrule.backend.numba_backend import overrides
+    from chainrule.ir.types import Type
+    from chainrule.rules import PRIMS
+
+    named = {getattr(p.numba_emit, "helper", None) for p in PRIMS.all()} - {None}
+    assert named and all(hasattr(nbelementwise, h) for h in named)
+    assert set(nbelementwise.__all__) - named == {"ew_clip"}  # clip's own emission calls it
+    emit = overrides()["sin"]
+    assert emit(["x"], types=(Type("float64", 1),)) == "_rt.ew_sin(x)"
+    assert emit(["x"], types=(Type("float64", 0),)) == "np.sin(x)"
+    emit = overrides()["tanh"]  # float64 arrays: backend/nbmath.py's vectorised loop
+    assert emit(["x"], types=(Type("float64", 2),)) == "_rt.map_tanh(x)"
+    assert emit(["x"], types=(Type("float32", 1),)) == "_rt.ew_tanh(x)"
+    assert overrides()["add"](["a", "b"], types=(Type("float64", 2),) * 2) == "_rt.add(a, b)"

@@ -323,6 +323,8 @@ NONDIFF_EXEMPT = {
     "empty": "only integer (size) arguments",
     "eye": "only integer (size) arguments",
     "adj_zero": "no arguments",
+    "fused_guard": "Numba-only loop nests of passes/fusion.py (tests/test_fusion.py)",
+    "fused": "Numba-only loop nests of passes/fusion.py (tests/test_fusion.py)",
     "check_index": "only integer arguments (tests/test_wrong_answers.py)",
     "check_index_array": "only integer arguments (tests/test_wrong_answers.py)",
     "empty_like": "its values are unspecified",

@@ -432,5 +432,6 @@ def _argsort_impl(x):
     return impl
 
 
+from .nbelementwise import *  # noqa: E402,F403  (_rt.ew_add, _rt.ew_tanh, ...)
+from .nbmath import *  # noqa: E402,F403  (_rt.fexp, _rt.fdiv, ... of fused loops)
 from .nbspecial import erf, erfc, gamma, lgamma, polygamma  # noqa: E402,F401  (_rt.erf, ...)
-from .nbelementwise import *  # noqa: E402,F401,F403  (_rt.ew_add, _rt.ew_tanh, ...)

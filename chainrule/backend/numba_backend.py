@@ -10,15 +10,6 @@ generated source file.
 from __future__ import annotations
 
 import os
-from typing import Any
-
-# The elementwise primitives with a compiled helper ``ew_<name>`` in nbelementwise.py (named here,
-# where Numba is not imported, so that generating the source needs no Numba).
-BINARY = ('add', 'sub', 'mul', 'div', 'pow', 'floordiv', 'mod', 'lt', 'le', 'gt', 'ge', 'eq', 'ne',
-          'logical_and', 'logical_or', 'maximum', 'minimum', 'arctan2', 'hypot')
-UNARY = ('neg', 'logical_not', 'reciprocal', 'round', 'sin', 'cos', 'tan', 'arcsin', 'arccos',
-         'arctan', 'sinh', 'cosh', 'tanh', 'arcsinh', 'arccosh', 'arctanh', 'exp', 'expm1', 'log',
-         'log1p', 'log2', 'log10', 'sqrt', 'cbrt', 'square', 'abs', 'sign', 'floor', 'ceil')
 
 HEADER = "import numpy as np\nimport math\nfrom chainrule.backend import nbrt as _rt\n"
 
@@ -75,35 +66,10 @@ def reserve_tapes(fn):
 
 
 def overrides() -> dict:
-    """Primitive name -> its Numba emission, from the records' ``numba_emit``."""
+    """Primitive name -> its Numba emission: the records' ``numba_emit``."""
     from ..rules import PRIMS
 
-    # Elementwise primitives that, given an array operand, become calls of their compiled
-    # helpers (backend/nbelementwise.py): a policy of this back end for all of them, on top of
-    # the records' own ``numba_emit`` (which still decides the cases it covers, e.g. flat loops).
-    out = {p.name: p.numba_emit for p in PRIMS.all() if p.numba_emit is not None}
-    for name in BINARY + UNARY + ("where",):
-        out[name] = _elementwise(name, out.get(name))
-    return out
-
-
-def _elementwise(prim: str, own: Any):
-    """With an array operand, a call of the primitive's compiled helper (scalar code is cheap to
-    compile: the primitive's own emission); arrays of two or more dimensions keep the record's
-    ``numba_emit`` where it has one (flat loops over contiguous data)."""
-
-    def emit(srcs: list[str], types: tuple = (), **params) -> str:
-        from ..rules import PRIMS
-
-        if own is not None and types and max(t.ndim for t in types) >= 2:
-            return own(srcs, types=types, **params)
-        if any(t.ndim for t in types) and not any(params.values()):
-            return f"_rt.ew_{prim}({', '.join(srcs)})"
-        if own is not None:
-            return own(srcs, types=types, **params)
-        return PRIMS[prim].emit(srcs, **params)
-
-    return emit
+    return {p.name: p.numba_emit for p in PRIMS.all() if p.numba_emit is not None}
 
 
 def available() -> bool:

@@ -9,7 +9,7 @@ into it the elementwise producers of its operands that nothing else reads (a *tr
 becomes::
 
     ok = fused_guard(leaves)            # the run-time shape assumption
-    if ok:  out = fused(leaves)         # one loop nest (backend/fused_emit.py)
+    if ok:  out = fused(leaves)         # one loop nest (rules/fused.py)
     else:   <the original statements>   # NumPy broadcasting, exactly as before
 
 Shapes are not part of IR types, so the pass *assumes* a shape for every leaf: each leaf is
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from ..ir.nodes import Assign, Const, Effect, ForRange, Function, If, Var, While, walk
 from ..ir.types import Type
 
-# Elementwise primitives the loop emitter can evaluate on scalars (fused_emit.SCALAR).
+# Elementwise primitives the loop emitter can evaluate on scalars (rules/fused.py: SCALAR).
 ELEMENTWISE = frozenset({
     "add", "sub", "mul", "div", "neg", "exp", "log", "tanh", "sin", "cos", "sqrt", "pow",
     "square", "abs", "reciprocal", "zmul", "maximum", "minimum", "log1p", "expm1", "tan",

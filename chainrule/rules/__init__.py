@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from . import (arith, debugging, decomp, elementwise, indexing, internal, linalg, opaque,
+from . import (arith, debugging, decomp, elementwise, fused, indexing, internal, linalg, opaque,
                reductions, shapes, sorting, special)
 from ..ir import builder
 from .registry import Primitive, Registry
@@ -13,6 +13,7 @@ from .registry import Primitive, Registry
 FAMILIES = [
     arith.PRIMS, elementwise.PRIMS, reductions.PRIMS, linalg.PRIMS, decomp.PRIMS, shapes.PRIMS,
     indexing.PRIMS, special.PRIMS, sorting.PRIMS, internal.PRIMS, debugging.PRIMS, opaque.PRIMS,
+    fused.PRIMS,
 ]
 
 # The table every IR builder consults unless given another. ``custom_call`` (calls of

@@ -16,6 +16,7 @@ from . import taylor as T
 from .common import (
     binary,
     bool_type,
+    compiled_helper,
     elementwise_type,
     fit_tangent,
     float_type,
@@ -259,6 +260,11 @@ PRIMS = [
               doc="chainrule.stop_gradient(x): the value x, with a zero derivative",
               kinks=Kink(ZERO, "everywhere (by definition)", "0; the value is x unchanged")),
 ]
+# Under Numba, an array operand means a call of the primitive's compiled helper.
+for _p in PRIMS:
+    if _p.name in ('add', 'sub', 'mul', 'div', 'pow', 'floordiv', 'mod', 'lt', 'le', 'gt', 'ge',
+                   'eq', 'ne', 'logical_and', 'logical_or', 'neg', 'logical_not', 'where'):
+        compiled_helper(_p)
 
 __all__ = ["PRIMS", "float_type"]
 

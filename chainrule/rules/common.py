@@ -231,3 +231,26 @@ def zero_derivative(name: str, emit: str, infer: Callable, doc: str = "",
                     kinks=(), **fields: Any) -> Primitive:
     """A primitive whose derivative is identically zero where it exists."""
     return Primitive(name, infer, template(emit), nondiff=True, doc=doc, kinks=kinks, **fields)
+
+
+def compiled_helper(prim: Primitive) -> Primitive:
+    """Give the elementwise record ``prim`` its Numba emission for array operands: a call of its
+    compiled helper ``_rt.ew_<name>`` (one per such record in backend/nbelementwise.py; a call
+    of a compiled function costs far less Numba compilation than an inline array expression).
+    Arrays of two or more dimensions keep the record's own ``numba_emit`` where it has one
+    (flat loops over contiguous data); scalars and calls with parameters keep the record's
+    emission. Returns ``prim``."""
+    own, plain, helper = prim.numba_emit, prim.emit, f"ew_{prim.name}"
+
+    def emit(srcs: list[str], types: tuple = (), **params):
+        if own is not None and types and max(t.ndim for t in types) >= 2:
+            return own(srcs, types=types, **params)
+        if any(t.ndim for t in types) and not any(params.values()):
+            return f"_rt.{helper}({', '.join(srcs)})"
+        if own is not None:
+            return own(srcs, types=types, **params)
+        return plain(srcs, **params)
+
+    emit.helper = helper  # type: ignore[attr-defined]
+    prim.numba_emit = emit
+    return prim

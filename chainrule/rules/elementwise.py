@@ -14,6 +14,7 @@ import math
 from . import taylor as T
 from .common import (
     active_args,
+    compiled_helper,
     directional,
     float_type,
     same_type,
@@ -247,6 +248,21 @@ _FLAT = "0 (also at the jumps)"
 
 
 # -- Numba emissions (``numba_emit``: where Numba needs other source than NumPy) ---------------
+def _vectorised(name: str):
+    """exp, expm1, tanh of a float64 array: backend/nbmath.py's loop that LLVM vectorises (the
+    C library's function is one call per value); other dtypes and scalars: the compiled helper
+    or the NumPy expression."""
+    def emit(srcs: list[str], types: tuple = (), **_) -> str:
+        if types and types[0].ndim and types[0].dtype == "float64":
+            return f"_rt.map_{name}({srcs[0]})"
+        if types and types[0].ndim:
+            return f"_rt.ew_{name}({srcs[0]})"
+        return f"np.{name}({srcs[0]})"
+
+    emit.helper = f"ew_{name}"  # type: ignore[attr-defined]
+    return emit
+
+
 def _clip(srcs: list[str], types: tuple = (), **_) -> str:
     """``np.clip`` as NumPy defines it, for every mix of scalar and array operands (arrays: the
     compiled helper of backend/nbelementwise.py)."""
@@ -268,15 +284,17 @@ PRIMS = [
     unary("arctan", "np.arctan({0})", lambda b, x, y: _inv(b, b.add(1.0, b.square(x)))),
     unary("sinh", "np.sinh({0})", lambda b, x, y: b.cosh(x)),
     unary("cosh", "np.cosh({0})", lambda b, x, y: b.sinh(x)),
-    unary("tanh", "np.tanh({0})", lambda b, x, y: b.sub(1.0, b.square(y)), movable=True),
+    unary("tanh", "np.tanh({0})", lambda b, x, y: b.sub(1.0, b.square(y)), movable=True,
+          numba_emit=_vectorised("tanh")),
     unary("arcsinh", "np.arcsinh({0})", lambda b, x, y: _rsqrt(b, b.add(b.square(x), 1.0))),
     unary("arccosh", "np.arccosh({0})",
           lambda b, x, y: _inv(b, b.mul(b.sqrt(b.sub(x, 1.0)), b.sqrt(b.add(x, 1.0)))),
           kinks=_infinite("x == 1", "+inf", lambda b, x: b.eq(x, 1.0))),
     unary("arctanh", "np.arctanh({0})", lambda b, x, y: _inv(b, b.sub(1.0, b.square(x))),
           kinks=_infinite("|x| == 1", "+inf (the value is +-inf)", _unit)),
-    unary("exp", "np.exp({0})", lambda b, x, y: y, movable=True),
-    unary("expm1", "np.expm1({0})", lambda b, x, y: b.add(y, 1.0)),
+    unary("exp", "np.exp({0})", lambda b, x, y: y, movable=True, numba_emit=_vectorised("exp")),
+    unary("expm1", "np.expm1({0})", lambda b, x, y: b.add(y, 1.0),
+          numba_emit=_vectorised("expm1")),
     unary("log", "np.log({0})", lambda b, x, y: _inv(b, x),
           kinks=_infinite("x == 0", "+inf (the value is -inf)", lambda b, x: b.eq(x, 0.0))),
     unary("log1p", "np.log1p({0})", lambda b, x, y: _inv(b, b.add(x, 1.0)),
@@ -332,6 +350,13 @@ PRIMS = [
                          "min(dx, dhi) at x == hi", mask=_clip_mask),
               numba_emit=_clip),
 ]
+# Under Numba, an array operand means a call of the primitive's compiled helper.
+for _p in PRIMS:
+    if _p.name in ('maximum', 'minimum', 'arctan2', 'hypot', 'reciprocal', 'round', 'sin', 'cos',
+                   'tan', 'arcsin', 'arccos', 'arctan', 'sinh', 'cosh', 'arcsinh',
+                   'arccosh', 'arctanh', 'log', 'log1p', 'log2', 'log10', 'sqrt',
+                   'cbrt', 'square', 'abs', 'sign', 'floor', 'ceil'):
+        compiled_helper(_p)
 
 __all__ = ["PRIMS"]
 
