@@ -14,7 +14,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-
 njit = numba.njit(cache=True, nogil=True)
 
 @njit
