@@ -44,8 +44,10 @@ def _norm_argnums(argnums: Any) -> tuple[tuple, bool]:
     raise TypeError("argnums must be an int or a tuple of ints")
 
 
-def _fast_key(args: tuple) -> tuple | None:
-    """A cheap key for calls whose arguments are all scalars or arrays (no pytrees)."""
+def _fast_key(args: tuple | list) -> tuple | None:
+    """A cheap key for calls whose arguments are scalars, arrays and plain tuples or lists of
+    those (other pytrees: None). Nested tuples and lists are marked in the key, so their
+    leaves are passed flat (see :func:`_flat_leaves`)."""
     key = []
     for a in args:
         t = type(a)
@@ -54,9 +56,24 @@ def _fast_key(args: tuple) -> tuple | None:
         elif t is np.ndarray:
             small = a.ndim == 1 and a.shape[0] <= SMALL  # (maybe compiled per size)
             key.append((a.dtype.char, a.ndim, a.shape[0] if small else -1))
+        elif t is tuple or t is list:
+            inner = _fast_key(a)
+            if inner is None:
+                return None
+            key.append((t, inner))
         else:
             return None
     return tuple(key)
+
+
+def _flat_leaves(args: tuple | list, out: list) -> list:
+    """The leaves of plain tuples and lists of scalars and arrays, in the front end's order."""
+    for a in args:
+        if type(a) is tuple or type(a) is list:
+            _flat_leaves(a, out)
+        else:
+            out.append(a)
+    return out
 
 
 # The transforms with a ``kinks`` option (the Jacobian transforms copy the code they run once
@@ -188,6 +205,9 @@ class Transformed:
             if key is not None:
                 exe = self._fast.get(key)
                 if exe is not None:
+                    if any(type(k) is tuple and k and (k[0] is tuple or k[0] is list)
+                           for k in key):
+                        return exe.call_simple(tuple(_flat_leaves(args, [])))
                     return exe.call_simple(args)
             exe = self.executable(args)
             result = exe(args)

@@ -15,6 +15,7 @@ import pytest
 import chainrule as cr
 from chainrule import pytree
 from chainrule.errors import NonDifferentiableError, UnsupportedSyntaxError
+from chainrule.testing import numerical_grad
 
 RNG = np.random.default_rng(0)
 W0 = RNG.standard_normal((2, 3))
@@ -622,7 +623,7 @@ def test_result_builder_gives_what_rebuild_gives():
         res = tuple(float(i) for i in range(len(pytree.leaves(t, is_atom))))
         got, want = result_builder(t)(res), rebuild(t, list(res))
         assert got == want and type(got) is type(want)
-        leaf = lambda v: pytree.node_kind(v) is None  # noqa: E731
+        leaf = lambda v: pytree.node_kind(v) is None
         assert [type(v) for v in pytree.leaf_values(got, leaf)] == \
             [type(v) for v in pytree.leaf_values(want, leaf)]
 
@@ -637,3 +638,30 @@ def test_gradient_tuple_built_on_the_fast_path_numba():
         gx, gy = g(x, 2.0)
         assert g(x, 2.0).__class__ is tuple
         np.testing.assert_allclose([gx, gy], [np.cos(x) * 2.0, np.sin(x) + 1.0], rtol=1e-13)
+
+
+def _nested_params_loss(p, x, n):
+    (a, b), c = p
+    return np.sum(np.tanh(a @ x + b) * c[0]) + n * c[1]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_calls_with_tuples_and_lists_of_arrays_take_the_fast_path(backend):
+    """Repeated calls with plain tuples/lists of arrays pass their leaves flat (no pytree
+    walk): the same values and structure as the first call, a new compile for a new shape."""
+    rng = np.random.default_rng(3)
+    p = ((rng.standard_normal((3, 4)), rng.standard_normal(3)), [2.0, 0.5])
+    x = rng.standard_normal(4)
+    g = cr.grad(_nested_params_loss, backend=backend)
+    first, again = g(p, x, 3), g(p, x, 3)
+    assert type(again[1]) is list and len(g._fast) == 1
+    np.testing.assert_array_equal(first[0][0], again[0][0])
+    p2 = ((2.0 * p[0][0], p[0][1]), [1.0, 0.25])
+    fd = numerical_grad(_nested_params_loss, (p2, x, 2))
+    got = g(p2, x, 2)
+    np.testing.assert_allclose(got[0][0], fd[0][0], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(got[1], fd[1], rtol=1e-6, atol=1e-8)
+    p3 = ((rng.standard_normal((2, 4)), rng.standard_normal(2)), [1.0, 0.25, 7.0])
+    assert np.isclose(cr.jit(_nested_params_loss, backend=backend)(p3, x, 2),
+                      _nested_params_loss(p3, x, 2))
+    assert len(g(p3, x, 2)[1]) == 3
