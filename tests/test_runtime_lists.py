@@ -449,7 +449,15 @@ def test_write_into_array_after_appending_it_raises():
 def test_other_list_methods_raise():
     def f(x, n):
         xs = [x[i] for i in range(n)]
-        return xs.pop()
+        xs.insert(0, x[0])
+        return sum(xs)
+
+    with pytest.raises(ChainruleError, match="insert"):
+        cr.jit(f, backend=NB)(X, 3)
+
+    def g(x, n):
+        xs = [x[i] for i in range(n)]
+        return xs.pop(1)  # (an index into a list of run-time length)
 
     with pytest.raises(ChainruleError, match="pop"):
-        cr.jit(f, backend=NB)(X, 3)
+        cr.jit(g, backend=NB)(X, 3)
