@@ -104,3 +104,17 @@ def test_every_compiled_helper_a_record_names_exists() -> None:
     assert emit(["x"], types=(Type("float64", 2),)) == "_rt.map_tanh(x)"
     assert emit(["x"], types=(Type("float32", 1),)) == "_rt.ew_tanh(x)"
     assert overrides()["add"](["a", "b"], types=(Type("float64", 2),) * 2) == "_rt.add(a, b)"
+
+
+def _int_reductions(a):
+    m = a.reshape(2, 3)
+    return (np.prod(m, axis=0), np.sum(m, axis=1), np.max(m, axis=0), np.min(m > 2, axis=1),
+            np.sum(m > 2, axis=0), np.mean(m, axis=1))
+
+
+def test_reductions_over_an_axis_keep_numpy_dtypes_for_integers():
+    a = np.arange(1, 7)
+    got = cr.jit(_int_reductions, backend="numba")(a)
+    for g, want in zip(got, _int_reductions(a)):
+        assert g.dtype == want.dtype, (g, want)
+        np.testing.assert_array_equal(g, want)

@@ -6,6 +6,7 @@ The source is written (atomically) to ``<cache dir>/src/<name>_<hash>.py``, regi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import linecache
 import os
@@ -40,9 +41,21 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+@functools.lru_cache(maxsize=1)
+def _runtime_stamp() -> bytes:
+    """A hash of this package's sources (the run-time helpers generated code calls, which
+    Numba compiles into it): part of a generated file's name, so that Numba's on-disk cache of
+    that file never keeps code of helpers that have changed since."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.digest()
+
+
 def load_source(name: str, source: str, consts: dict) -> object:
     """Execute ``source`` (defining function ``name``) from a real file; return the function."""
-    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(source.encode() + _runtime_stamp()).hexdigest()[:16]
     try:
         path = cache_dir() / "src" / f"{name}_{digest}.py"
         if not path.exists() or path.read_text(encoding="utf-8") != source:

@@ -7,6 +7,7 @@ Each function has the meaning of its namesake in :mod:`chainrule.runtime` and is
 from __future__ import annotations
 
 import numba
+import numba.np.numpy_support
 import numpy as np
 from numba.extending import overload
 
@@ -146,7 +147,6 @@ from numba.np.unsafe.ndarray import to_fixed_tuple  # noqa: E402
 def _reducer(op: str):
     """A Python stub plus a Numba overload reducing ``x`` over a run-time ``axis``."""
     is_arg = op in ("argmax", "argmin")
-    out_dtype = np.int64 if is_arg else np.float64
 
     def stub(x, axis):
         raise NotImplementedError
@@ -155,6 +155,15 @@ def _reducer(op: str):
     def _impl(x, axis):
         nd = x.ndim
         out_nd = nd - 1
+        # NumPy's result dtype for integer and bool arrays: sums and products int64, max/min
+        # the input's dtype; indices int64; float results (and means) float64 as before
+        exact = isinstance(x.dtype, (numba.types.Integer, numba.types.Boolean))
+        if is_arg or (exact and op in ("sum", "prod")):
+            out_dtype = np.int64
+        elif exact and op in ("max", "min"):
+            out_dtype = numba.np.numpy_support.as_dtype(x.dtype)
+        else:
+            out_dtype = np.float64
 
         def impl(x, axis):
             shp = np.array(x.shape)
@@ -167,10 +176,11 @@ def _reducer(op: str):
                 inner *= shp[i]
             xc = np.ascontiguousarray(x).reshape(x.size)
             out = np.empty(outer * inner, dtype=out_dtype)
+            zero = np.zeros(1, dtype=out_dtype)[0]  # (the accumulator's type)
             for o in range(outer):
                 for j in range(inner):
                     base = o * n * inner + j
-                    out[o * inner + j] = _reduce_line(xc, base, inner, n)
+                    out[o * inner + j] = _reduce_line(xc, base, inner, n, zero)
             oshape = np.empty(out_nd, dtype=np.int64)
             k = 0
             for i in range(nd):
@@ -182,14 +192,14 @@ def _reducer(op: str):
         return impl
 
     @njit
-    def _reduce_line(xc, base, stride, n):
+    def _reduce_line(xc, base, stride, n, zero):
         if op == "sum" or op == "mean":
-            acc = 0.0
+            acc = zero
             for t in range(n):
                 acc += xc[base + t * stride]
             return acc / n if op == "mean" else acc
         if op == "prod":
-            acc = 1.0
+            acc = zero + 1
             for t in range(n):
                 acc *= xc[base + t * stride]
             return acc
