@@ -9,6 +9,7 @@ from corpus_programs import CASES
 
 import chainrule as cr
 from chainrule.backend.executable import BackendError
+from chainrule.testing import numerical_grad
 
 SUBSET = ["flagship_newton", "rk4_lotka_volterra", "mlp_loss", "stencil_slices", "write_loop",
           "while_continue_break", "gather_index", "reductions_axis", "early_return_in_loop",
@@ -118,3 +119,16 @@ def test_reductions_over_an_axis_keep_numpy_dtypes_for_integers():
     for g, want in zip(got, _int_reductions(a)):
         assert g.dtype == want.dtype, (g, want)
         np.testing.assert_array_equal(g, want)
+
+
+def _several_axes(x):
+    return np.sum(np.sin(np.sum(x, axis=(0, 2))) ** 2 + np.mean(x, axis=(2, 0))) + np.sum(
+        np.prod(x, axis=(0, 2), keepdims=True) * np.max(x, axis=(1, 2), keepdims=True)) + \
+        np.sum(np.min(x ** 2, axis=(0, -2)))
+
+
+def test_reductions_over_several_axes_compile_with_numba():
+    x = np.random.default_rng(4).standard_normal((2, 3, 4))
+    assert np.isclose(cr.jit(_several_axes, backend="numba")(x), _several_axes(x), rtol=1e-12)
+    np.testing.assert_allclose(cr.grad(_several_axes, backend="numba")(x),
+                               numerical_grad(_several_axes, (x,)), rtol=1e-6, atol=1e-8)

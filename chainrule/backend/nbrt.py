@@ -243,6 +243,23 @@ def _keepdims_impl(y, x, axis):
     return impl
 
 
+def keepdims_axes(y, x, axes):
+    raise NotImplementedError
+
+
+@overload(keepdims_axes, jit_options={"cache": True})
+def _keepdims_axes_impl(y, x, axes):
+    nd = x.ndim
+
+    def impl(y, x, axes):
+        shp = np.array(x.shape)
+        for a in axes:
+            shp[a] = 1
+        return np.ascontiguousarray(y).reshape(to_fixed_tuple(shp, nd))
+
+    return impl
+
+
 def keepdims_all(value, x):
     raise NotImplementedError
 

@@ -261,15 +261,31 @@ def _reduction(prim: str):
         if axis is None or (isinstance(axis, tuple) and len(axis) == 0):
             value = f"{whole}({x})"
             return f"_rt.keepdims_all({value}, {x})" if keepdims else value
+        if isinstance(axis, tuple) and len(axis) > 1:
+            return _several_axes(prim, x, axis, keepdims, types[0].ndim)
         if isinstance(axis, tuple):
-            if len(axis) != 1:
-                return f"{whole}({x}, axis={axis!r}, keepdims={keepdims})"  # not for Numba
             axis = axis[0]
         axis %= max(types[0].ndim, 1)  # the helpers index shapes from the front
         value = f"_rt.{helper}({x}, {axis})"
         return f"_rt.keepdims({value}, {x}, {axis})" if keepdims else value
 
     return emit
+
+
+def _several_axes(prim: str, x: str, axis: tuple, keepdims: bool, ndim: int) -> str:
+    """A reduction over several axes as one single-axis reduction per axis (Numba has none
+    over a tuple of axes), the highest axis first so that the others keep their positions; a
+    mean is the sum divided by the count; ``keepdims`` reshapes at the end."""
+    axes = sorted({a % ndim for a in axis}, reverse=True)
+    helper = _REDUCERS["sum" if prim == "mean" else prim][1]
+    value = x
+    for a in axes:
+        value = f"_rt.{helper}({value}, {a})"
+    if prim == "mean":
+        value = f"({value} / ({' * '.join(f'{x}.shape[{a}]' for a in axes)}))"
+    if keepdims:
+        value = f"_rt.keepdims_axes({value}, {x}, {tuple(axes)!r})"
+    return value
 
 
 PRIMS = [
