@@ -132,3 +132,17 @@ def test_reductions_over_several_axes_compile_with_numba():
     assert np.isclose(cr.jit(_several_axes, backend="numba")(x), _several_axes(x), rtol=1e-12)
     np.testing.assert_allclose(cr.grad(_several_axes, backend="numba")(x),
                                numerical_grad(_several_axes, (x,)), rtol=1e-6, atol=1e-8)
+
+
+def _stacked_products(a, b):
+    return np.sum(np.sin(a @ b))
+
+
+@pytest.mark.parametrize("b_shape", [(2, 4, 5), (4, 5), (1, 4, 5)])
+def test_stacks_of_matrix_products_compile_with_numba(b_shape):
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal(b_shape)
+    assert np.isclose(cr.jit(_stacked_products, backend="numba")(a, b), _stacked_products(a, b))
+    got = cr.grad(_stacked_products, argnums=(0, 1), backend="numba")(a, b)
+    for g, n in zip(got, numerical_grad(_stacked_products, (a, b), argnum=(0, 1))):
+        np.testing.assert_allclose(g, n, rtol=1e-6, atol=1e-8)

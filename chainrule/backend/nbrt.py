@@ -332,8 +332,34 @@ def _matmul_impl(a, b):
             for t in range(a.shape[0]):
                 s += a[t] * b[t]
             return s
+    elif (a.ndim, b.ndim) in ((3, 3), (3, 2), (2, 3)):
+        return _batched_matmul(a.ndim, b.ndim)
     else:
         return None
+    return impl
+
+
+def _batched_matmul(a_nd: int, b_nd: int):
+    """``a @ b`` with a stack of matrices on either side (3-D; a size-1 stack or a matrix
+    broadcasts): one 2-D product per matrix of the stack."""
+
+    def impl(a, b):
+        na = a.shape[0] if a_nd == 3 else 1
+        nb = b.shape[0] if b_nd == 3 else 1
+        n = max(na, nb)
+        if na != nb and na != 1 and nb != 1:
+            raise ValueError("matmul: the stacks of matrices do not broadcast")
+        a0 = a[0] if a_nd == 3 else a
+        b0 = b[0] if b_nd == 3 else b
+        first = matmul(np.ascontiguousarray(a0), np.ascontiguousarray(b0))
+        out = np.empty((n, first.shape[0], first.shape[1]), dtype=first.dtype)
+        out[0] = first
+        for i in range(1, n):
+            ai = a[i if na > 1 else 0] if a_nd == 3 else a
+            bi = b[i if nb > 1 else 0] if b_nd == 3 else b
+            out[i] = matmul(np.ascontiguousarray(ai), np.ascontiguousarray(bi))
+        return out
+
     return impl
 
 

@@ -215,7 +215,8 @@ def _cumsum_vjp(b, args, out, g, axis=None, **_):
     rev = b.flip(b.cumsum(b.flip(g, axis=axis), axis=axis), axis=axis)
     if axis is None and x.type.ndim != 1:
         shape = [b.shape(x, axis=a) for a in range(x.type.ndim)]
-        rev = b.reshape(rev, *shape, ndim=x.type.ndim)
+        # (a flipped array is a view with a negative stride, which Numba cannot reshape)
+        rev = b.reshape(b.copy(rev), *shape, ndim=x.type.ndim)
     return [rev]
 
 
