@@ -441,11 +441,28 @@ def _flip(srcs: list[str], axis=None, types: tuple = (), **_) -> str:
     axes = range(ndim) if axis is None else [axis % ndim]
     return f"{srcs[0]}[{', '.join('::-1' if k in axes else ':' for k in range(ndim))}]"
 
+def _reshape_numba(srcs: list[str], types: tuple = (), **params) -> str:
+    """A scalar (Numba cannot reshape one) becomes an array of its one element (every entry
+    of the shape is 1, or -1)."""
+    if types and types[0].ndim == 0:
+        dims = srcs[1:]
+        return srcs[0] if not dims else \
+            f"np.full({_tuple_src([f'abs({d})' for d in dims])}, {srcs[0]})"
+    return _reshape_emit(srcs, **params)
+
+def _pack_numba(srcs: list[str], dtype=None, types: tuple = (), **_) -> str:
+    """Arrays packed into one: ``np.stack`` (Numba's ``np.array`` takes only scalars)."""
+    if types and types[0].ndim > 0:
+        cast = f".astype(np.{dtype})" if dtype is not None else ""
+        return f"np.stack({_tuple_src(srcs)}){cast}"
+    return _pack_emit(srcs, dtype=dtype)
+
 
 PRIMS = [
     Primitive("reshape", _reshape_type, _reshape_emit, _reshape_jvp, _reshape_vjp,
               diff_args=(0,), doc="np.reshape(x, shape); args: x, then one int per dimension "
-              "(-1 allowed); param ndim (optional: the number of shape entries)", view=True),
+              "(-1 allowed); param ndim (optional: the number of shape entries)", view=True,
+              numba_emit=_reshape_numba),
     Primitive("ravel", lambda ts, **_: ts[0].with_ndim(1), lambda s, **_: f"np.ravel({s[0]})",
               _ravel_jvp, _ravel_vjp, view=True),
     Primitive("squeeze", _squeeze_type, _squeeze_emit, _squeeze_jvp, _squeeze_vjp,
@@ -467,7 +484,8 @@ PRIMS = [
               lambda s, **_: f"np.column_stack({_tuple_src(s)})",
               _column_stack_jvp, _column_stack_vjp),
     Primitive("pack", _pack_type, _pack_emit, _pack_jvp, _pack_vjp,
-              doc="np.array([a, b, ...]) of items of one ndim (scalars give a 1-D array)"),
+              doc="np.array([a, b, ...]) of items of one ndim (scalars give a 1-D array)",
+              numba_emit=_pack_numba),
     Primitive("zeros", _filled_type, _filled_emit("np.zeros"), nondiff=True,
               doc="np.zeros(shape, dtype); args: one int per dimension"),
     Primitive("ones", _filled_type, _filled_emit("np.ones"), nondiff=True),
