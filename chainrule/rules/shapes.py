@@ -450,6 +450,14 @@ def _reshape_numba(srcs: list[str], types: tuple = (), **params) -> str:
             f"np.full({_tuple_src([f'abs({d})' for d in dims])}, {srcs[0]})"
     return _reshape_emit(srcs, **params)
 
+def _linspace_numba(srcs: list[str], endpoint=True, **_) -> str:
+    """Numba's ``np.linspace`` has no ``endpoint``: without the end point it is NumPy's
+    ``arange(num) * ((stop - start) / num) + start``."""
+    if endpoint:
+        return _linspace_emit(srcs)
+    a, e, n = srcs
+    return f"(np.arange({n}) * (({e} - {a}) / max({n}, 1)) + {a})"
+
 def _pack_numba(srcs: list[str], dtype=None, types: tuple = (), **_) -> str:
     """Arrays packed into one: ``np.stack`` (Numba's ``np.array`` takes only scalars)."""
     if types and types[0].ndim > 0:
@@ -500,7 +508,8 @@ PRIMS = [
     Primitive("arange", _arange_type, _arange_emit, nondiff=True,
               doc="np.arange(start, stop, step); treated as constant (no derivative)"),
     Primitive("linspace", _linspace_type, _linspace_emit, _linspace_jvp, _linspace_vjp,
-              diff_args=(0, 1), doc="np.linspace(start, stop, num, endpoint)"),
+              diff_args=(0, 1), doc="np.linspace(start, stop, num, endpoint)",
+              numba_emit=_linspace_numba),
 ]
 
 
