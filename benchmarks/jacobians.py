@@ -1,9 +1,11 @@
-"""Jacobians and Hessians with and without moving the direction-independent code out of the
-loop over directions (``transforms/hoist.py``), beside the primal, a hand-written batched
-Numba version (all directions at once) and JAX.
+"""Jacobians and Hessians: all directions through one batched sweep (``transforms/jacobian.py``)
+against the loop over directions (with the direction-independent code moved out of it,
+``transforms/hoist.py``), beside the primal, a hand-written batched Numba version (all
+directions at once) and JAX.
 
 ``python -m benchmarks.jacobians [n ...]``: one process, short batches of calls of every
-variant in alternation, best of 40 rounds; prints times relative to one primal call (docs/vmap.md, "Jacobians").
+variant in alternation, best of 40 rounds; prints times relative to one primal call
+(docs/vmap.md, "Jacobians").
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 import chainrule as cr  # noqa: E402
-from chainrule.transforms import wrap  # noqa: E402
+from chainrule.transforms import jacobian  # noqa: E402
 
 
 def make(W, b, A):
@@ -82,8 +84,8 @@ def jax_versions(W, b, A):
         return {}
     jax.config.update("jax_enable_x64", True)
     Wj, bj, Aj = map(jnp.asarray, (W, b, A))
-    layer = lambda x: jnp.tanh(Wj @ x + bj)  # noqa: E731
-    loss = lambda x: jnp.sum(jnp.log1p(jnp.exp(Aj @ x)))  # noqa: E731
+    layer = lambda x: jnp.tanh(Wj @ x + bj)
+    loss = lambda x: jnp.sum(jnp.log1p(jnp.exp(Aj @ x)))
     return {("jacfwd", "layer"): jax.jit(jax.jacfwd(layer)),
             ("jacrev", "layer"): jax.jit(jax.jacrev(layer)),
             ("hessian", "loss"): jax.jit(jax.hessian(loss))}
@@ -117,38 +119,37 @@ def main(sizes) -> None:
         Wn, bn, An = W[:n, :n].copy(), b[:n].copy(), A[:2 * n, :n].copy()
         x = rng.uniform(0.1, 1.0, size=n)
         variants = {}
-        for hoist in (False, True):
-            wrap.HOIST = hoist
+        for batch in (False, True):
+            jacobian.BATCH = batch
             fs = make(Wn, bn, An)
-            variants[hoist] = {(t, name): getattr(cr, t)(fs[name]) for t, name in CASES}
-            for f in variants[hoist].values():
+            variants[batch] = {(t, name): getattr(cr, t)(fs[name]) for t, name in CASES}
+            for f in variants[batch].values():
                 f(x)  # (compiled at the first call: while the setting holds)
             prim = {name: cr.jit(f) for name, f in fs.items()}
-        wrap.HOIST = True
+        jacobian.BATCH = True
         jx = jax_versions(Wn, bn, An)
         hb = hand_batched(Wn, bn, An)
         print(f"n = {n}: times in units of one primal call (best of 40 interleaved rounds)")
-        print(f"{'':18s} {'loop':>8s} {'hoisted':>8s} {'batched':>8s} {'JAX':>8s}   primal")
+        print(f"{'':18s} {'loop':>8s} {'batched':>8s} {'by hand':>8s} {'JAX':>8s}   primal")
         for case in CASES:
             ref = variants[False][case](x)
             np.testing.assert_allclose(variants[True][case](x), ref, rtol=1e-10, atol=1e-12)
             if case in hb:
                 np.testing.assert_allclose(hb[case](x), ref, rtol=1e-10, atol=1e-12)
             fns = {"primal": prim[case[1]], "loop": variants[False][case],
-                   "hoisted": variants[True][case]}
+                   "batched": variants[True][case]}
             if case in hb:
-                fns["batched"] = hb[case]
+                fns["hand"] = hb[case]
             if case in jx:
                 fns["jax"] = lambda v, g=jx[case]: g(v).block_until_ready()
             t = interleaved(fns, x)
             p = t["primal"]
-            tj = [t["jax"]] if "jax" in t else []
-            th = [t["batched"]] if "batched" in t else []
-            t0, t1 = [t["loop"]], [t["hoisted"]]
-            j = f"{min(tj) / p:8.1f}" if tj else f"{'-':>8s}"
-            h = f"{min(th) / p:8.1f}" if th else f"{'-':>8s}"
-            print(f"{case[0] + ' ' + case[1]:18s} {min(t0) / p:8.1f} {min(t1) / p:8.1f} {h} {j}"
-                  f"   {p * 1e6:.1f} us")
+
+            def col(k, t=t, p=p):
+                return f"{t[k] / p:8.1f}" if k in t else f"{'-':>8s}"
+
+            print(f"{case[0] + ' ' + case[1]:18s} {col('loop')} {col('batched')} {col('hand')} "
+                  f"{col('jax')}   {p * 1e6:.1f} us")
         sys.stdout.flush()
 
 

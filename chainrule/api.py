@@ -32,7 +32,7 @@ from .passes import kinks as _kinks
 from .passes.cleanup import simplify
 from .passes.scalarize import SMALL
 from .rules.registry import GENERATION
-from .transforms import chains, wrap
+from .transforms import chains, jacobian, wrap
 from .transforms.checkpoint import check_option as check_checkpoint
 
 
@@ -166,7 +166,7 @@ class Transformed:
                                with_value=kind == "value_and_grad", as_tuple=self.argnums_tuple,
                                checkpoint=self.checkpoint)
         elif kind in ("jacfwd", "jacrev"):
-            out = wrap.jacobian_ir(base, sig, self.argnums, kind[3:], names, self.argnums_tuple)
+            out = jacobian.jacobian_ir(base, sig, self.argnums, kind[3:], names, self.argnums_tuple)
         elif kind == "jvp":
             out, _ = wrap.jvp_ir(base, sig, names)
         elif getattr(self, "plugin_rule", None) is not None:  # chainrule.plugins
@@ -176,9 +176,9 @@ class Transformed:
                                      f"{type(out).__name__}, not a Compiled record",
                                      hint="see docs/plugins.md")
         elif kind == "hessian":
-            inner = wrap.jacobian_ir(base, sig, self.argnums, "rev", names, self.argnums_tuple)
+            inner = jacobian.jacobian_ir(base, sig, self.argnums, "rev", names, self.argnums_tuple)
             inner.arg_templates = base.arg_templates
-            out = wrap.jacobian_ir(inner, sig, self.argnums, "fwd", names, self.argnums_tuple)
+            out = jacobian.jacobian_ir(inner, sig, self.argnums, "fwd", names, self.argnums_tuple)
         else:
             raise ValueError(kind)
         out.arg_templates = base.arg_templates
@@ -272,7 +272,7 @@ def transformed(cls: type, kind: str, fun: Any, *args: Any, **kwargs: Any) -> Tr
     # (with the types: 0 == False and 1 == True, but checkpoint=1 is not checkpoint=True)
     values = args + tuple(kwargs.values()) if kwargs else args
     options = (cls, kind, tuple(kwargs), values, tuple(map(type, values)), GENERATION[0],
-               driver.settings())
+               driver.settings(), jacobian.BATCH, jacobian.HOIST)
     stateless = _stateless(fun)
     if stateless:  # a lambda made anew at each step: the same code is the same function
         memo = _BY_CODE.get(fun.__code__)

@@ -103,7 +103,11 @@ def test_hessian_against_oracle():
                                rtol=1e-10, atol=1e-12)
 
 
-def test_primal_moves_out_of_the_direction_loop():
+def test_primal_moves_out_of_the_direction_loop(monkeypatch):
+    # The loop over directions is what runs when the batched sweep is switched off (or a
+    # statement has no batch rule): the primal stays in front of it.
+    from chainrule.transforms import jacobian
+    monkeypatch.setattr(jacobian, "BATCH", False)
     src = cr.show(cr.jacfwd(layer, backend="numba"), X)
     loop = src.index("for k in range")
     assert src.index("matmul(W, x)") < loop  # the primal, once
@@ -115,6 +119,18 @@ def test_primal_moves_out_of_the_direction_loop():
     loop = src.index("for k in range")
     assert src.index("matmul(A, x)") < loop
     assert "matmul(A, x)" not in src[loop:]
+
+
+def test_batched_sweep_computes_the_primal_once():
+    # By default all directions go through one sweep: no loop over directions, the primal
+    # product once, the tangents as one matrix product with the basis.
+    for jac in (cr.jacfwd, cr.jacrev):
+        src = cr.show(jac(layer, backend="numba"), X)
+        assert "for k in range" not in src
+        assert src.count("matmul(W, x)") == 1
+    src = cr.show(cr.hessian(loss, backend="numba"), X)
+    assert "for k in range" not in src
+    assert src.count("matmul(A, x)") == 1
 
 
 @pytest.mark.parametrize("f", [inplace, loopy, branchy, writes_arg],

@@ -1,20 +1,25 @@
 """The rule table through ``jacobian_ir``: for every row of ``tests/test_rules_table.py``, the
-Jacobian of the one-primitive function by forward mode (a loop over input directions that learns
-the output shapes in its first trip) and by reverse mode (a loop over output elements, or one
-VJP for a scalar output) agree with each other and with central differences, element by
-element, for every differentiated argument."""
+Jacobian of the one-primitive function by forward mode and by reverse mode, each both with all
+directions in one batched sweep (the primitives' batch rules, rules/batching.py) and as a loop
+over directions (one JVP per input element, learning the output shapes in its first trip; one
+VJP per output element, or one for a scalar output), agree with each other and with central
+differences, element by element, for every differentiated argument; and representative rows
+(every row with ``-m slow``) compile with Numba and give the NumPy backend's values."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import rule_harness
+from numba_harness import Recorder, run_batched
 from rule_harness import Row, _all_names, compile_fn, primal_fn, value_type
 from test_rules_table import TABLE
 
 from chainrule.frontend.compile import Compiled
 from chainrule.ir.builder import Names
 from chainrule.passes.cleanup import simplify
-from chainrule.transforms.wrap import Signature, jacobian_ir
+from chainrule.transforms import jacobian
+from chainrule.transforms.wrap import Signature
 
 
 def _fd_jacobian(f, args: list, i: int, h: float) -> np.ndarray:
@@ -33,31 +38,87 @@ def _fd_jacobian(f, args: list, i: int, h: float) -> np.ndarray:
     return jac
 
 
-@pytest.mark.parametrize("row", TABLE, ids=lambda r: r.id)
-def test_jacobians_of_every_rule(row: Row) -> None:
-    rng = np.random.default_rng(3)
-    args = list(row.cases(rng)[0])
+def check_jacobians(row: Row, compile_fn=compile_fn, sweeps=(True, False), richest=False) -> None:
+    """Both sweeps (batched and a loop over directions) in both modes against each other and
+    central differences; at the row's first case, or with ``richest`` its case of most
+    dimensions."""
+    cases = row.cases(np.random.default_rng(3))
+    args = list(max(cases, key=lambda a: sum(np.ndim(v) for v in a)) if richest else cases[0])
     types = [value_type(a) for a in args]
     diff = tuple(row.diff if row.diff is not None else
                  [i for i, t in enumerate(types) if t.is_float])
     fn = primal_fn(row.prim, types, row.params)
     if not fn.results[0].type.is_float or not diff:
         pytest.skip("no float output or no float argument")
-    f = compile_fn(fn)
+    f = rule_harness.compile_fn(fn)
     got = {}
-    for mode in ("fwd", "rev"):
-        base = Compiled(fn, fn.results[0], list(fn.params))
-        jac = jacobian_ir(base, Signature(list(fn.params)), diff, mode, Names(_all_names(fn)),
-                          as_tuple=True)
-        got[mode] = compile_fn(simplify(jac.fn))(*args)
+    for batch in sweeps:
+        jacobian.BATCH = batch
+        try:
+            for mode in ("fwd", "rev"):
+                base = Compiled(fn, fn.results[0], list(fn.params))
+                jac = jacobian.jacobian_ir(base, Signature(list(fn.params)), diff, mode,
+                                           Names(_all_names(fn)), as_tuple=True)
+                got[mode, batch] = compile_fn(simplify(jac.fn))(*args)
+        finally:
+            jacobian.BATCH = True
     tol = dict(rtol=max(row.rtol, 1e-6), atol=max(row.atol, 1e-8))
     loose = dict(rtol=max(row.rtol, 1e-4), atol=max(row.atol, 1e-6))
     for k, i in enumerate(diff):
-        fwd, rev = (np.asarray(got[m][k], dtype=np.float64) for m in ("fwd", "rev"))
         fd = _fd_jacobian(f, args, i, row.h)
-        assert fwd.shape == fd.shape and rev.shape == fd.shape, (fwd.shape, rev.shape, fd.shape)
-        np.testing.assert_allclose(fwd, rev, **tol, err_msg=f"{row.id}: jacfwd vs jacrev, arg {i}")
-        np.testing.assert_allclose(fwd, fd, **loose, err_msg=f"{row.id}: jacfwd vs FD, arg {i}")
+        loop = np.asarray(got["fwd", sweeps[-1]][k], dtype=np.float64)
+        for (mode, batch), res in got.items():
+            jac = np.asarray(res[k], dtype=np.float64)
+            what = f"{row.id}: {mode} ({'batched' if batch else 'loop'}), arg {i}"
+            assert jac.shape == fd.shape, (what, jac.shape, fd.shape)
+            np.testing.assert_allclose(jac, loop, **tol, err_msg=f"{what} vs fwd")
+            np.testing.assert_allclose(jac, fd, **loose, err_msg=f"{what} vs FD")
+
+
+@pytest.mark.parametrize("row", TABLE, ids=lambda r: r.id)
+def test_jacobians_of_every_rule(row: Row) -> None:
+    check_jacobians(row)
+
+
+def _under_numba(rows) -> None:
+    rec = Recorder()
+    for row in rows:
+        rec.label = row.id
+        try:
+            check_jacobians(row, rec.compile_fn, sweeps=(True,), richest=True)
+        except pytest.skip.Exception:
+            pass
+    problems = run_batched(rec.calls, "numba_jacobians")
+    assert not problems, "\n".join(problems)
+
+
+# Rows whose batch rules do more than pad an operand (reductions over an axis or all of them,
+# index reads, stacking) and one without a batch rule (inv), whose statement runs in a loop over
+# the batch. Batched sweeps at each row's richest case. Numba takes 5-30 s per row here (new
+# specialisations of 4-D to 6-D array helpers), so the rows with heavier compiles (matrix
+# products, solves, cumulative sums, transposes, maximum) run with ``-m slow``; a layer's
+# batched Jacobians under Numba are checked in ``test_batched_jacobians.py``.
+NUMBA_ROWS = ("sum", "sum(axis=-1,keepdims=True)", "getitem(spec=('m',))",
+              "getitem(spec=('s000', 'i'))", "concatenate(axis=-1)", "inv")
+SLOW_NUMBA_ROWS = ("matmul", "solve", "cumsum(axis=-1)", "transpose(axes=(1, 2, 0))", "maximum")
+BY_ID = {r.id: r for r in TABLE}
+
+
+def test_batched_jacobians_under_numba() -> None:
+    """The batched Jacobians of representative rows compile with Numba (no fallback) and give
+    the NumPy backend's values."""
+    _under_numba([BY_ID[i] for i in NUMBA_ROWS])
+
+
+@pytest.mark.slow
+def test_heavier_batched_jacobians_under_numba() -> None:
+    _under_numba([BY_ID[i] for i in SLOW_NUMBA_ROWS])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(0, len(TABLE), 16))
+def test_every_rule_jacobians_under_numba(k) -> None:
+    _under_numba(TABLE[k:k + 16])
 
 
 def _stats(x, y):

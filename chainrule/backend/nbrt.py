@@ -332,35 +332,73 @@ def _matmul_impl(a, b):
             for t in range(a.shape[0]):
                 s += a[t] * b[t]
             return s
-    elif (a.ndim, b.ndim) in ((3, 3), (3, 2), (2, 3)):
+    elif a.ndim == 3 and b.ndim == 2:
+        def impl(a, b):  # (one matrix product: the stack's rows one after the other)
+            n, m, k = a.shape
+            flat = matmul(np.ascontiguousarray(a).reshape(n * m, k), np.ascontiguousarray(b))
+            return flat.reshape(n, m, b.shape[1])
+    elif a.ndim == 3 and b.ndim == 1:
+        def impl(a, b):  # (one matrix-vector product)
+            n, m, k = a.shape
+            return matmul(np.ascontiguousarray(a).reshape(n * m, k),
+                          np.ascontiguousarray(b)).reshape(n, m)
+    elif a.ndim == 1 and b.ndim == 3:
+        def impl(a, b):  # (a @ b[i] = b[i]^T a: one matrix-vector product)
+            n, k, m = b.shape
+            bt = np.ascontiguousarray(np.transpose(b, (0, 2, 1))).reshape(n * m, k)
+            return matmul(bt, np.ascontiguousarray(a)).reshape(n, m)
+    elif (a.ndim, b.ndim) in ((3, 3), (2, 3)):
         return _batched_matmul(a.ndim, b.ndim)
+    elif max(a.ndim, b.ndim) == 4 and min(a.ndim, b.ndim) >= 2:
+        return _batched_matmul(a.ndim, b.ndim, 4)
     else:
         return None
     return impl
 
 
-def _batched_matmul(a_nd: int, b_nd: int):
-    """``a @ b`` with a stack of matrices on either side (3-D; a size-1 stack or a matrix
-    broadcasts): one 2-D product per matrix of the stack."""
+def _batched_matmul(a_nd: int, b_nd: int, top: int = 3):
+    """``a @ b`` with a stack of matrices (``top`` = 3) or a batch of stacks (``top`` = 4, what a
+    batched Jacobian sweep makes of a stacked product) on either side: one product per leading
+    index, the side without the leading axis (or with a size-1 one) broadcasting."""
 
     def impl(a, b):
-        na = a.shape[0] if a_nd == 3 else 1
-        nb = b.shape[0] if b_nd == 3 else 1
+        na = a.shape[0] if a_nd == top else 1
+        nb = b.shape[0] if b_nd == top else 1
         n = max(na, nb)
         if na != nb and na != 1 and nb != 1:
             raise ValueError("matmul: the stacks of matrices do not broadcast")
-        a0 = a[0] if a_nd == 3 else a
-        b0 = b[0] if b_nd == 3 else b
+        a0 = a[0] if a_nd == top else a
+        b0 = b[0] if b_nd == top else b
         first = matmul(np.ascontiguousarray(a0), np.ascontiguousarray(b0))
-        out = np.empty((n, first.shape[0], first.shape[1]), dtype=first.dtype)
+        out = np.empty((n,) + first.shape, dtype=first.dtype)
         out[0] = first
         for i in range(1, n):
-            ai = a[i if na > 1 else 0] if a_nd == 3 else a
-            bi = b[i if nb > 1 else 0] if b_nd == 3 else b
+            ai = a[i if na > 1 else 0] if a_nd == top else a
+            bi = b[i if nb > 1 else 0] if b_nd == top else b
             out[i] = matmul(np.ascontiguousarray(ai), np.ascontiguousarray(bi))
         return out
 
     return impl
+
+
+def reshape(x, shape):
+    raise NotImplementedError
+
+
+@overload(reshape, jit_options={"cache": True})
+def _reshape_impl(x, shape):
+    """``np.reshape``: a view of a C-contiguous array, else of a contiguous copy (Numba
+    reshapes only contiguous arrays; NumPy copies the others too)."""
+    if getattr(x, "layout", "C") == "C":
+        def view(x, shape):
+            return x.reshape(shape)
+
+        return view
+
+    def copy(x, shape):
+        return np.ascontiguousarray(x).reshape(shape)
+
+    return copy
 
 
 def squeeze(x, axis):

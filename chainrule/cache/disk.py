@@ -12,6 +12,7 @@ from ..backend.executable import resolve_backend
 from ..passes import specialize
 from ..passes import user as user_passes
 from ..passes.fusion import enabled as fusion_enabled
+from ..transforms import jacobian
 from . import store
 from .key import NotCacheable, describe_rewrites, describe_user_passes, key_parts
 
@@ -26,6 +27,8 @@ def _parts(transformed: Any, args: tuple, copy_args: bool, backend: str | None,
 
     options = {"backend": resolve_backend(backend), "copy_args": copy_args,
                "bounds_check": bounds_check_enabled(), "fusion": fusion_enabled()}
+    if not (jacobian.BATCH and jacobian.HOIST):  # Jacobians' sweeps other than the default
+        options["jacobian"] = {"batch": jacobian.BATCH, "hoist": jacobian.HOIST}
     if getattr(transformed, "kinks", None) is not None:
         options["kinks"] = True  # instrumented code (the same for every reporting mode)
     try:

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from . import (arith, debugging, decomp, elementwise, fused, indexing, internal, linalg, opaque,
-               reductions, shapes, sorting, special)
+from . import (arith, batching, debugging, decomp, elementwise, fused, indexing, internal,
+               linalg, opaque, reductions, shapes, sorting, special)
 from ..ir import builder
 from .registry import Primitive, Registry
 
@@ -19,6 +19,7 @@ FAMILIES = [
 # The table every IR builder consults unless given another. ``custom_call`` (calls of
 # ``custom_jvp``/``custom_vjp`` functions) is added by :mod:`chainrule.custom`, which defines it.
 PRIMS = Registry(FAMILIES)
+batching.attach(PRIMS)
 builder.install_registry(PRIMS)
 
 __all__ = ["PRIMS", "Primitive", "Registry"]

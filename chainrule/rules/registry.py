@@ -16,6 +16,8 @@ Rule signatures::
     vjp(b, args, out, g, **params) -> list[Atom | None]       # cotangent per arg, shaped like it
     taylor(b, args, series, out, **params) -> list[Atom | None] | None
                                 # coefficients 1..K of the result (see rules/taylor.py)
+    batch(ctx, b, args, batched, out, **params) -> Atom | None
+                                # operands with a leading batch axis (see rules/batching.py)
 """
 
 from __future__ import annotations
@@ -103,6 +105,8 @@ class Primitive:
     doc: str = ""
     # Taylor mode: the result's normalised Taylor coefficients from the arguments' (taylor.py).
     taylor: Callable[..., Any] | None = None
+    # A leading batch axis on operands (batching.py); None: one example at a time.
+    batch: Callable[..., Any] | None = None
     # -- what the passes and the back end may do with it --------------------------------------
     # The result may share the buffer of args[0] (reshape, transpose, ...): writes through it
     # are writes to args[0].

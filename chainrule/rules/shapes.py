@@ -448,7 +448,9 @@ def _reshape_numba(srcs: list[str], types: tuple = (), **params) -> str:
         dims = srcs[1:]
         return srcs[0] if not dims else \
             f"np.full({_tuple_src([f'abs({d})' for d in dims])}, {srcs[0]})"
-    return _reshape_emit(srcs, **params)
+    if len(srcs) == 1:
+        return _reshape_emit(srcs, **params)
+    return f"_rt.reshape({srcs[0]}, {_tuple_src(srcs[1:])})"
 
 def _linspace_numba(srcs: list[str], endpoint=True, **_) -> str:
     """Numba's ``np.linspace`` has no ``endpoint``: without the end point it is NumPy's

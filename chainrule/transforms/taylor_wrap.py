@@ -19,7 +19,7 @@ from ..ir.inline import inline
 from ..ir.nodes import Const, ForRange, Function, Var
 from ..ir.types import I64
 from .taylor import taylor_function
-from .wrap import Signature, _check_diff_arg
+from .wrap import Signature, check_diff_arg
 
 
 def _float_results(fn: Function) -> list:
@@ -75,7 +75,7 @@ def jet_ir(base: Compiled, sig: Signature, K: int, names: Names) -> tuple[Compil
 
 
 def _scalar_arg(sig: Signature, argnum: int, what: str) -> Var:
-    leaves = _check_diff_arg(sig, argnum, what)
+    leaves = check_diff_arg(sig, argnum, what)
     if len(leaves) != 1:
         raise NonDifferentiableError(f"{what} takes one float scalar or array per argument",
                                      hint="pass the values as one array")
