@@ -82,8 +82,9 @@ def _both_sweeps(transform, f, *args):
 
 LOOP = re.compile(r"for k(_\d+)? in range")
 # (inv has no batch rule: its statement loops over the directions; Numba takes ~30-50 s to
-# compile that sweep, so it runs with -m slow)
-CASES = [(layer, 3), (inplace, 4), (scalar_loop, 5),
+# compile that sweep, so it runs with -m slow, as do in-place writes, to keep the default run
+# short)
+CASES = [(layer, 3), (scalar_loop, 5), pytest.param(inplace, 4, marks=pytest.mark.slow),
          pytest.param(with_inv, 3, marks=pytest.mark.slow)]
 
 

@@ -135,7 +135,10 @@ def test_batched_sweep_computes_the_primal_once():
 
 @pytest.mark.parametrize("f", [inplace, loopy, branchy, writes_arg],
                          ids=lambda f: f.__name__)
-@pytest.mark.parametrize("jac", [cr.jacfwd, cr.jacrev], ids=["fwd", "rev"])
+# the reverse sweeps compile for 8-15 s each under Numba: run with -m slow (the forward ones
+# and tests/test_batched_jacobians.py keep both modes in the default run)
+@pytest.mark.parametrize("jac", [cr.jacfwd, pytest.param(cr.jacrev, marks=pytest.mark.slow)],
+                         ids=["fwd", "rev"])
 def test_mutation_loops_branches_against_fd(f, jac):
     x = X.copy()
     J = jac(f, backend="numba")(x)
@@ -156,7 +159,7 @@ def two(x, y):
     return np.tanh(W @ x + y * y) * np.sum(x * y)
 
 
-@pytest.mark.parametrize("jac", [cr.jacfwd, cr.jacrev])
+@pytest.mark.parametrize("jac", [cr.jacfwd, pytest.param(cr.jacrev, marks=pytest.mark.slow)])
 def test_two_arguments(jac):
     Jx, Jy = jac(two, argnums=(0, 1), backend="numba")(X, Y)
     np.testing.assert_allclose(Jx, fd_jac(lambda v: two(v, Y), X), rtol=1e-6, atol=1e-7)
@@ -168,6 +171,7 @@ def tree(p):
     return {"h": h, "s": np.sum(h * h)}
 
 
+@pytest.mark.slow  # tests/test_batched_jacobians.py checks pytrees in the default run
 @pytest.mark.parametrize("jac", [cr.jacfwd, cr.jacrev])
 def test_pytree_in_and_out(jac):
     p = {"w": W.copy(), "x": X.copy(), "b": B.copy()}
@@ -181,6 +185,7 @@ def test_pytree_in_and_out(jac):
             np.testing.assert_allclose(J[out][leaf], fd_jac(g, p[leaf]), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow  # ~20 s of compiling
 def test_hessian_of_two_arguments():
     def f(x, y):
         return np.sum(np.log(1.0 + np.exp(A @ (x * y))))

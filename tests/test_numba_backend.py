@@ -17,7 +17,10 @@ SUBSET = ["flagship_newton", "rk4_lotka_volterra", "mlp_loss", "stencil_slices",
 BY_NAME = {c.name: c for c in CASES}
 
 
-@pytest.mark.parametrize("name", SUBSET)
+# reductions over an axis (~20 s of compiling) are checked by the dtype and several-axes tests
+# below by default; here with -m slow
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow)
+                                  if n == "reductions_axis" else n for n in SUBSET])
 def test_numba_matches_numpy(name: str) -> None:
     case = BY_NAME[name]
     argnums = case.argnums
@@ -127,11 +130,17 @@ def _several_axes(x):
         np.sum(np.min(x ** 2, axis=(0, -2)))
 
 
-def test_reductions_over_several_axes_compile_with_numba():
+def _two_axes(x):
+    return np.sum(np.sin(np.sum(x, axis=(0, 2))) ** 2)
+
+
+# the light case by default; every reduction (a gradient Numba compiles for ~60 s) with -m slow
+@pytest.mark.parametrize("f", [_two_axes, pytest.param(_several_axes, marks=pytest.mark.slow)])
+def test_reductions_over_several_axes_compile_with_numba(f):
     x = np.random.default_rng(4).standard_normal((2, 3, 4))
-    assert np.isclose(cr.jit(_several_axes, backend="numba")(x), _several_axes(x), rtol=1e-12)
-    np.testing.assert_allclose(cr.grad(_several_axes, backend="numba")(x),
-                               numerical_grad(_several_axes, (x,)), rtol=1e-6, atol=1e-8)
+    assert np.isclose(cr.jit(f, backend="numba")(x), f(x), rtol=1e-12)
+    np.testing.assert_allclose(cr.grad(f, backend="numba")(x),
+                               numerical_grad(f, (x,)), rtol=1e-6, atol=1e-8)
 
 
 def _stacked_products(a, b):

@@ -211,8 +211,11 @@ def test_changed_closure_cells(backend):
 
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("shape", [(4,), (2, 3), (2, 3, 2)])
+# on Numba the 3-D case by default, the others with -m slow (each compiles for ~8 s)
+@pytest.mark.parametrize("backend, shape", [
+    ("numpy", (4,)), ("numpy", (2, 3)), ("numpy", (2, 3, 2)), ("numba", (2, 3, 2)),
+    pytest.param("numba", (4,), marks=pytest.mark.slow),
+    pytest.param("numba", (2, 3), marks=pytest.mark.slow)])
 def test_column_stack_of_one_array(backend, shape):
     x = np.linspace(-1.0, 2.0, int(np.prod(shape))).reshape(shape)
     assert np.allclose(cr.jit(np.column_stack, backend=backend)(x), np.column_stack(x))
@@ -315,7 +318,7 @@ def _numba_subset(picks, keep):
     return out
 
 
-@pytest.mark.parametrize("backend, pick", _numba_subset(MIXED_3D, 2) + _numba_subset(MIXED_4D, 1))
+@pytest.mark.parametrize("backend, pick", _numba_subset(MIXED_3D, 2) + _numba_subset(MIXED_4D, 0))
 def test_mixed_advanced_indexing(backend, pick):
     shape = (5, 4, 6) if pick in MIXED_3D else (3, 4, 5, 6)
     x = np.random.default_rng(7).normal(size=shape)

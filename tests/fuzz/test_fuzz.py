@@ -16,7 +16,7 @@ from .gen import generate
 from .known import known_bug
 from .regressions import REGRESSIONS
 
-NUMPY_SEEDS = range(0, 300)
+NUMPY_SEEDS = range(0, 150)  # 150-300 and 1000-3000 with -m slow
 NUMBA_SEEDS = range(0, 4)  # small programs (Numba compiles each function for seconds)
 SLOW_NUMPY_SEEDS = range(1000, 3000)
 SLOW_NUMBA_SEEDS = range(100, 160)
@@ -59,7 +59,8 @@ def test_random_programs_numba():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seeds", _batches(SLOW_NUMPY_SEEDS, 100), ids=str)
+@pytest.mark.parametrize("seeds", _batches(range(150, 300), 50) + _batches(SLOW_NUMPY_SEEDS, 100),
+                         ids=str)
 def test_random_programs_numpy_long(seeds):
     counts = _run(seeds, "numpy")
     assert counts["agree"] >= 0.75 * len(seeds), counts
