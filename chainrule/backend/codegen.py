@@ -34,6 +34,9 @@ class SourceWriter:
         self._const_ids: dict[int, str] = {}
         self.with_comments = with_comments
         self._last_line: tuple | None = None
+        # Module-level definitions emissions ask for (fused loop kernels): source -> name,
+        # in order of first use; equal sources share one definition.
+        self.defs: dict[str, str] = {}
 
     # -- atoms ---------------------------------------------------------------------------
     def atom(self, a) -> str:
@@ -95,12 +98,16 @@ class SourceWriter:
         elif isinstance(s, Assign):
             expr = self.emit(s)
             if isinstance(expr, Statements):
-                self.lines.extend(pad + ln.format(out=s.out.name) for ln in expr.lines)
+                names = self.define(expr.defs)
+                self.lines.extend(pad + ln.format(out=s.out.name, **names) for ln in expr.lines)
             else:
                 self.lines.append(f"{pad}{s.out.name} = {expr}")
         elif isinstance(s, Effect):
             text = self.emit(s)
             lines = text.lines if isinstance(text, Statements) else [text]
+            if isinstance(text, Statements) and text.defs:
+                names = self.define(text.defs)
+                lines = [ln.format(**names) for ln in lines]
             self.lines.extend(pad + ln for ln in lines)
         elif isinstance(s, If):
             self.lines.append(f"{pad}if {self.atom(s.cond)}:")
@@ -130,6 +137,23 @@ class SourceWriter:
         else:
             raise TypeError(f"unknown statement {s!r}")
         self._last_line = self._last_line if isinstance(s, (Assign, Effect)) else None
+
+    def define(self, defs: tuple) -> dict:
+        """Names (``def0``, ``def1``, ... -> ``_kernel3``, ...) of an emission's module-level
+        definitions; a source already defined keeps its first name."""
+        names = {}
+        for j, text in enumerate(defs):
+            if text not in self.defs:
+                self.defs[text] = f"_kernel{len(self.defs)}"
+            names[f"def{j}"] = self.defs[text]
+        return names
+
+    def module_defs(self) -> list:
+        """The definitions' source lines, each followed by two blank lines."""
+        out = []
+        for text, name in self.defs.items():
+            out += text.replace("{name}", name).split("\n") + ["", ""]
+        return out
 
     def emit(self, s) -> str:
         """Source of one primitive application; backend overrides also see the arg types."""
@@ -195,5 +219,5 @@ def generate(fn: Function, registry=None, with_comments: bool = True,
             h.update(f"{name}:{value.dtype}:{value.shape}".encode())
             h.update(value.tobytes())
         header += f"# constants {', '.join(sorted(w.consts))}: sha256 {h.hexdigest()[:16]}\n"
-    src = header + "\n\n" + "\n".join(w.lines) + "\n"
+    src = header + "\n\n" + "\n".join(w.module_defs() + w.lines) + "\n"
     return src, {**EXTRA_GLOBALS, **w.consts}

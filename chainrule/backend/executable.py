@@ -6,7 +6,8 @@ cannot compile falls back to the NumPy backend with one :class:`BackendFallbackW
 function; asking for ``backend="numba"`` explicitly raises instead. Only compile-time errors
 (typing, lowering) fall back: the code is compiled for the call's argument types before it runs,
 and an exception raised while running it propagates unchanged. ``CHAINRULE_BACKEND`` sets the
-default.
+default. With the default choice, a Numba compilation still running after a short wait goes on
+in a background thread while the calls run on NumPy (:mod:`.background`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..ir.outside import to_json as outside_to_json
 from ..passes.kinks import Site
 from ..passes.kinks import report as report_kinks
 from ..progress import compiling
-from . import fused_emit, numba_backend
+from . import background, fused_emit, numba_backend
 from .codegen import generate
 from .loader import load_source
 
@@ -69,6 +70,7 @@ class Executable:
         self.requested = resolve_backend(backend)
         self.fallback_reason: str | None = None
         self.compiled_ok = False
+        self._job: background.Compilation | None = None  # Numba compiling in a thread
         # Called (no arguments) to compile again when a global or closure value the code
         # depends on changed (set by the owner; see chainrule.ir.outside).
         self.rebuild: Any = None
@@ -159,12 +161,63 @@ class Executable:
 
     def _compile_numba(self, flat: list) -> None:
         """Compile for the types of ``flat`` without running; fall back (or raise) if Numba
-        cannot. Nothing of the user's program runs here, so any exception is a compile error."""
+        cannot. Nothing of the user's program runs here, so any exception is a compile error.
+        With the default backend choice, a compilation still running after
+        ``background.wait_seconds()`` goes on in a thread and the calls run on NumPy."""
+        label = owner_label(self.owner, self.name)
         try:
-            with compiling(owner_label(self.owner, self.name), "Numba compiling"):
-                self.py.compile(tuple(self.py.typeof_pyval(a) for a in flat))
+            types = tuple(self.py.typeof_pyval(a) for a in flat)
+            wait = background.wait_seconds() if self.requested == "auto" else float("inf")
+            if wait == float("inf"):
+                with compiling(label, "Numba compiling"):
+                    self.py.compile(types)
+                return
+            job = background.Compilation(self.py, types, label)
+            finished = job.wait(wait)  # (no progress line: a longer one is announced below)
         except Exception as exc:
             self._numba_failed(exc)
+            return
+        if finished:
+            if job.error is not None:
+                self._numba_failed(job.error)
+            return
+        job.announce_background()
+        self._job, self._numba_py = job, self.py
+        self._numpy_py = load_source(self.name, self.sources["numpy"], self.consts)
+        self.py = self._while_compiling
+
+    def _while_compiling(self, *args):
+        """``self.py`` while Numba compiles in the background: the NumPy code, until the
+        compilation is done; then the Numba code from that call on (or the NumPy backend for
+        good, with the fallback warning, if Numba could not compile it)."""
+        job = self._job
+        if job is None or not job.done():
+            return self._numpy_py(*args)
+        self._finish_background()
+        return self.py(*args)
+
+    def _finish_background(self) -> None:
+        job, self._job = self._job, None
+        self.py = self._numba_py
+        if job.error is not None:
+            self._numba_failed(job.error)
+        else:
+            job.announce_switch()
+
+    @property
+    def compiling_in_background(self) -> bool:
+        """Whether Numba is still compiling this function in a thread (calls run on NumPy)."""
+        return self._job is not None and not self._job.done()
+
+    def wait_for_numba(self, timeout: float | None = None) -> bool:
+        """Block until a background Numba compilation ends and switch to its code; whether the
+        calls now run on Numba."""
+        job = self._job
+        if job is not None:
+            if not job.wait(timeout):
+                return False
+            self._finish_background()
+        return self.backend == "numba" and self.compiled_ok
 
     def _run(self, args) -> tuple:
         try:

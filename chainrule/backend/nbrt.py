@@ -16,6 +16,7 @@ from ..runtime import opaque_call as opaque_call_py  # noqa: F401  (run in objec
 from .nbrt_flat import add, assign, fill, iadd, mul, sub, zmul_array  # noqa: F401  (flat loops)
 
 njit = numba.njit(cache=True, nogil=True)
+kernel = njit  # generated code's fused loop nests: ``@_rt.kernel`` (rules/fused.py)
 objmode = numba.objmode  # generated code: ``with _rt.objmode(out="float64[::1]"): ...``
 
 

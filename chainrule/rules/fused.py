@@ -43,33 +43,36 @@ def _names(k) -> tuple:
     return (p, [f"{p}i{d}" for d in range(k.ndim)], [f"{p}n{d}" for d in range(k.ndim)])
 
 
-def _extent_lines(k, srcs: list) -> list:
-    _, _, n = _names(k)
+def _knames(k) -> tuple:
+    """The kernel function's own names: loop indices ``i0, ...``, extents ``n0, ...``."""
+    return ([f"i{d}" for d in range(k.ndim)], [f"n{d}" for d in range(k.ndim)])
+
+
+def _extent_lines(k, srcs: list, n: list) -> list:
     lines = []
     for d, src in enumerate(k.extents()):
         lines.append(f"{n[d]} = {srcs[src[0]]}.shape[{src[1]}]" if src else f"{n[d]} = 1")
     return lines
 
 
-def _access(k, leaf: int, srcs: list) -> str:
+def _access(k, leaf: int, srcs: list, idx: list) -> str:
     nd = k.leaves[leaf][0]
     if nd == 0:
         return srcs[leaf]
-    _, idx, _ = _names(k)
     parts = ["0" if unit else idx[d] for _, d, unit in k.placement(leaf)]
     return f"{srcs[leaf]}[{', '.join(parts)}]"
 
 
-def _expr(k, tree, srcs: list, atom, table: dict = SCALAR) -> str:
+def _expr(k, tree, srcs: list, idx: list, table: dict = SCALAR) -> str:
     tag = tree[0]
     if tag == "leaf":
-        return _access(k, tree[1], srcs)
+        return _access(k, tree[1], srcs, idx)
     if tag == "const":
-        return atom(tree[1])
+        return _atom(tree[1])
     if tag == "bcast":
-        return _expr(k, tree[1], srcs, atom, table)
+        return _expr(k, tree[1], srcs, idx, table)
     _, prim, _params, kids = tree
-    return table[prim].format(*(_expr(k, c, srcs, atom, table) for c in kids))
+    return table[prim].format(*(_expr(k, c, srcs, idx, table) for c in kids))
 
 
 def _atom(c) -> str:
@@ -79,8 +82,7 @@ def _atom(c) -> str:
     return f"({v})" if v < 0 else repr(v)
 
 
-def _loops(k, dims: list, depth: int) -> tuple:
-    _, idx, n = _names(k)
+def _loops(idx: list, n: list, dims: list, depth: int) -> tuple:
     lines = [f"{'    ' * (depth + t)}for {idx[d]} in range({n[d]}):" for t, d in enumerate(dims)]
     return lines, depth + len(dims)
 
@@ -91,56 +93,64 @@ def _guard(srcs: list, kernel, types: tuple = (), **_) -> Statements:
     conds = []
     for leaf, j, d in k.checks():
         conds.append(f"{srcs[leaf]}.shape[{j}] == {'1' if d is None else n[d]}")
-    return Statements(*_extent_lines(k, srcs), "{out} = " + " and ".join(conds))
+    return Statements(*_extent_lines(k, srcs, n), "{out} = " + " and ".join(conds))
+
+
+def _kernel(k, body: list) -> str:
+    """The source of the loop nest as a function of its leaves ``a0, a1, ...`` (``{name}``
+    stands for its name, which the code generator gives it)."""
+    args = ", ".join(f"a{j}" for j in range(len(k.leaves)))
+    return "\n".join(["@_rt.kernel", f"def {{name}}({args}):"] + ["    " + ln for ln in body])
+
+
+def _call(k, srcs: list) -> str:
+    return f"{{def0}}({', '.join(srcs)})"
 
 
 def _fused(srcs: list, kernel, types: tuple = (), **_) -> Statements:
     k = kernel
-    p, idx, n = _names(k)
-    lines = _extent_lines(k, srcs)
-    value = _expr(k, k.tree, srcs, _atom)
-    serial = _expr(k, k.tree, srcs, _atom, SERIAL)
+    a = [f"a{j}" for j in range(len(k.leaves))]
+    idx, n = _knames(k)
+    lines = _extent_lines(k, a, n)
+    value = _expr(k, k.tree, a, idx)
+    serial = _expr(k, k.tree, a, idx, SERIAL)
     if k.kind == "map":
         shape = ", ".join(n) + ("," if k.ndim == 1 else "")
-        lines.append(f"{p}o = np.empty(({shape}), dtype=np.float64)")
-        loops, depth = _loops(k, list(range(k.ndim)), 0)
-        lines += loops + [f"{'    ' * depth}{p}o[{', '.join(idx)}] = {value}", "{out} = " + f"{p}o"]
-        return Statements(*lines)
-    # a sum over k.axes
-    kept = [d for d in range(k.ndim) if d not in k.axes]
-    out_dims = [d for d in range(k.ndim) if k.keep or d not in k.axes]
-    shape = [("1" if d in k.axes else n[d]) for d in out_dims]
-    oidx = [("0" if d in k.axes else idx[d]) for d in out_dims]
-    suffix = kept == list(range(len(kept)))
-    if not out_dims:
-        loops, depth = _loops(k, list(range(k.ndim)), 0)
-        lines += [f"{p}a = 0.0"] + loops + [f"{'    ' * depth}{p}a += {serial}",
-                                            "{out} = " + f"{p}a"]
-        return Statements(*lines)
-    tup = ", ".join(shape) + ("," if len(shape) == 1 else "")
-    if suffix:
-        lines.append(f"{p}o = np.empty(({tup}), dtype=np.float64)")
-        outer, depth = _loops(k, kept, 0)
-        inner, depth2 = _loops(k, list(k.axes), depth)
-        lines += outer + [f"{'    ' * depth}{p}a = 0.0"] + inner
-        lines += [f"{'    ' * depth2}{p}a += {serial}",
-                  f"{'    ' * depth}{p}o[{', '.join(oidx)}] = {p}a"]
-    else:
-        lines.append(f"{p}o = np.zeros(({tup}), dtype=np.float64)")
-        loops, depth = _loops(k, list(range(k.ndim)), 0)
-        lines += loops + [f"{'    ' * depth}{p}o[{', '.join(oidx)}] += {value}"]
-    lines.append("{out} = " + f"{p}o")
-    return Statements(*lines)
+        lines.append(f"o = np.empty(({shape}), dtype=np.float64)")
+        loops, depth = _loops(idx, n, list(range(k.ndim)), 0)
+        lines += loops + [f"{'    ' * depth}o[{', '.join(idx)}] = {value}", "return o"]
+    else:  # a sum over k.axes
+        kept = [d for d in range(k.ndim) if d not in k.axes]
+        out_dims = [d for d in range(k.ndim) if k.keep or d not in k.axes]
+        shape = [("1" if d in k.axes else n[d]) for d in out_dims]
+        oidx = [("0" if d in k.axes else idx[d]) for d in out_dims]
+        tup = ", ".join(shape) + ("," if len(shape) == 1 else "")
+        if not out_dims:
+            loops, depth = _loops(idx, n, list(range(k.ndim)), 0)
+            lines += ["acc = 0.0"] + loops + [f"{'    ' * depth}acc += {serial}", "return acc"]
+        elif kept == list(range(len(kept))):  # the summed axes are the innermost ones
+            lines.append(f"o = np.empty(({tup}), dtype=np.float64)")
+            outer, depth = _loops(idx, n, kept, 0)
+            inner, depth2 = _loops(idx, n, list(k.axes), depth)
+            lines += outer + [f"{'    ' * depth}acc = 0.0"] + inner
+            lines += [f"{'    ' * depth2}acc += {serial}",
+                      f"{'    ' * depth}o[{', '.join(oidx)}] = acc", "return o"]
+        else:
+            lines.append(f"o = np.zeros(({tup}), dtype=np.float64)")
+            loops, depth = _loops(idx, n, list(range(k.ndim)), 0)
+            lines += loops + [f"{'    ' * depth}o[{', '.join(oidx)}] += {value}", "return o"]
+    return Statements("{out} = " + _call(k, srcs), defs=(_kernel(k, lines),))
 
 
 def _fused_iadd(srcs: list, kernel, types: tuple = (), **_) -> Statements:
     k = kernel
-    _, idx, _ = _names(k)
-    lines = _extent_lines(k, srcs)
-    value = _expr(k, k.tree, srcs, _atom)
-    loops, depth = _loops(k, list(range(k.ndim)), 0)
-    lines += loops + [f"{'    ' * depth}{srcs[0]}[{', '.join(idx)}] += {value}"]
-    return Statements(*lines)
+    a = [f"a{j}" for j in range(len(k.leaves))]
+    idx, n = _knames(k)
+    lines = _extent_lines(k, a, n)
+    value = _expr(k, k.tree, a, idx)
+    loops, depth = _loops(idx, n, list(range(k.ndim)), 0)
+    lines += loops + [f"{'    ' * depth}a0[{', '.join(idx)}] += {value}", "return 0"]
+    return Statements(_call(k, srcs), defs=(_kernel(k, lines),))
 
 
 def _numpy_emit(*_a, **_k):

@@ -31,10 +31,13 @@ from ..errors import MissingRuleError
 
 class Statements:
     """What an emission returns when one primitive needs several lines (an assignment's lines
-    may name its result as ``{out}``)."""
+    may name its result as ``{out}``). ``defs``: module-level definitions the lines call, as
+    (name, source) pairs; the code generator writes each distinct one once, above the
+    function."""
 
-    def __init__(self, *lines: str):
+    def __init__(self, *lines: str, defs: tuple = ()):
         self.lines = list(lines)
+        self.defs = tuple(defs)
 
 
 # Kinds of non-differentiable points (see docs/nonsmooth.md).
