@@ -2,7 +2,8 @@
 :mod:`chainrule.examples.pinn_heat` (tanh MLP 2-32-32-1, 256 collocation points, u_t and u_xx by
 ``jet`` inside the loss), beside JAX and PyTorch (:mod:`benchmarks.pinn_peers`).
 
-    python -m benchmarks.pinn [--peer-python PYTHON] [--peers jax,torch] [--backends auto,numba,numpy]
+    python -m benchmarks.pinn [--peer-python PYTHON] [--peers jax,torch]
+                              [--backends auto,numba,numpy]
 
 Each chainrule backend and each peer tool runs in a fresh process (chainrule with an empty cache
 directory, so its first call includes everything: front end, transforms, code generation and the

@@ -4,7 +4,8 @@ the NumPy backend as the default for correctness tests.
 Tests marked ``slow`` are deselected by the default ``-m 'not slow'`` in pyproject.toml; run them
 with ``pytest -m slow``. Most tests run the generated code with the NumPy backend (fast to
 start); tests of the Numba backend pass ``backend="numba"`` explicitly. The IR verifier runs
-after every pass (``CHAINRULE_VERIFY=1``).
+after every pass (``CHAINRULE_VERIFY=1``). First calls wait for Numba to finish compiling
+(``CHAINRULE_NUMBA_WAIT=inf``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("CHAINRULE_BACKEND", "numpy")
+# A first call always waits for Numba (no background compile, backend/background.py), so that
+# a test sees the fallback warning or the Numba code at the call it makes;
+# tests/test_background_compile.py sets it to 0.
+os.environ.setdefault("CHAINRULE_NUMBA_WAIT", "inf")
 # Every pass and transform checks the IR it produces (chainrule/ir/verify.py).
 os.environ.setdefault("CHAINRULE_VERIFY", "1")
 

@@ -16,7 +16,6 @@ import chainrule as cr
 from chainrule.errors import BackendFallbackWarning
 from chainrule.testing import numerical_grad
 
-
 LOSS_SOURCE = """
 def loss(w, x):
     h = np.tanh(x @ w)

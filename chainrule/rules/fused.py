@@ -3,9 +3,11 @@ their source under Numba (the only back end that sees them).
 
 Three statements: ``ok = fused_guard(leaves)`` (the shape assumption as one boolean),
 ``out = fused(leaves)`` (a new array, or a sum over some loop axes) and
-``fused_iadd(target, leaves)`` (``target[...] += tree``). Each is written inline in the
-generated function as plain ``for`` loops over the loop extents, C order, indexing every leaf
-in place; the value of the tree is one scalar expression per element. A reduction whose summed
+``fused_iadd(target, leaves)`` (``target[...] += tree``). The guard is written inline; each
+loop nest is a small function of its leaves (``_kernel0(a0, a1, ...)``, defined once above
+the generated function for every distinct source and compiled by Numba on its own) of plain
+``for`` loops over the loop extents, C order, indexing every leaf in place; the value of the
+tree is one scalar expression per element. A reduction whose summed
 axes are the innermost ones accumulates in a local (the order of the additions is then the
 same as ``_rt.sum_axis``'s and ``np.sum``'s). The ``kernel`` parameter is the pass's
 ``Kernel`` (read through its methods only).

@@ -31,9 +31,9 @@ from ..errors import MissingRuleError
 
 class Statements:
     """What an emission returns when one primitive needs several lines (an assignment's lines
-    may name its result as ``{out}``). ``defs``: module-level definitions the lines call, as
-    (name, source) pairs; the code generator writes each distinct one once, above the
-    function."""
+    may name its result as ``{out}``). ``defs``: sources of module-level definitions the lines
+    call as ``{def0}``, ``{def1}``, ... (each source names its function ``{name}``); the code
+    generator writes each distinct source once, above the function."""
 
     def __init__(self, *lines: str, defs: tuple = ()):
         self.lines = list(lines)
