@@ -168,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--lr", type=float, default=5e-3)
-    p.add_argument("--backend", default="numba", help="numba (default) or numpy")
+    p.add_argument("--backend", default="auto",
+                   help="auto (default: Numba; the first steps run on NumPy while it compiles), "
+                        "numba (wait for it) or numpy")
     p.add_argument("--png", default="pinn_heat.png", help="where to write the plot")
     opts = p.parse_args(argv)
     print(f"PINN for u_t = u_xx: tanh MLP 2-{WIDTH}-{WIDTH}-1, 256 collocation points, "
