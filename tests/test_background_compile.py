@@ -132,3 +132,23 @@ def test_wait_setting(monkeypatch):
                        ("nonsense", DEFAULT_WAIT), ("-1", DEFAULT_WAIT)):
         monkeypatch.setenv("CHAINRULE_NUMBA_WAIT", text)
         assert wait_seconds() == want
+
+
+def test_one_line_per_function(monkeypatch, capsys):
+    from chainrule.backend import background
+
+    monkeypatch.setenv("CHAINRULE_PROGRESS", "1")
+    monkeypatch.setattr(background, "_SAID", set())
+
+    class Quick:
+        def compile(self, types):
+            pass
+
+    for _ in range(3):
+        job = background.Compilation(Quick(), (), "grad(f) (f.py:1)")
+        job.wait()
+        job.announce_background()
+        job.announce_switch()
+    err = capsys.readouterr().err
+    assert err.count("goes on in the background") == 1
+    assert err.count("runs on Numba from this call on") == 1

@@ -43,6 +43,18 @@ def _progress_on() -> bool:
     return os.environ.get("CHAINRULE_PROGRESS", "1") != "0"
 
 
+# Labels already announced (a function called again with a new closure, e.g. a ``jet`` of a
+# lambda made at every call, compiles again; one line each per function is enough).
+_SAID: set = set()
+
+
+def _once(kind: str, label: str) -> bool:
+    if not _progress_on() or (kind, label) in _SAID:
+        return False
+    _SAID.add((kind, label))
+    return True
+
+
 class Compilation:
     """One Numba compilation (``dispatcher.compile(types)``) running in its own thread."""
 
@@ -75,11 +87,11 @@ class Compilation:
         return self._done.wait(timeout)
 
     def announce_background(self) -> None:
-        if _progress_on():
+        if _once("background", self.label):
             print(f"chainrule: Numba compiling {self.label} goes on in the background; calls "
                   "run on the NumPy backend until it is done", file=sys.stderr, flush=True)
 
     def announce_switch(self) -> None:
-        if _progress_on() and self.error is None:
+        if self.error is None and _once("switch", self.label):
             print(f"chainrule: {self.label} runs on Numba from this call on (compiled in "
                   f"{self.seconds:.1f} s)", file=sys.stderr, flush=True)
