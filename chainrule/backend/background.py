@@ -12,7 +12,10 @@ Results on the two backends agree to rounding (a few units in the last place, e.
 vectorised ``tanh``), so a run whose first calls ran on NumPy may differ in the last digits from
 one that waited; ``CHAINRULE_NUMBA_WAIT=inf`` or ``backend="numba"`` (which always waits)
 gives the same numbers on every run. The thread is not a daemon: a program that ends while it
-compiles waits for it (and Numba's on-disk cache keeps the result for the next run).
+compiles waits for it (and Numba's on-disk cache keeps the result for the next run). A process
+forked while the thread compiles inherits Numba's compiler lock as held (a forked worker that
+compiles would wait for ever): programs that fork workers soon after the first call set
+``CHAINRULE_NUMBA_WAIT=inf`` (or use the "spawn" start method).
 """
 
 from __future__ import annotations
