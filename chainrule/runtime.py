@@ -18,6 +18,13 @@ def check(cond, message):
     return 0
 
 
+def check_bound(bound, message):
+    """A read of a local variable that may not be assigned (returns an unused 0)."""
+    if not bound:
+        raise UnboundLocalError(message)
+    return 0
+
+
 def check_batch_size(m, n, where, what, first):
     """0, or the :class:`~chainrule.errors.BatchError` of a ``vmap`` argument whose batch size
     ``m`` differs from the first batched argument's ``n``."""

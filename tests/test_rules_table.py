@@ -333,6 +333,7 @@ NONDIFF_EXEMPT = {
     "debug_print": "an unused integer result (printing: tests/test_pytrees.py)",
     "check": "an unused integer result (assert: tests/test_pytrees.py)",
     "check_batch_size": "only integer arguments (tests/test_vmap.py)",
+    "check_bound": "an unused integer result (tests/test_unbound_reads.py)",
 }
 
 

@@ -36,6 +36,13 @@ def check(cond, message):
 
 
 @njit
+def check_bound(bound, message):
+    if not bound:
+        raise UnboundLocalError(message)
+    return 0
+
+
+@njit
 def check_batch_size(m, n, where, what, first):
     if m != n:
         raise BatchError(where + ": vmap: " + what + " has batch size " + str(m) + ", but "

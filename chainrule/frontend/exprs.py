@@ -14,7 +14,7 @@ from ..errors import ChainruleTypeError, UnsupportedSyntaxError
 from ..ir.builder import const
 from ..ir.nodes import Const, Var
 from . import numpy_arrays
-from .frames import MISSING
+from .frames import BOUND, MISSING, bound_key
 from .iteration import RunLoop
 from .values import AstFunction, RangeVal, RunList, is_atom, static_number
 
@@ -84,6 +84,16 @@ class ExprMixin:
         if v is MISSING:
             raise self.error_at(node, f"name `{name}` is not defined (or not assigned on every "
                                       "path before this use)", "assign it before the use")
+        env = self.frame.env
+        flag = env.get(bound_key(name))
+        if flag is not None and flag is not BOUND and env.get(name, MISSING) is v:
+            # assigned on some paths only: the read raises where it is unassigned, as in Python
+            loc = self.b.loc
+            where = f"{loc.file.rsplit('/', 1)[-1]}:{loc.line}: " if loc is not None else ""
+            self.b.emit("check_bound", flag, message=(
+                f"{where}cannot access local variable '{name}' where it is not associated "
+                "with a value"))
+            env[bound_key(name)] = BOUND
         return self.fresh_views(v)
 
     def expr_Tuple(self, node: ast.Tuple) -> Any:

@@ -119,6 +119,41 @@ class OutsideValues:
         return from_python(value)
 
 
+# Whether a local variable is assigned: ``env["#bound:y"]`` exists only for a variable that
+# some path may reach unassigned (it was assigned in one branch, or in a loop that may make no
+# trip); it is a bool atom, ``BOUND`` once the variable is assigned for sure. A read of ``y``
+# checks it at run time (``check_bound``: UnboundLocalError, as Python), where the variable
+# itself holds a placeholder zero.
+BOUND_PREFIX = "#bound:"
+BOUND = Const(True, Type("bool", 0))
+UNBOUND = Const(False, Type("bool", 0))
+
+
+def bound_key(name: str) -> str:
+    return BOUND_PREFIX + name
+
+
+def with_bound_flags(paths: list) -> list:
+    """``paths`` ([(env, block)]) with ``#bound:`` flags for the variables that some paths
+    lack or already flag (each env is copied)."""
+    envs = [env for env, _ in paths]
+    names = dict.fromkeys(k for env in envs for k in env if not k.startswith("#"))
+    flagged = {k[len(BOUND_PREFIX):] for env in envs for k in env if k.startswith(BOUND_PREFIX)}
+    out = []
+    for env, blk in paths:
+        env = dict(env)
+        for name in names:
+            missing = [e.get(name, _MISSING) is _MISSING for e in envs]
+            if not (any(missing) or name in flagged):
+                continue
+            if env.get(name, _MISSING) is _MISSING:
+                env[bound_key(name)] = UNBOUND
+            else:
+                env.setdefault(bound_key(name), BOUND)
+        out.append((env, blk))
+    return out
+
+
 def typed_zero(b, typ: Type) -> Any:
     """A placeholder value of ``typ`` for a variable not yet assigned on some path."""
     if typ.ndim == 0:
@@ -167,9 +202,10 @@ class JoinMixin:
 
     def join_envs(self, name_order: list, paths: list) -> dict:
         """Merge environments ``paths`` = [(env, block)]; appends copies to each block."""
-        base = dict(paths[0][0])
         if len(paths) == 1:
-            return base
+            return dict(paths[0][0])
+        paths = with_bound_flags(paths)
+        base = dict(paths[0][0])
         keys = list(dict.fromkeys(k for env, _ in paths for k in env))
         for key in keys:
             vals = [env.get(key, _MISSING) for env, _ in paths]

@@ -20,7 +20,7 @@ from ..ir.builder import const
 from ..ir.nodes import Const, ForRange, If, Var, While
 from ..ir.types import BOOL, I64
 from . import scan
-from .frames import MISSING, LoopCtx, typed_zero
+from .frames import MISSING, UNBOUND, LoopCtx, bound_key, typed_zero
 from .iteration import IterMixin, RunLoop
 from .values import RunList, flatten, rebuild
 
@@ -190,6 +190,15 @@ class LoopMixin(IterMixin):
         """Decide the carried variables of a loop; emit their initial copies; bind them."""
         frame = self.frame
         env = frame.env
+        # a variable first assigned in the body is unassigned after a loop without a trip
+        names = list(names)
+        for n in list(names):
+            if n.startswith("#"):
+                continue
+            if env.get(n, MISSING) is MISSING:
+                env[bound_key(n)] = UNBOUND
+            if bound_key(n) in env and bound_key(n) not in names:
+                names.append(bound_key(n))
         kinds: dict = {}
         for n in names:
             v = env.get(n, MISSING)
@@ -329,5 +338,5 @@ def _loop_var_name(target: ast.AST) -> str:
 
 
 def _slot_name(name: str, path: str, n: int) -> str:
-    base = name if name.isidentifier() else name.strip("#") or "v"
+    base = name if name.isidentifier() else name.strip("#").replace(":", "_") or "v"
     return base if n == 1 and not path else f"{base}{path}"

@@ -15,6 +15,7 @@ from ..errors import ChainruleTypeError
 from ..ir.builder import const
 from ..ir.nodes import Const, If, Var
 from . import scan
+from .frames import BOUND, BOUND_PREFIX
 from .loops import LoopMixin
 from .values import AstFunction, RunList, flatten, is_atom, static_number
 
@@ -196,7 +197,10 @@ class StmtMixin(LoopMixin):
                 blk[-1].out = renamed
                 self.renamed(value, renamed)
                 value = renamed
-        self.frame.env[name] = value
+        env = self.frame.env
+        env[name] = value
+        if BOUND_PREFIX + name in env:
+            env[BOUND_PREFIX + name] = BOUND
 
     def _bound_elsewhere(self, var: Var) -> bool:
         """Does a name of any active frame already hold ``var`` (a parameter of an inlined

@@ -8,6 +8,9 @@ with primal values) and are kept by dead-code elimination and never moved by the
 * ``debug_print(*values, parts=...)`` prints like ``print``: ``parts`` holds the string pieces
   and a ``None`` where the next value goes (strings are compile-time constants).
 * ``check(cond, message=...)`` raises ``AssertionError(message)`` when ``cond`` is false.
+* ``check_bound(bound, message=...)`` raises ``UnboundLocalError(message)`` when ``bound`` is
+  false: a read of a local variable assigned on some paths only (a branch, or a loop that may
+  make no trip), as Python raises it.
 * ``check_batch_size(m, n, where=..., what=..., first=...)`` raises
   :class:`chainrule.errors.BatchError` when the batch size ``m`` of one ``vmap`` argument
   differs from the size ``n`` of the first batched argument.
@@ -33,6 +36,10 @@ def _check_emit(srcs: list[str], message: str, **_) -> str:
     return f"_rt.check({srcs[0]}, _rt.text({message!r}))"
 
 
+def _check_bound_emit(srcs: list[str], message: str, **_) -> str:
+    return f"_rt.check_bound({srcs[0]}, _rt.text({message!r}))"
+
+
 def _check_batch_emit(srcs: list[str], where: str, what: str, first: str, **_) -> str:
     return f"_rt.check_batch_size({srcs[0]}, {srcs[1]}, {where!r}, {what!r}, {first!r})"
 
@@ -42,6 +49,8 @@ PRIMS = [
               doc="print the values (primal values in derivative code)"),
     Primitive("check", _int_result, _check_emit, nondiff=True, keep=True,
               doc="raise AssertionError(message) when the condition is false"),
+    Primitive("check_bound", _int_result, _check_bound_emit, nondiff=True, keep=True,
+              doc="raise UnboundLocalError(message) when a variable may be unassigned"),
     Primitive("check_batch_size", _int_result, _check_batch_emit, nondiff=True, keep=True,
               doc="raise BatchError when two vmap batch sizes differ"),
 ]
