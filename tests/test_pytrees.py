@@ -397,6 +397,7 @@ def test_jacobian_with_respect_to_a_dataclass():
     assert type(H) is Params and type(H.W) is Params and H.W.W.shape == (2, 3, 2, 3)
 
 
+@pytest.mark.slow  # Jacobians of pytrees under Numba: tests/test_batched_jacobians.py by default
 def test_jacobian_numba_backend():
     J = cr.jacrev(two_args, argnums=(0, 1), backend="numba")(XS, YS)
     np.testing.assert_allclose(J["b"][1], fd_jac(lambda y: two_args(XS, y)["b"], YS),
