@@ -135,21 +135,18 @@ def bound_key(name: str) -> str:
 
 def with_bound_flags(paths: list) -> list:
     """``paths`` ([(env, block)]) with ``#bound:`` flags for the variables that some paths
-    lack or already flag (each env is copied)."""
+    lack or already flag (the envs that get a flag are copied; usually there is none)."""
     envs = [env for env, _ in paths]
-    names = dict.fromkeys(k for env in envs for k in env if not k.startswith("#"))
+    names = dict.fromkeys(k for env in envs for k in env if not k.startswith("#"))  # in order
     flagged = {k[len(BOUND_PREFIX):] for env in envs for k in env if k.startswith(BOUND_PREFIX)}
+    need = [n for n in names if n in flagged or any(n not in env for env in envs)]
+    if not need:
+        return paths
     out = []
     for env, blk in paths:
         env = dict(env)
-        for name in names:
-            missing = [e.get(name, _MISSING) is _MISSING for e in envs]
-            if not (any(missing) or name in flagged):
-                continue
-            if env.get(name, _MISSING) is _MISSING:
-                env[bound_key(name)] = UNBOUND
-            else:
-                env.setdefault(bound_key(name), BOUND)
+        for name in need:
+            env[bound_key(name)] = env.get(bound_key(name), BOUND) if name in env else UNBOUND
         out.append((env, blk))
     return out
 

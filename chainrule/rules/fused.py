@@ -105,7 +105,7 @@ def _kernel(k, body: list) -> str:
     return "\n".join(["@_rt.kernel", f"def {{name}}({args}):"] + ["    " + ln for ln in body])
 
 
-def _call(k, srcs: list) -> str:
+def _call(srcs: list) -> str:
     return f"{{def0}}({', '.join(srcs)})"
 
 
@@ -141,7 +141,7 @@ def _fused(srcs: list, kernel, types: tuple = (), **_) -> Statements:
             lines.append(f"o = np.zeros(({tup}), dtype=np.float64)")
             loops, depth = _loops(idx, n, list(range(k.ndim)), 0)
             lines += loops + [f"{'    ' * depth}o[{', '.join(oidx)}] += {value}", "return o"]
-    return Statements("{out} = " + _call(k, srcs), defs=(_kernel(k, lines),))
+    return Statements("{out} = " + _call(srcs), defs=(_kernel(k, lines),))
 
 
 def _fused_iadd(srcs: list, kernel, types: tuple = (), **_) -> Statements:
@@ -152,7 +152,7 @@ def _fused_iadd(srcs: list, kernel, types: tuple = (), **_) -> Statements:
     value = _expr(k, k.tree, a, idx)
     loops, depth = _loops(idx, n, list(range(k.ndim)), 0)
     lines += loops + [f"{'    ' * depth}a0[{', '.join(idx)}] += {value}", "return 0"]
-    return Statements(_call(k, srcs), defs=(_kernel(k, lines),))
+    return Statements(_call(srcs), defs=(_kernel(k, lines),))
 
 
 def _numpy_emit(*_a, **_k):
