@@ -228,7 +228,9 @@ def test_numba_per_example_gradients_and_loops():
     w = (RNG.normal(size=(4, 3)), RNG.normal(size=4))
     per_example = cr.vmap(cr.grad(mlp, argnums=1), in_axes=(0, None), backend="numba")(xs, w)
     ref = cr.vmap(cr.grad(mlp, argnums=1), in_axes=(0, None), backend="numpy")(xs, w)
-    np.testing.assert_allclose(per_example[0], ref[0], rtol=1e-12)
+    # Numba's vectorised tanh differs from NumPy's by a few ulp; cancellations in the
+    # backward pass turn that into ~1e-15 absolute differences on entries of ~1e-4.
+    np.testing.assert_allclose(per_example[0], ref[0], rtol=1e-10, atol=1e-14)
     ys = RNG.normal(size=(4, 5))
     got = cr.vmap(with_loop_branch_and_write, in_axes=(0, None), out_axes=1,
                   backend="numba")(ys, 0.1)
@@ -245,4 +247,4 @@ def test_numba_reverse_through_vmap_in_compiled_code():
         return np.sum(cr.vmap(with_loop_branch_and_write, in_axes=(0, None))(xs, c) ** 2)
 
     g = cr.grad(loss, backend="numba")(xs, 0.1)
-    np.testing.assert_allclose(g, cr.grad(loss, backend="numpy")(xs, 0.1), rtol=1e-12)
+    np.testing.assert_allclose(g, cr.grad(loss, backend="numpy")(xs, 0.1), rtol=1e-10, atol=1e-14)
