@@ -5,15 +5,19 @@ Tests marked ``slow`` are deselected by the default ``-m 'not slow'`` in pyproje
 with ``pytest -m slow``. Most tests run the generated code with the NumPy backend (fast to
 start); tests of the Numba backend pass ``backend="numba"`` explicitly. The IR verifier runs
 after every pass (``CHAINRULE_VERIFY=1``). First calls wait for Numba to finish compiling
-(``CHAINRULE_NUMBA_WAIT=inf``).
+(``CHAINRULE_NUMBA_WAIT=inf``). A test module's random generator (a global ``RNG`` or ``rng``)
+is reseeded from the test's name before each test, so that a test sees the same data whatever
+ran before it on its worker.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("CHAINRULE_BACKEND", "numpy")
@@ -40,3 +44,14 @@ def chainrule_cache_dir(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CHAINRULE_CACHE_DIR", str(path))
         yield path
+
+
+@pytest.fixture(autouse=True)
+def reseeded_module_rng(request):
+    """Reseed the test module's ``RNG``/``rng`` generator from the test's node id (the data a
+    test draws must not depend on which tests ran before it, which differs under xdist)."""
+    module = request.module
+    for name in ("RNG", "rng"):
+        if isinstance(getattr(module, name, None), np.random.Generator):
+            setattr(module, name, np.random.default_rng(zlib.crc32(request.node.nodeid.encode())))
+    yield
