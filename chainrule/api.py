@@ -54,8 +54,8 @@ def _fast_key(args: tuple | list) -> tuple | None:
         if t is float or t is int or t is bool:
             key.append(t)
         elif t is np.ndarray:
-            small = a.ndim == 1 and a.shape[0] <= SMALL  # (maybe compiled per size)
-            key.append((a.dtype.char, a.ndim, a.shape[0] if small else -1))
+            small = 0 < a.ndim <= 2 and a.shape[-1] <= SMALL  # (maybe compiled per size)
+            key.append((a.dtype.char, a.ndim, a.shape[-1] if small else -1))
         elif t is tuple or t is list:
             inner = _fast_key(a)
             if inner is None:

@@ -4,13 +4,16 @@ operation per element. Run on the primal IR before differentiation, so the deriv
 scalar code too.
 
 Sizes come from literal shapes (``np.zeros(3)``, ``np.array([a, b, c])``), from parameters whose
-sizes the caller fixed (shape specialisation, see :mod:`chainrule.passes.specialize`), and flow
-through elementwise operations, copies, joins and slices with constant bounds. An array is
+sizes the caller fixed (shape specialisation, see :mod:`chainrule.passes.specialize`), from rows
+``x[i]`` (any integer ``i``) of 2-D parameters whose row length the caller fixed (their elements
+are read in place, ``x[i, 0]``, ...), and flow through elementwise operations, copies, joins and
+slices with constant bounds. An array is
 scalarised only when every statement that defines it and every statement that reads or writes
 it is one this pass rewrites exactly:
 
 * definitions: creation with a literal size, ``pack``, ``copy``, elementwise primitives, slices
-  with constant bounds, ``*_like`` creation, a parameter that is never written;
+  with constant bounds, rows of sized matrix parameters, ``*_like`` creation, a parameter that
+  is never written;
 * uses: elementwise primitives, ``x[k]`` with a constant ``k``, slices with constant bounds,
   ``sum``, ``dot`` of two sized vectors, ``x.shape``/``x.size``, writes ``x[k] = v``,
   ``x[...] = v``, ``x[a:b] = v`` (and ``+=``) with constant indices, and the function's results
@@ -63,6 +66,23 @@ def _is_vec(a) -> bool:
     return isinstance(a, Var) and a.type.is_array and a.type.ndim == 1
 
 
+def _is_mat(a) -> bool:
+    return isinstance(a, Var) and a.type.is_array and a.type.ndim == 2
+
+
+# A row of a matrix: ``x[i]`` or ``x[i, :]`` with any (run-time) integer index ``i``.
+ROW_SPECS = (("i",), ("i", "s000"))
+
+
+def row_of(s, rows: dict):
+    """The matrix ``s`` reads a row of (``x[i]`` of a matrix parameter whose row length
+    ``rows`` knows), or None."""
+    if s.prim == "getitem" and _is_mat(s.args[0]) and s.args[0].name in rows and \
+            _spec(s) in ROW_SPECS and len(s.args) == 2:
+        return s.args[0]
+    return None
+
+
 def index_positions(spec: tuple, atoms: list, n: int) -> list | None:
     """Element positions an index with constant atoms selects in a vector of ``n`` elements:
     an int for ``x[k]``, a list for a slice or ``...``; None when not constant or out of range."""
@@ -101,9 +121,12 @@ _TOP = object()  # not determined yet (optimistic start, for loop-carried variab
 _BOTTOM = None  # not known at compile time
 
 
-def _def_size(s: Assign, size) -> object:
-    """The size ``s`` gives its (1-D) result, from the sizes of its arguments."""
+def _def_size(s: Assign, size, rows: dict) -> object:
+    """The size ``s`` gives its (1-D) result, from the sizes of its arguments (``rows``: the
+    row length of matrix parameters, see :func:`known_sizes`)."""
     p, args = s.prim, s.args
+    if row_of(s, rows) is not None:
+        return rows[args[0].name]
     if p in FILLED:
         return _const_int(args[0]) if len(args) == 1 else _BOTTOM
     if p == "full":
@@ -131,11 +154,13 @@ def _def_size(s: Assign, size) -> object:
 
 
 def known_sizes(fn: Function, param_sizes: dict) -> dict:
-    """Name -> size for every 1-D array variable whose size is known at compile time."""
+    """Name -> size for every 1-D array variable whose size is known at compile time
+    (``param_sizes``: the sizes of 1-D parameters and the row lengths of 2-D ones)."""
     defs: dict = {}
     for s in walk(fn.body):
         if isinstance(s, Assign) and _is_vec(s.out):
             defs.setdefault(s.out.name, []).append(s)
+    rows = matrix_rows(fn, param_sizes)
     sizes: dict = {v: _TOP for v in defs}
     for p in fn.params:
         if _is_vec(p):
@@ -154,7 +179,7 @@ def known_sizes(fn: Function, param_sizes: dict) -> dict:
                 continue
             got = _TOP
             for s in ds:
-                n = _def_size(s, size)
+                n = _def_size(s, size, rows)
                 if n is _TOP:
                     continue
                 if n is _BOTTOM or (got is not _TOP and got != n):
@@ -165,6 +190,15 @@ def known_sizes(fn: Function, param_sizes: dict) -> dict:
                 sizes[name] = got if sizes[name] is _TOP or sizes[name] == got else _BOTTOM
                 changed = True
     return {k: v for k, v in sizes.items() if isinstance(v, int) and v >= 0}
+
+
+def matrix_rows(fn: Function, param_sizes: dict) -> dict:
+    """Name -> row length of the 2-D parameters in ``param_sizes`` that the function never
+    rebinds (their rows ``x[i]`` are sized vectors; writes into them are the aliasing
+    analysis's business, passes/buffers.py)."""
+    rebound = {s.out.name for s in walk(fn.body) if isinstance(s, Assign)}
+    return {p.name: param_sizes[p.name] for p in fn.params
+            if _is_mat(p) and p.name in param_sizes and p.name not in rebound}
 
 
 # -- which arrays become scalars ----------------------------------------------------------------
@@ -399,6 +433,9 @@ class _Rewriter:
             return Assign(e, "to_float" if a.type.dtype != dt else "id", (a,), (), loc)
         if p in ("copy", "id"):
             return Assign(e, "id", (self.elem(s.args[0], i, out, loc),), (), loc)
+        if p == "getitem" and _is_mat(s.args[0]):  # a row (see row_of): x[i, k]
+            return Assign(e, "getitem", (s.args[0], s.args[1], Const(i, Type("int64"))),
+                          (("spec", ("i", "i")),), loc)
         if p == "getitem":
             x = s.args[0]
             k = index_positions(_spec(s), list(s.args[1:]), self.sizes[x.name])[i]

@@ -1,10 +1,13 @@
-"""Shape specialisation: which small 1-D array arguments a function is compiled for by size.
+"""Shape specialisation: which small 1-D array arguments (and which 2-D arguments with short
+rows) a function is compiled for by size.
 
 Types carry no sizes, so one compilation normally serves every size. A 1-D array argument with at
 most ``scalarize.SMALL`` elements is the exception when its size lets
 :mod:`chainrule.passes.scalarize` turn arrays into scalars (its elements are read with constant
-indices, or it is copied into an array that is updated in a loop): the function is then compiled
-once per size of that argument, and the size is part of the in-memory and disk cache keys.
+indices, or it is copied into an array that is updated in a loop), and so is a 2-D array argument
+whose rows have at most ``SMALL`` elements when its rows ``x[i]`` are used in a loop: the
+function is then compiled once per size (the row length, for a 2-D argument), and the size is
+part of the in-memory and disk cache keys.
 Arguments that would not benefit stay size-generic. The decision is made from the front end's IR
 when the function is first compiled, and kept per process and in the disk cache (an entry under
 the size-generic key that names the specialised arguments), so a disk-cache hit lowers nothing.
@@ -34,13 +37,21 @@ def _leaves(args: Any) -> list:
     return [args] if leaf_type(args) is not None else []
 
 
+def sized(x: Any) -> bool:
+    """Whether an argument may be compiled for its size: a 1-D array of at most ``SMALL``
+    elements, or a 2-D array with rows of 1 to ``SMALL`` elements (its size is then
+    ``x.shape[-1]``)."""
+    return isinstance(x, np.ndarray) and (
+        (x.ndim == 1 and x.shape[0] <= SMALL) or (x.ndim == 2 and 1 <= x.shape[1] <= SMALL))
+
+
 def _small(leaves: list) -> tuple:
-    return tuple(i for i, x in enumerate(leaves)
-                 if isinstance(x, np.ndarray) and x.ndim == 1 and x.shape[0] <= SMALL)
+    return tuple(i for i, x in enumerate(leaves) if sized(x))
 
 
 def small_leaves(args: tuple) -> tuple:
-    """Indices of the dynamic leaves of ``args`` that are small 1-D arrays."""
+    """Indices of the dynamic leaves of ``args`` that may be compiled for their sizes
+    (:func:`sized`)."""
     return _small(_leaves(args))
 
 
@@ -75,7 +86,7 @@ def known_sizes_of(fn: Any, args: tuple) -> tuple | None:
     if memo is None:
         return ()
     chosen = memo.get(key)
-    return None if chosen is None else tuple((i, leaves[i].shape[0]) for i in chosen)
+    return None if chosen is None else tuple((i, leaves[i].shape[-1]) for i in chosen)
 
 
 def record(fn: Any, args: tuple, chosen: list | tuple) -> tuple:
@@ -96,10 +107,10 @@ def sizes_for_build(fn: Any, args: tuple, ir: Function) -> dict:
         return {}
     if key not in memo:
         memo[key] = _decide(ir, leaves, small)
-    return {ir.params[i].name: leaves[i].shape[0] for i in memo[key]}
+    return {ir.params[i].name: leaves[i].shape[-1] for i in memo[key]}
 
 
 def _decide(ir: Function, leaves: list, small: tuple) -> tuple:
-    sizes = {ir.params[i].name: leaves[i].shape[0] for i in small}
+    sizes = {ir.params[i].name: leaves[i].shape[-1] for i in small}
     gain = benefiting_params(ir, sizes)
     return tuple(i for i in small if ir.params[i].name in gain)
