@@ -190,6 +190,24 @@ def _flat_elementwise(prim: str, op: str):
     return emit
 
 
+_DTYPE_ORDER = ("bool", "int64", "float32", "float64")
+
+
+def _numba_where(srcs: list[str], types: tuple = (), **_) -> str:
+    """Numba: ``np.where`` of scalars is a conditional expression (Numba's ``np.where`` makes
+    a 0-d array per call, ~100x slower in a loop), both values cast to NumPy's result dtype;
+    arrays call the compiled helper (``_rt.ew_where``)."""
+    if not types or any(t.ndim for t in types):
+        return f"_rt.ew_where({', '.join(srcs)})"
+    c, x, y = srcs
+    tx, ty = types[1].dtype, types[2].dtype
+    if tx == ty or tx not in _DTYPE_ORDER or ty not in _DTYPE_ORDER:
+        return f"({x} if {c} else {y})"
+    out = max(tx, ty, key=_DTYPE_ORDER.index)
+    x, y = (f"np.{out}({v})" if t != out else v for v, t in ((x, tx), (y, ty)))
+    return f"({x} if {c} else {y})"
+
+
 PRIMS = [
     Primitive("add", same_type, template("{0} + {1}"), _linear_jvp(1.0), _linear_vjp(1.0),
               linear=True, movable=True, fold=operator.add,
@@ -244,7 +262,7 @@ PRIMS = [
     zero_derivative("not_", "(not {0})", bool_type, doc="scalar boolean not", movable=True,
                     fold=operator.not_),
     Primitive("where", _where_type, template("np.where({0}, {1}, {2})"), _where_jvp, _where_vjp,
-              diff_args=(1, 2)),
+              diff_args=(1, 2), numba_emit=_numba_where),
     Primitive("to_float", _cast_type("float64"), _float_emit, _to_float_jvp, _to_float_vjp,
               doc="float(x) of a scalar", linear=True, movable=True),
     zero_derivative("to_int", "int({0})", _cast_type("int64"), doc="int(x) of a scalar",
