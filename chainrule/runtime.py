@@ -25,6 +25,13 @@ def check_bound(bound, message):
     return 0
 
 
+def check_domain(ok, message):
+    """An argument of a ``math`` function outside its domain (returns an unused 0)."""
+    if not ok:
+        raise ValueError(message)
+    return 0
+
+
 def check_batch_size(m, n, where, what, first):
     """0, or the :class:`~chainrule.errors.BatchError` of a ``vmap`` argument whose batch size
     ``m`` differs from the first batched argument's ``n``."""

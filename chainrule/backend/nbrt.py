@@ -43,6 +43,13 @@ def check_bound(bound, message):
 
 
 @njit
+def check_domain(ok, message):
+    if not ok:
+        raise ValueError(message)
+    return 0
+
+
+@njit
 def check_batch_size(m, n, where, what, first):
     if m != n:
         raise BatchError(where + ": vmap: " + what + " has batch size " + str(m) + ", but "

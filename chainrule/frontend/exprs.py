@@ -169,9 +169,8 @@ class ExprMixin:
         return AstFunction(node, self.frame, defaults, "<lambda>")
 
     def expr_NamedExpr(self, node: ast.NamedExpr) -> Any:
-        v = self.expr(node.value)
-        self.bind(node.target.id, v)
-        return v
+        self.bind(node.target.id, self.expr(node.value))
+        return self.frame.lookup(node.target.id)  # (binding may rename the value's variable)
 
     # -- operators -----------------------------------------------------------------------
     def expr_BinOp(self, node: ast.BinOp) -> Any:
@@ -236,9 +235,12 @@ class ExprMixin:
             return self.b.neg(v)
         if isinstance(node.op, ast.UAdd):
             return v
-        if v.type.dtype == "bool":
+        if v.type.dtype == "bool" and v.type.ndim > 0:
             return self.b.logical_not(v)
-        raise self.error_at(node, "`~` is supported on booleans only", "use np.logical_not")
+        if v.type.dtype == "bool":  # ~True is -2 for a Python bool, False for a NumPy bool
+            raise self.error_at(node, "`~` of a scalar boolean is ambiguous (-2 for Python's "
+                                "True, False for NumPy's)", "use `not` (or np.logical_not)")
+        raise self.error_at(node, "`~` is supported on boolean arrays only", "use np.logical_not")
 
     def truth(self, v: Any, node: ast.AST) -> Any:
         """A scalar boolean atom (or a Const) for use as a condition."""
@@ -263,19 +265,69 @@ class ExprMixin:
         return v
 
     def expr_BoolOp(self, node: ast.BoolOp) -> Any:
-        is_and = isinstance(node.op, ast.And)
-        result = None
-        for sub in node.values:
-            t = self.truth(self.expr(sub), sub)
-            if isinstance(t, Const):
-                if t.value != is_and:  # short-circuits: and-False / or-True
-                    if result is None:
-                        return t
-                    return self.b.and_(result, t) if is_and else self.b.or_(result, t)
-                continue
-            result = t if result is None else (self.b.and_(result, t) if is_and
-                                                else self.b.or_(result, t))
-        return result if result is not None else const(is_and)
+        """``a and b`` / ``a or b`` as Python evaluates them: the value of the operand that
+        decides (``x or 2.0`` is ``x`` when ``x`` is truthy), and the right operand evaluated
+        only when the left one does not decide. A right operand that cannot raise or write
+        (comparisons and arithmetic of bound names and constants) is evaluated anyway and the
+        value selected (``and_``/``or_`` of booleans, ``where`` otherwise): no branch."""
+        return self._bool_op(list(node.values), isinstance(node.op, ast.And))
+
+    def _bool_op(self, values: list, is_and: bool) -> Any:
+        first = self.expr(values[0])
+        if len(values) == 1:
+            return first
+        t = self.truth(first, values[0])
+        if isinstance(t, Const):
+            return first if t.value != is_and else self._bool_op(values[1:], is_and)
+        if all(self._eager_ok(v) for v in values[1:]):
+            rest = self._bool_op(values[1:], is_and)
+            if is_atom(rest) and not isinstance(rest, Const) and rest.type.ndim == 0 and \
+                    rest.type.dtype == "bool" and isinstance(first, Var) and \
+                    first.type.dtype == "bool":
+                return self.b.and_(first, rest) if is_and else self.b.or_(first, rest)
+            if is_atom(rest) and is_atom(first) and getattr(rest.type, "ndim", 0) == 0:
+                return self._bool_op_select(t, first, rest, is_and)
+
+        def keep():
+            self.frame.env["#boolop"] = first
+            return False
+
+        def evaluate_rest():
+            self.frame.env["#boolop"] = self._bool_op(values[1:], is_and)
+            return False
+
+        if is_and:
+            self.branch(t, evaluate_rest, keep)
+        else:
+            self.branch(t, keep, evaluate_rest)
+        return self.frame.env.pop("#boolop")
+
+    def _bool_op_select(self, t: Any, first: Any, rest: Any, is_and: bool) -> Any:
+        first, rest = self.as_atom(first), self.as_atom(rest)
+        return self.b.where(t, rest, first) if is_and else self.b.where(t, first, rest)
+
+    def _eager_ok(self, node: ast.AST) -> bool:
+        """Whether evaluating ``node`` cannot raise, write or call anything: constants, names
+        assigned on every path, comparisons, ``not``, ``+ - *`` of those."""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, (bool, int, float))
+        if isinstance(node, ast.Name):
+            v = self.frame.lookup(node.id)
+            flag = self.frame.env.get(bound_key(node.id))
+            return v is not MISSING and (flag is None or flag is BOUND) and \
+                (isinstance(v, Const) or (is_atom(v) and v.type.ndim == 0))
+        if isinstance(node, ast.Compare):
+            return all(type(op) in CMPOPS for op in node.ops) and \
+                all(self._eager_ok(n) for n in [node.left, *node.comparators])
+        if isinstance(node, ast.UnaryOp):
+            return isinstance(node.op, (ast.Not, ast.USub, ast.UAdd)) and \
+                self._eager_ok(node.operand)
+        if isinstance(node, ast.BinOp):
+            return isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)) and \
+                self._eager_ok(node.left) and self._eager_ok(node.right)
+        if isinstance(node, ast.BoolOp):
+            return all(self._eager_ok(v) for v in node.values)
+        return False
 
     def expr_Compare(self, node: ast.Compare) -> Any:
         left = self.expr(node.left)

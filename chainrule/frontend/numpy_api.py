@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ChainruleTypeError, UnsupportedCallError
 from ..ir.builder import const
+from ..ir.nodes import Const
 from ..rules import PRIMS
 from . import linalg_api, numpy_arrays, numpy_contract, numpy_more, numpy_reduce, special_api
 from .builtin_api import builtin_handlers
@@ -301,6 +302,42 @@ def _math_floor(prim):
     return h
 
 
+# Where a ``math`` function raises ValueError("math domain error") (NumPy's gives nan or inf);
+# written so that a nan argument passes, as in Python (math.sqrt(nan) is nan).
+_MATH_OUTSIDE = {
+    "log": lambda b, x: b.le(x, 0.0), "log2": lambda b, x: b.le(x, 0.0),
+    "log10": lambda b, x: b.le(x, 0.0), "log1p": lambda b, x: b.le(x, -1.0),
+    "sqrt": lambda b, x: b.lt(x, 0.0), "acosh": lambda b, x: b.lt(x, 1.0),
+    "asin": lambda b, x: b.gt(b.abs(x), 1.0), "acos": lambda b, x: b.gt(b.abs(x), 1.0),
+    "atanh": lambda b, x: b.ge(b.abs(x), 1.0),
+    # x ** y of a negative x and a finite non-integer y; 0 ** negative
+    "pow": lambda b, x, y: b.or_(
+        b.and_(b.lt(x, 0.0), b.and_(b.eq(y, y), b.ne(y, b.floor(y)))),
+        b.and_(b.eq(x, 0.0), b.lt(y, 0.0))),
+}
+
+
+def _in_domain(handler, outside):
+    """``handler`` of a ``math`` function, raising ValueError where Python's does."""
+    if outside is None:
+        return handler
+
+    def h(lw, p, node):
+        args = [getattr(p, n) for n in ("x", "y") if hasattr(p, n)]
+        atoms = [_atom(lw, a) for a in args]
+        if any(not isinstance(a, Const) for a in atoms) and \
+                all(a.type.ndim == 0 and not a.type.tape for a in atoms):
+            b = lw.b
+            atoms = [a if a.type.dtype == "float64" else b.to_float(a) for a in atoms]
+            loc = b.loc
+            where = f"{loc.file.rsplit('/', 1)[-1]}:{loc.line}: " if loc is not None else ""
+            b.emit("check_domain", b.not_(outside(b, *atoms)),
+                   message=f"{where}math domain error")
+        return handler(lw, p, node)
+
+    return h
+
+
 def _math_log(lw, p, node):
     if p.base is None:
         return unary("log", np.log)(lw, p, node)
@@ -394,13 +431,16 @@ def _build_table() -> dict:
         spec, unsupported, h = entry
         t[fn] = Signed(f"np.{_np_name(fn)}", spec, h, unsupported)
     for mname, prim in MATH_UNARY.items():
-        t[getattr(math, mname)] = Signed(f"math.{mname}", "x, /", unary(prim, getattr(np, prim)))
-    t[math.log] = Signed("math.log", "x, base=None, /", _math_log)
+        t[getattr(math, mname)] = Signed(f"math.{mname}", "x, /", _in_domain(
+            unary(prim, getattr(np, prim)), _MATH_OUTSIDE.get(mname)))
+    t[math.log] = Signed("math.log", "x, base=None, /", _in_domain(_math_log,
+                                                                    _MATH_OUTSIDE["log"]))
     t[math.floor] = Signed("math.floor", "x, /", _math_floor("floor"))
     t[math.ceil] = Signed("math.ceil", "x, /", _math_floor("ceil"))
     for mname, prim in (("atan2", "arctan2"), ("hypot", "hypot"), ("pow", "pow")):
         npfn = math.pow if mname == "pow" else getattr(np, prim)
-        t[getattr(math, mname)] = Signed(f"math.{mname}", "x, y, /", binary(prim, npfn))
+        t[getattr(math, mname)] = Signed(f"math.{mname}", "x, y, /", _in_domain(
+            binary(prim, npfn), _MATH_OUTSIDE.get(mname)))
     t.update(numpy_more.more_handlers())
     t.update(numpy_contract.contract_handlers())
     t.update(special_api.special_handlers())
@@ -465,7 +505,7 @@ def _add_scipy(table: dict) -> None:
 METHODS = {
     "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min,
     "argmax": np.argmax, "argmin": np.argmin, "cumsum": np.cumsum, "ravel": np.ravel,
-    "flatten": np.ravel, "copy": np.copy, "dot": np.dot, "squeeze": np.squeeze,
+    "copy": np.copy, "dot": np.dot, "squeeze": np.squeeze,
     "clip": np.clip, "transpose": np.transpose, "argsort": np.argsort,
 }
 
@@ -489,7 +529,13 @@ def _reshape_method(lw, p, node):
 
 def _item(lw, p, node):
     obj, idx = p.self, p.args
-    if not idx:
+    if not idx and obj.type.ndim == 0:
+        return obj  # (of a NumPy scalar: its value)
+    if not idx:  # NumPy raises unless the array has one element
+        loc = lw.b.loc
+        where = f"{loc.file.rsplit('/', 1)[-1]}:{loc.line}: " if loc is not None else ""
+        lw.b.emit("check_domain", lw.b.eq(lw.b.size(obj), const(1)),
+                  message=f"{where}can only convert an array of size 1 to a Python scalar")
         idx = [const(0)] * obj.type.ndim
     return lw.b.getitem(obj, *[_atom(lw, a) for a in idx], spec=("i",) * len(idx))
 
@@ -515,6 +561,9 @@ _SPECIAL_METHODS = {
     "fill": Signed("ndarray.fill", "self, value, /", _fill),
     "item": Signed("ndarray.item", "self, /, *args", _item),
     "transpose": Signed("ndarray.transpose", "self, /, *axes", _transpose_method),
+    # (always a new array, unlike ravel: writes into it must not reach the original)
+    "flatten": Signed("ndarray.flatten", "self, /, order='C'",
+                      lambda lw, p, node: lw.b.copy(lw.b.emit("ravel", p.self)), "order"),
     "keys": Signed("dict.keys", "self, /", lambda lw, p, node: list(p.self)),
     "values": Signed("dict.values", "self, /", lambda lw, p, node: list(p.self.values())),
     "items": Signed("dict.items", "self, /", lambda lw, p, node: list(p.self.items())),
@@ -553,7 +602,7 @@ def array_attribute(lw, x, attr: str, node) -> Any:
         return lw.b.transpose(x, axes=None) if x.type.ndim > 1 else x
     if attr in ("real",):
         return x
-    if attr in METHODS or attr in ("reshape", "astype", "fill", "item"):
+    if attr in METHODS or attr in ("reshape", "astype", "fill", "item", "flatten"):
         return BoundMethod(x, attr)
     raise UnsupportedCallError(f"array attribute `.{attr}` is not supported", lw.b.loc,
                                "use .shape, .ndim, .size, .T or a supported method")

@@ -11,6 +11,8 @@ with primal values) and are kept by dead-code elimination and never moved by the
 * ``check_bound(bound, message=...)`` raises ``UnboundLocalError(message)`` when ``bound`` is
   false: a read of a local variable assigned on some paths only (a branch, or a loop that may
   make no trip), as Python raises it.
+* ``check_domain(ok, message=...)`` raises ``ValueError(message)`` when ``ok`` is false: an
+  argument outside the domain of a ``math`` function (``math.log(-1.0)``), as Python raises it.
 * ``check_batch_size(m, n, where=..., what=..., first=...)`` raises
   :class:`chainrule.errors.BatchError` when the batch size ``m`` of one ``vmap`` argument
   differs from the size ``n`` of the first batched argument.
@@ -40,6 +42,10 @@ def _check_bound_emit(srcs: list[str], message: str, **_) -> str:
     return f"_rt.check_bound({srcs[0]}, _rt.text({message!r}))"
 
 
+def _check_domain_emit(srcs: list[str], message: str, **_) -> str:
+    return f"_rt.check_domain({srcs[0]}, _rt.text({message!r}))"
+
+
 def _check_batch_emit(srcs: list[str], where: str, what: str, first: str, **_) -> str:
     return f"_rt.check_batch_size({srcs[0]}, {srcs[1]}, {where!r}, {what!r}, {first!r})"
 
@@ -51,6 +57,8 @@ PRIMS = [
               doc="raise AssertionError(message) when the condition is false"),
     Primitive("check_bound", _int_result, _check_bound_emit, nondiff=True, keep=True,
               doc="raise UnboundLocalError(message) when a variable may be unassigned"),
+    Primitive("check_domain", _int_result, _check_domain_emit, nondiff=True, keep=True,
+              doc="raise ValueError(message) outside a math function's domain"),
     Primitive("check_batch_size", _int_result, _check_batch_emit, nondiff=True, keep=True,
               doc="raise BatchError when two vmap batch sizes differ"),
 ]

@@ -259,6 +259,11 @@ def _reduction(prim: str):
 
     def emit(srcs: list[str], axis=None, keepdims=False, types: tuple = (), **_) -> str:
         x = srcs[0]
+        ndim = types[0].ndim if types else None
+        every = isinstance(axis, tuple) and ndim is not None and \
+            len({a % max(ndim, 1) for a in axis}) == ndim
+        if ndim == 1 and isinstance(axis, int) or every:
+            axis = None  # (all axes: a scalar, as NumPy's, not the helpers' 0-d array)
         if axis is None or (isinstance(axis, tuple) and len(axis) == 0):
             value = f"{whole}({x})"
             return f"_rt.keepdims_all({value}, {x})" if keepdims else value

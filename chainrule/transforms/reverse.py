@@ -375,6 +375,8 @@ class _Reverse(LoopSweeps):
                 gv = b.getitem(bt, *idx, **params)
                 if gv.type.ndim > 0 and s.prim == "setitem":
                     gv = b.copy(gv)
+                if gv.type.ndim > 0 and "a" in params.get("spec", ()):
+                    gv = self.last_writes_only(gv, bt, idx, params)
             if s.prim == "setitem":
                 # (zeroed before the contribution is added: the value may be the target
                 # itself, as in ``a[:] = a``)
@@ -387,6 +389,21 @@ class _Reverse(LoopSweeps):
             kind = "" if self.trip is None else recompute.slot_tape(self.trip, target)
             old = b.tape_pop(self.tape(b.infer("getitem", [target, *idx], params), kind))
             b.effect("setitem", target, old, *idx, **params)
+
+    def last_writes_only(self, gv, bt, idx, params):
+        """``gv`` (the cotangents an integer-array write ``t[idx] = v``/``t[idx] += v`` gathers
+        for ``v``) with zeros where a later element of ``v`` writes the same slot: NumPy keeps
+        the last write to a repeated index (``+=`` is buffered, so only the last addition
+        counts too). Found by writing each element's number into a scratch array through the
+        same index and reading it back: an element whose number did not survive lost."""
+        b = self.b
+        stamp = b.full_like(bt, -1.0, dtype="float64")
+        ids = b.arange(Const(0.0, Type("float64")), b.size(gv), Const(1.0, Type("float64")))
+        if gv.type.ndim != 1:
+            ids = b.reshape(ids, *[b.shape(gv, axis=k) for k in range(gv.type.ndim)])
+        b.effect("setitem", stamp, ids, *idx, **params)
+        won = b.eq(b.getitem(stamp, *idx, **params), ids)
+        return b.where(won, gv, Const(0.0, Type(gv.type.dtype)))
 
     def unbroadcast(self, g, like):
         if like.type.ndim == 0:
