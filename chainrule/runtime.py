@@ -18,6 +18,11 @@ def check(cond, message):
     return 0
 
 
+def fdiv(a, b):
+    """``a / b`` as NumPy divides arrays, also of Python floats (inf or nan at ``b == 0``)."""
+    return np.divide(a, b)
+
+
 def check_bound(bound, message):
     """A read of a local variable that may not be assigned (returns an unused 0)."""
     if not bound:

@@ -98,6 +98,7 @@ def with_zeros(rng):
 ARITH = [
     ew("add", R, R), ew("sub", R, R), ew("mul", R, R),
     ew("div", R, AWAY(0.5, 2.0), ref=np.divide),
+    ew("fdiv", R, AWAY(0.5, 2.0), ref=np.divide),
     ew("neg", R, ref=np.negative), ew("id", R, ref=lambda x: x),
     ew("pow", POS, R, ref=np.power),
     ew("mod", U(0.1, 5.0), U(1.1, 2.0), ref=np.mod),

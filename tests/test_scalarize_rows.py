@@ -171,3 +171,33 @@ def test_row_specialisation_is_found_in_the_disk_cache(tmp_path, monkeypatch):
     x3, c3 = RNG.normal(size=(5, 3)), RNG.normal(size=(2, 3))
     assert cr.cache.explain(cr.grad(h), x3, c3).startswith("miss")
     close(cr.grad(h)(x3, c3), numerical_grad(h, (x3, c3), 0))
+
+
+def normalised_rows(x, c):
+    t = 0.0
+    for i in range(x.shape[0]):
+        d = (x[i] - c[0]) / np.exp(c[1])
+        u = d / np.sqrt(np.sum(d * d))
+        t = t + u[0] * x[i][1]
+    return t
+
+
+def zero_divisor(a, b):
+    v = np.array([a, b])
+    w = v / (v - a)
+    return w[1] + (w[0] != w[0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_division_by_run_time_values_is_scalarised(backend):
+    x, c = RNG.normal(size=(5, 2)), RNG.normal(size=(2, 2))
+    assert cr.jit(normalised_rows, backend=backend)(x, c) == pytest.approx(
+        normalised_rows(x, c), rel=1e-13)
+    g = cr.grad(normalised_rows, argnums=(0, 1), backend=backend)(x, c)
+    for k in (0, 1):
+        close(g[k], numerical_grad(normalised_rows, (x, c), k), rtol=1e-6)
+    assert "fdiv(" in _ir(normalised_rows, x, c)
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 is nan, as NumPy divides
+        assert cr.jit(zero_divisor, backend=backend)(0.5, 2.0) == zero_divisor(0.5, 2.0)
+    assert "fdiv(" in _ir(zero_divisor, 0.5, 2.0)
+    check_grads(normalised_rows, (x, c), order=2, modes=("fwd", "rev"))

@@ -218,11 +218,18 @@ BOOL_ARITHMETIC = {"add", "sub", "mul", "neg", "pow", "floordiv", "mod", "abs", 
                    "sign", "maximum", "minimum"}
 
 
+def _float_division(s: Assign) -> bool:
+    """A float ``/`` whose elements become ``fdiv`` (NumPy's division of scalars: inf or nan
+    at a zero divisor, where Python's ``/`` raises)."""
+    return s.prim == "div" and s.out.type.dtype == "float64" and \
+        all(a.type.dtype == "float64" for a in s.args)
+
+
 def _def_ok(s: Assign, sizes: dict) -> bool:
     p, n = s.prim, sizes[s.out.name]
     if s.out.type.dtype == "bool" and p in BOOL_ARITHMETIC:
         return False
-    if p in PYTHON_OPERATORS and not _operator_exact(s):
+    if p in PYTHON_OPERATORS and not _operator_exact(s) and not _float_division(s):
         return False
     if p in ("full", "full_like"):
         return _value_fits(s.out.type.dtype, s.args[-1])
@@ -441,6 +448,8 @@ class _Rewriter:
             k = index_positions(_spec(s), list(s.args[1:]), self.sizes[x.name])[i]
             return Assign(e, "id", (self.elem(x, k, out, loc),), (), loc)
         args = tuple(self.elem(a, i, out, loc) for a in s.args)
+        if p == "div" and not _operator_exact(s):
+            p = "fdiv"  # (a run-time divisor may be 0: NumPy's inf, not ZeroDivisionError)
         return Assign(e, p, args, s.params, loc)
 
     def effect(self, s: Effect, out: list) -> None:

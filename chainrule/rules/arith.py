@@ -227,6 +227,21 @@ PRIMS = [
                    mask=_args_mask(lambda b, x, y: b.eq(y, 0.0))),
         movable_in_derivatives=True, fold=operator.truediv,
     ),
+    binary(
+        "fdiv",
+        "_rt.fdiv({0}, {1})",
+        lambda b, x, y, o: b.fdiv(1.0, y),
+        lambda b, x, y, o: b.neg(b.fdiv(o, y)),
+        kinks=Kink(INFINITE, "y == 0", "d/dx = 1/y and d/dy = -x/y**2 are +-inf or nan (the "
+                   "value is +-inf or nan); a zero tangent or cotangent gives 0",
+                   mask=_args_mask(lambda b, x, y: b.eq(y, 0.0))),
+        doc="x / y as NumPy divides arrays, also of scalars (+-inf or nan at y == 0, never "
+            "ZeroDivisionError): the division of array elements made scalars "
+            "(passes/scalarize.py)",
+        movable_in_derivatives=True, numba_emit=lambda srcs, types=(), **_: (
+            f"({srcs[0]} / {srcs[1]})" if any(t.ndim for t in types)
+            else f"_rt.fdiv({srcs[0]}, {srcs[1]})"),
+    ),
     Primitive("neg", same_type, template("-{0}"), _neg_jvp, _neg_vjp, linear=True,
               movable=True, fold=operator.neg),
     Primitive("id", same_type, template("{0}"), _id_jvp, _id_vjp, doc="y = x", linear=True,
@@ -323,5 +338,7 @@ def _pow_series(b, x, y, out, K):
 T.attach(PRIMS, coefficientwise_=("add", "sub", "neg", "id", "where", "to_float", "astype", "mod"),
          bilinear_=("mul",), rules={
              "div": T.binary_rule(lambda b, x, y, out, K: T.quotient(b, x, y, out, K)),
+             "fdiv": T.binary_rule(lambda b, x, y, out, K: T.quotient(
+                 b, x, y, out, K, inv=b.fdiv(1.0, y[0]))),
              "pow": T.binary_rule(_pow_series),
          })

@@ -23,7 +23,7 @@ from .registry import Registry
 # Elementwise primitives (NumPy broadcasting; scalars of the example become arrays of B).
 ELEMENTWISE = frozenset({
     "abs", "add", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
-    "cbrt", "ceil", "clip", "cos", "cosh", "div", "eq", "erf", "erfc", "exp", "expm1", "floor",
+    "cbrt", "ceil", "clip", "cos", "cosh", "div", "fdiv", "eq", "erf", "erfc", "exp", "expm1", "floor",
     "floordiv", "gamma", "ge", "gt", "hypot", "id", "le", "lgamma", "log", "log10", "log1p",
     "log2", "logical_and", "logical_not", "logical_or", "lt", "maximum", "minimum", "mod", "mul",
     "ne", "neg", "polygamma", "pow", "reciprocal", "round", "sign", "sin", "sinh", "sqrt",

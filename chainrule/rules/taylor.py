@@ -123,9 +123,10 @@ def integrate(b, xt, g, k: int):
     return sscale(b, total, 1.0 / k)
 
 
-def quotient(b, num, den, q0, m: int) -> list:
-    """The series of ``num / den`` to order m, given its value ``q0``."""
-    inv = b.reciprocal(den[0])
+def quotient(b, num, den, q0, m: int, inv=None) -> list:
+    """The series of ``num / den`` to order m, given its value ``q0`` (``inv``: ``1 / den[0]``
+    when the caller computes it its own way)."""
+    inv = b.reciprocal(den[0]) if inv is None else inv
     q = [q0]
     for k in range(1, m + 1):
         rest = ssum(b, [smul(b, den[j], q[k - j]) for j in range(1, k + 1)
