@@ -215,7 +215,12 @@ def rows_repeated(A, V):
     return np.sum(np.sin(Y))
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_repeated_indices_keep_the_last_write_on_numba():
+    g = cr.grad(set_repeated, backend="numba")(np.array([2.0, 3.0]))
+    close(g, [0.0, 6.0], rtol=0, atol=0)  # y[0] = a[1]: a[0]'s write is overwritten
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_repeated_indices_keep_the_last_write(backend):
     rng = np.random.default_rng(5)
     g = cr.grad(set_repeated, backend=backend)(np.array([2.0, 3.0]))
