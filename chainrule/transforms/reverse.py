@@ -375,7 +375,7 @@ class _Reverse(LoopSweeps):
                 gv = b.getitem(bt, *idx, **params)
                 if gv.type.ndim > 0 and s.prim == "setitem":
                     gv = b.copy(gv)
-                if gv.type.ndim > 0 and "a" in params.get("spec", ()):
+                if gv.type.ndim > 0 and s.prim == "setitem" and "a" in params.get("spec", ()):
                     gv = self.last_writes_only(gv, bt, idx, params)
             if s.prim == "setitem":
                 # (zeroed before the contribution is added: the value may be the target
@@ -391,11 +391,12 @@ class _Reverse(LoopSweeps):
             b.effect("setitem", target, old, *idx, **params)
 
     def last_writes_only(self, gv, bt, idx, params):
-        """``gv`` (the cotangents an integer-array write ``t[idx] = v``/``t[idx] += v`` gathers
-        for ``v``) with zeros where a later element of ``v`` writes the same slot: NumPy keeps
-        the last write to a repeated index (``+=`` is buffered, so only the last addition
-        counts too). Found by writing each element's number into a scratch array through the
-        same index and reading it back: an element whose number did not survive lost."""
+        """``gv`` (the cotangents an integer-array ``setitem`` ``t[idx] = v`` gathers for ``v``;
+        the user's ``t[idx] += v`` is one too, NumPy's ``+=`` being buffered) with zeros where a
+        later element of ``v`` writes the same slot: NumPy keeps the last write to a repeated
+        index. Found by writing each element's number into a scratch array through the same
+        index and reading it back: an element whose number did not survive lost. (``additem``
+        accumulates every element, as ``np.add.at``: no mask.)"""
         b = self.b
         stamp = b.full_like(bt, -1.0, dtype="float64")
         ids = b.arange(Const(0.0, Type("float64")), b.size(gv), Const(1.0, Type("float64")))
