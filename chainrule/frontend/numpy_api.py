@@ -18,10 +18,12 @@ import numpy as np
 
 from ..errors import ChainruleTypeError, UnsupportedCallError
 from ..ir.builder import const
-from ..ir.nodes import Const
 from ..rules import PRIMS
 from . import linalg_api, numpy_arrays, numpy_contract, numpy_more, numpy_reduce, special_api
 from .builtin_api import builtin_handlers
+from .math_domains import MATH_OUTSIDE as _MATH_OUTSIDE
+from .math_domains import in_domain as _in_domain
+from .math_domains import where_prefix
 from .numpy_args import atom as _atom
 from .numpy_args import axis_param as _axis_param
 from .numpy_args import dtype_of as _dtype
@@ -302,42 +304,6 @@ def _math_floor(prim):
     return h
 
 
-# Where a ``math`` function raises ValueError("math domain error") (NumPy's gives nan or inf);
-# written so that a nan argument passes, as in Python (math.sqrt(nan) is nan).
-_MATH_OUTSIDE = {
-    "log": lambda b, x: b.le(x, 0.0), "log2": lambda b, x: b.le(x, 0.0),
-    "log10": lambda b, x: b.le(x, 0.0), "log1p": lambda b, x: b.le(x, -1.0),
-    "sqrt": lambda b, x: b.lt(x, 0.0), "acosh": lambda b, x: b.lt(x, 1.0),
-    "asin": lambda b, x: b.gt(b.abs(x), 1.0), "acos": lambda b, x: b.gt(b.abs(x), 1.0),
-    "atanh": lambda b, x: b.ge(b.abs(x), 1.0),
-    # x ** y of a negative x and a finite non-integer y; 0 ** negative
-    "pow": lambda b, x, y: b.or_(
-        b.and_(b.lt(x, 0.0), b.and_(b.eq(y, y), b.ne(y, b.floor(y)))),
-        b.and_(b.eq(x, 0.0), b.lt(y, 0.0))),
-}
-
-
-def _in_domain(handler, outside):
-    """``handler`` of a ``math`` function, raising ValueError where Python's does."""
-    if outside is None:
-        return handler
-
-    def h(lw, p, node):
-        args = [getattr(p, n) for n in ("x", "y") if hasattr(p, n)]
-        atoms = [_atom(lw, a) for a in args]
-        if any(not isinstance(a, Const) for a in atoms) and \
-                all(a.type.ndim == 0 and not a.type.tape for a in atoms):
-            b = lw.b
-            atoms = [a if a.type.dtype == "float64" else b.to_float(a) for a in atoms]
-            loc = b.loc
-            where = f"{loc.file.rsplit('/', 1)[-1]}:{loc.line}: " if loc is not None else ""
-            b.emit("check_domain", b.not_(outside(b, *atoms)),
-                   message=f"{where}math domain error")
-        return handler(lw, p, node)
-
-    return h
-
-
 def _math_log(lw, p, node):
     if p.base is None:
         return unary("log", np.log)(lw, p, node)
@@ -532,10 +498,9 @@ def _item(lw, p, node):
     if not idx and obj.type.ndim == 0:
         return obj  # (of a NumPy scalar: its value)
     if not idx:  # NumPy raises unless the array has one element
-        loc = lw.b.loc
-        where = f"{loc.file.rsplit('/', 1)[-1]}:{loc.line}: " if loc is not None else ""
         lw.b.emit("check_domain", lw.b.eq(lw.b.size(obj), const(1)),
-                  message=f"{where}can only convert an array of size 1 to a Python scalar")
+                  message=f"{where_prefix(lw.b.loc)}can only convert an array of size 1 "
+                          "to a Python scalar")
         idx = [const(0)] * obj.type.ndim
     return lw.b.getitem(obj, *[_atom(lw, a) for a in idx], spec=("i",) * len(idx))
 
